@@ -1,0 +1,25 @@
+//! gRPC plumbing shared by every service: one server set-up (health,
+//! reflection, tracing, metrics), trace propagation for clients, and the
+//! error mapping into `tonic::Status`.
+
+mod metrics;
+mod server;
+mod status;
+
+pub use metrics::GrpcMetricsLayer;
+pub use server::{GrpcServices, serve};
+pub use status::{invalid_argument, status};
+
+/// The type of [`inject_trace`] as a function pointer, for naming the type
+/// of an intercepted client.
+pub type TraceInterceptor = fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>;
+
+/// A tonic interceptor for clients: puts the caller's trace context into the
+/// request metadata so the server's span continues the caller's trace.
+///
+/// `UserServiceClient::with_interceptor(channel, comms::grpc::inject_trace)`
+#[allow(clippy::result_large_err)] // the signature tonic's Interceptor requires
+pub fn inject_trace(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    crate::telemetry::inject_grpc(request.metadata_mut());
+    Ok(request)
+}

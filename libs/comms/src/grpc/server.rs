@@ -1,0 +1,83 @@
+//! The gRPC server every service runs: its own services plus the standard
+//! health service and server reflection, so stock tooling (grpcurl,
+//! grpc-health-probe, Kubernetes probes) works against any of them.
+
+use std::convert::Infallible;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+
+use crate::shutdown::Shutdown;
+
+/// The services one process exposes over gRPC, with their descriptor sets.
+#[derive(Default)]
+pub struct GrpcServices {
+    routes: Routes,
+    names: Vec<&'static str>,
+    descriptor_sets: Vec<&'static [u8]>,
+}
+
+impl GrpcServices {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a service; `descriptor_set` is the encoded set from `contracts`.
+    pub fn add<S>(mut self, service: S, descriptor_set: &'static [u8]) -> Self
+    where
+        S: tower::Service<http::Request<tonic::body::Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        self.routes = self.routes.add_service(service);
+        self.names.push(S::NAME);
+        self.descriptor_sets.push(descriptor_set);
+        self
+    }
+}
+
+/// Serves `services` on `listener` until `shutdown` trips. Health turns to
+/// NOT_SERVING first, so balancers stop sending new calls while the calls
+/// in flight drain.
+pub async fn serve(listener: TcpListener, services: GrpcServices, shutdown: Shutdown) -> anyhow::Result<()> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in &services.names {
+        health.set_service_status(name, ServingStatus::Serving).await;
+    }
+
+    let mut reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+    for set in &services.descriptor_sets {
+        reflection = reflection.register_encoded_file_descriptor_set(set);
+    }
+    let reflection = reflection.build_v1()?;
+
+    let names = services.names.clone();
+    let draining = async move {
+        shutdown.wait().await;
+        health.set_service_status("", ServingStatus::NotServing).await;
+        for name in names {
+            health.set_service_status(name, ServingStatus::NotServing).await;
+        }
+    };
+
+    tonic::transport::Server::builder()
+        // The span is created before the layers run, so metrics and the
+        // handler's own spans all sit inside the caller's trace.
+        .trace_fn(crate::telemetry::grpc_server_span)
+        .layer(super::GrpcMetricsLayer)
+        .add_routes(services.routes)
+        .add_service(health_service)
+        .add_service(reflection)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! Problem Details for HTTP APIs (RFC 9457): the body of every error response.
+//!
+//! A [`Problem`] carries the request id of the request it answers, so a user
+//! who reports an error hands over the key to its logs and trace.
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+use super::request_id;
+use crate::error::{ErrorKind, FieldViolation};
+
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// Attached to an error response so the request-span middleware can log the
+/// internal cause exactly once; it never reaches the client.
+#[derive(Clone, Debug)]
+pub struct InternalCause(pub String);
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The id of the request this answers (the `X-Request-ID` header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldViolation>,
+    #[serde(skip)]
+    retry_after_secs: Option<u64>,
+    #[serde(skip)]
+    cause: Option<String>,
+}
+
+impl Problem {
+    pub fn new(kind: ErrorKind) -> Self {
+        Self {
+            type_uri: format!("https://switchyard.dev/problems/{}", kind.slug()),
+            title: kind.title().to_owned(),
+            status: kind.http_status().as_u16(),
+            detail: None,
+            request_id: request_id::current(),
+            errors: Vec::new(),
+            retry_after_secs: None,
+            cause: None,
+        }
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn violations(mut self, errors: Vec<FieldViolation>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    /// An internal error: the client sees a generic 500, the log sees `cause`.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let mut problem = Self::new(ErrorKind::Internal);
+        problem.cause = Some(format!("{cause:#}"));
+        problem
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(mut self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let cause = self.cause.take();
+        let retry_after = self.retry_after_secs;
+        let mut response = (status, Json(self)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(cause) = cause {
+            response.extensions_mut().insert(InternalCause(cause));
+        }
+        response
+    }
+}
+
+impl From<ErrorKind> for Problem {
+    fn from(kind: ErrorKind) -> Self {
+        Self::new(kind)
+    }
+}

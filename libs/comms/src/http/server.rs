@@ -1,0 +1,78 @@
+//! The HTTP server every service runs: one layer stack, one serve loop.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use super::problem::Problem;
+use super::{metrics, request_id, trace};
+use crate::error::ErrorKind;
+
+/// Limits shared by every route of a service.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerLimits {
+    /// A handler that runs longer than this is answered with 504.
+    pub request_timeout: Duration,
+    /// Bodies larger than this are refused with 413 before they are buffered.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self { request_timeout: Duration::from_secs(15), body_limit_bytes: 64 * 1024 }
+    }
+}
+
+/// Wraps a service's routes in the standard stack. Outermost first:
+///
+/// 1. request id: everything below (span, logs, problems) can read it;
+/// 2. trace span: continues the caller's trace and logs errors once;
+/// 3. metrics: sees the final status, including the layers below;
+/// 4. panic catcher: a panic becomes a 500 problem inside the span;
+/// 5. timeout: bounds the handler, not the time spent in the layers above;
+/// 6. body limit: applied by the extractors, so it answers 413 as a problem.
+pub fn with_standard_layers(router: Router, limits: ServerLimits) -> Router {
+    let timeout = limits.request_timeout;
+    router.layer(
+        ServiceBuilder::new()
+            .layer(middleware::from_fn(request_id::layer))
+            .layer(middleware::from_fn(trace::http_layer))
+            .layer(middleware::from_fn(metrics::http_layer))
+            .layer(CatchPanicLayer::custom(|_panic| Problem::internal("handler panicked").into_response()))
+            .layer(middleware::from_fn(move |req: Request, next: Next| with_timeout(req, next, timeout)))
+            .layer(DefaultBodyLimit::max(limits.body_limit_bytes)),
+    )
+}
+
+async fn with_timeout(request: Request, next: Next, timeout: Duration) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Problem::new(ErrorKind::Timeout)
+            .detail(format!("the request did not complete within {}s", timeout.as_secs_f32()))
+            .into_response(),
+    }
+}
+
+/// Serves `router` until `shutdown` resolves, then stops accepting and lets
+/// requests in flight finish. The caller bounds the drain with a deadline.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The fallback for unknown paths: a 404 problem rather than an empty body.
+pub async fn not_found() -> Problem {
+    Problem::new(ErrorKind::NotFound).detail("no route matches this path")
+}

@@ -1,0 +1,18 @@
+//! The communication library: everything that crosses a process boundary.
+//!
+//! Services use this crate for telemetry, errors, health, metrics, servers
+//! and shutdown, so each of those is written, tested and explained once.
+//! Transport crates (tonic's server set-up, OTLP, later lapin and Consul)
+//! stay behind these modules.
+
+pub mod error;
+pub mod grpc;
+pub mod health;
+pub mod http;
+pub mod prometheus;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use error::{ErrorKind, FieldViolation};
+pub use shutdown::Shutdown;

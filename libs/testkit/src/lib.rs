@@ -1,0 +1,17 @@
+//! The test kit: what every service's integration tests need to talk to
+//! real PostgreSQL and RabbitMQ, and to doubles of what cannot run here.
+//!
+//! - [`db`]: a fresh, migrated database per test;
+//! - [`process`]: a service run from its binary as a separate process;
+//! - [`otlp`]: an OTLP receiver recording spans, and the process's telemetry;
+//! - [`fault_proxy`]: a TCP proxy that adds latency, refuses, hangs or cuts.
+
+pub mod db;
+pub mod fault_proxy;
+pub mod otlp;
+pub mod process;
+
+pub use db::TestDatabase;
+pub use fault_proxy::FaultProxy;
+pub use otlp::otlp;
+pub use process::ServiceProcess;

@@ -1,0 +1,16 @@
+/// What a user may do. Everyone is a customer; `admin` is granted only by
+/// configuration or seed data, never by anything a client sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Customer,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Admin => "admin",
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Reading and changing accounts. The gateway has already authenticated the
+//! caller; here we decide whether this caller may touch this account.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use comms::http::{ApiJson, ApiQuery, Caller, Problem};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::accounts::{self, UserChanges, parse_id};
+use crate::db;
+use crate::domain::User;
+use crate::error::UserError;
+use crate::startup::AppState;
+
+pub fn router() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new().routes(routes!(list_users)).routes(routes!(get_user, update_user, delete_user))
+}
+
+/// A user as clients see it.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct UserView {
+    id: Uuid,
+    email: String,
+    name: String,
+    roles: Vec<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self { id: u.id, email: u.email, name: u.name, roles: u.roles, created_at: u.created_at }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page size, 1 to 100 (default 20).
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    after: Option<Uuid>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserPage {
+    items: Vec<UserView>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<Uuid>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    name: Option<String>,
+    email: Option<String>,
+}
+
+/// List users, oldest first (admin only).
+#[utoipa::path(get, path = "/users", tag = "users", params(ListParams),
+    responses(
+        (status = 200, body = UserPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+async fn list_users(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<UserPage>, UserError> {
+    if !caller.is_admin() {
+        return Err(UserError::Forbidden);
+    }
+    let limit = params.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(UserError::invalid("limit", "must be between 1 and 100"));
+    }
+    // One extra row tells whether another page exists without a COUNT.
+    let mut users = db::list_users(&state.db, params.after, limit + 1).await?;
+    let next_cursor = if users.len() as i64 > limit {
+        users.truncate(limit as usize);
+        users.last().map(|u| u.id)
+    } else {
+        None
+    };
+    Ok(Json(UserPage { items: users.into_iter().map(Into::into).collect(), next_cursor }))
+}
+
+/// One user (the user themself or an admin).
+#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "User id (UUID)")),
+    responses(
+        (status = 200, body = UserView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+async fn get_user(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, UserError> {
+    let id = authorize(&caller, &id)?;
+    Ok(Json(accounts::get(&state, id).await?.into()))
+}
+
+/// Change a user's name or email (the user themself or an admin).
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = UpdateUserRequest,
+    params(("id" = String, Path, description = "User id (UUID)")),
+    responses(
+        (status = 200, body = UserView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+async fn update_user(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateUserRequest>,
+) -> Result<Json<UserView>, UserError> {
+    let id = authorize(&caller, &id)?;
+    let changes = UserChanges::parse(body.name.as_deref(), body.email.as_deref())?;
+    Ok(Json(accounts::update(&state, id, &changes).await?.into()))
+}
+
+/// Delete a user (the user themself or an admin).
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "User id (UUID)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+async fn delete_user(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, UserError> {
+    let id = authorize(&caller, &id)?;
+    accounts::delete(&state, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Parses the path id and checks the caller may act on that account. A
+/// customer asking for someone else's id gets 403, not 404: ids are
+/// unguessable UUIDs, so there is nothing to hide about their existence.
+fn authorize(caller: &Caller, raw_id: &str) -> Result<Uuid, UserError> {
+    let id = parse_id(raw_id)?;
+    if caller.may_act_for(id) { Ok(id) } else { Err(UserError::Forbidden) }
+}

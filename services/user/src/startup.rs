@@ -1,0 +1,99 @@
+//! Builds the application (pool, migrations, listeners) and runs it until
+//! shutdown. Tests build exactly this, on port 0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use comms::Shutdown;
+use comms::grpc::GrpcServices;
+use contracts::user::v1::FILE_DESCRIPTOR_SET;
+use contracts::user::v1::user_service_server::UserServiceServer;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::grpc::UserGrpc;
+use crate::http;
+use crate::tokens::TokenIssuer;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// What every handler shares.
+pub struct AppState {
+    pub db: PgPool,
+    pub tokens: TokenIssuer,
+    pub admin_emails: Vec<String>,
+}
+
+pub struct Application {
+    http: TcpListener,
+    grpc: TcpListener,
+    state: Arc<AppState>,
+    grace: std::time::Duration,
+}
+
+impl Application {
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let db = PgPoolOptions::new()
+            .max_connections(settings.database_max_connections)
+            // Fail a request quickly when the pool is exhausted instead of
+            // queueing it past its own timeout.
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect(&settings.database_url)
+            .await?;
+        MIGRATOR.run(&db).await?;
+        let tokens = TokenIssuer::from_pem(
+            &settings.jwt.private_key_pem()?,
+            settings.jwt.issuer.clone(),
+            settings.jwt.audience.clone(),
+            settings.jwt.ttl_secs,
+        )?;
+        let http = TcpListener::bind((settings.host.as_str(), settings.http_port)).await?;
+        let grpc = TcpListener::bind((settings.host.as_str(), settings.grpc_port)).await?;
+        let state = Arc::new(AppState { db, tokens, admin_emails: settings.admin_emails() });
+        Ok(Self { http, grpc, state, grace: settings.shutdown_grace() })
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.local_addr().expect("bound listener has an address")
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc.local_addr().expect("bound listener has an address")
+    }
+
+    pub fn db(&self) -> &PgPool {
+        &self.state.db
+    }
+
+    /// Serves REST and gRPC until `shutdown` trips, then gives requests in
+    /// flight up to the grace period to finish.
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        tracing::info!(http_addr = %self.http_addr(), grpc_addr = %self.grpc_addr(), "listening");
+        let router = http::router(self.state.clone());
+        let grpc =
+            GrpcServices::new().add(UserServiceServer::new(UserGrpc::new(self.state.clone())), FILE_DESCRIPTOR_SET);
+
+        let servers = async {
+            tokio::try_join!(
+                async {
+                    comms::http::serve(self.http, router, shutdown.clone().wait()).await.map_err(anyhow::Error::from)
+                },
+                comms::grpc::serve(self.grpc, grpc, shutdown.clone()),
+            )
+        };
+        tokio::pin!(servers);
+        tokio::select! {
+            result = &mut servers => { result?; }
+            () = shutdown.clone().wait() => {
+                // Stopped accepting; now bound the drain.
+                if tokio::time::timeout(self.grace, &mut servers).await.is_err() {
+                    tracing::warn!(grace_secs = self.grace.as_secs(), "requests still running at the end of the grace period");
+                }
+            }
+        }
+        self.state.db.close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,71 @@
+//! Access tokens: signed here with a private Ed25519 key, verified anywhere
+//! with the public half published as a JWKS.
+//!
+//! An asymmetric key means a gateway (or any service) can check a token
+//! without being able to mint one. The key comes from configuration and is
+//! never generated per process: every replica must sign with the same key.
+
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::User;
+
+/// The claims of every token this service issues.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// The user id.
+    pub sub: String,
+    pub roles: Vec<String>,
+    pub iss: String,
+    pub aud: String,
+    pub iat: u64,
+    pub exp: u64,
+}
+
+pub struct TokenIssuer {
+    key: EncodingKey,
+    kid: String,
+    jwks: JwkSet,
+    issuer: String,
+    audience: String,
+    ttl_secs: u64,
+}
+
+impl TokenIssuer {
+    pub fn from_pem(pem: &[u8], issuer: String, audience: String, ttl_secs: u64) -> anyhow::Result<Self> {
+        let key =
+            EncodingKey::from_ed_pem(pem).map_err(|e| anyhow::anyhow!("JWT key is not an Ed25519 PKCS#8 PEM: {e}"))?;
+        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::EdDSA)
+            .map_err(|e| anyhow::anyhow!("derive the public JWK: {e}"))?;
+        // The RFC 7638 thumbprint as key id: stable for a key, different for
+        // any other, so verifiers can pick the right key during a rotation.
+        let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(|e| anyhow::anyhow!("thumbprint the JWK: {e}"))?;
+        jwk.common.key_id = Some(kid.clone());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        Ok(Self { key, kid, jwks: JwkSet { keys: vec![jwk] }, issuer, audience, ttl_secs })
+    }
+
+    pub fn ttl_secs(&self) -> u64 {
+        self.ttl_secs
+    }
+
+    pub fn jwks(&self) -> &JwkSet {
+        &self.jwks
+    }
+
+    pub fn issue(&self, user: &User) -> anyhow::Result<String> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: user.id.to_string(),
+            roles: user.roles.clone(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            iat: now,
+            exp: now + self.ttl_secs,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        Ok(jsonwebtoken::encode(&header, &claims, &self.key)?)
+    }
+}

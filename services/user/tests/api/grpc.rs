@@ -1,0 +1,181 @@
+//! The gRPC API: the four methods, their precise error codes, and the
+//! health and reflection services stock tooling relies on.
+
+use contracts::user::v1 as pb;
+use contracts::user::v1::update_result::Outcome;
+use futures::StreamExt;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::helpers::{PASSWORD, spawn_app};
+
+#[tokio::test]
+async fn create_then_get_a_user_with_precise_errors() {
+    let app = spawn_app().await;
+    let mut client = app.grpc().await;
+
+    let created = client
+        .create_user(pb::CreateUserRequest {
+            email: "Linus@Example.com".into(),
+            name: "Linus".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(created.email, "linus@example.com");
+    assert_eq!(created.roles, ["customer"]);
+
+    let fetched =
+        client.get_user(pb::GetUserRequest { id: created.id.clone() }).await.unwrap().into_inner().user.unwrap();
+    assert_eq!(fetched, created);
+
+    let duplicate = client
+        .create_user(pb::CreateUserRequest {
+            email: "linus@example.com".into(),
+            name: "L".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(duplicate.code(), Code::AlreadyExists);
+
+    let invalid = client
+        .create_user(pb::CreateUserRequest { email: "nope".into(), name: String::new(), password: "short".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    let mut fields: Vec<String> = invalid
+        .get_details_bad_request()
+        .expect("field violations")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    fields.sort();
+    assert_eq!(fields, ["email", "name", "password"]);
+
+    let unknown = client.get_user(pb::GetUserRequest { id: uuid::Uuid::now_v7().to_string() }).await.unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    let malformed = client.get_user(pb::GetUserRequest { id: "42".into() }).await.unwrap_err();
+    assert_eq!(malformed.code(), Code::InvalidArgument);
+    assert_eq!(malformed.get_details_bad_request().unwrap().field_violations[0].field, "id");
+}
+
+#[tokio::test]
+async fn list_users_streams_ten_thousand_users_complete_and_in_order() {
+    let app = spawn_app().await;
+    app.insert_users_by_sql(10_000, 0).await;
+    let mut expected: Vec<String> =
+        sqlx::query_scalar("SELECT id::text FROM users").fetch_all(&app.db.pool).await.unwrap();
+    expected.sort();
+
+    let mut stream = app.grpc().await.list_users(pb::ListUsersRequest { limit: 0 }).await.unwrap().into_inner();
+    let mut received = Vec::with_capacity(10_000);
+    while let Some(user) = stream.next().await {
+        received.push(user.unwrap().id);
+    }
+    assert_eq!(received.len(), 10_000);
+    assert_eq!(received, expected, "every user, once, in id order");
+
+    let limited = app.grpc().await.list_users(pb::ListUsersRequest { limit: 7 }).await.unwrap().into_inner();
+    assert_eq!(limited.count().await, 7);
+}
+
+#[tokio::test]
+async fn update_users_applies_each_item_and_reports_each_outcome() {
+    let app = spawn_app().await;
+    let first = app.new_user("one@example.com").await.to_string();
+    let second = app.new_user("two@example.com").await.to_string();
+    let unknown = uuid::Uuid::now_v7().to_string();
+
+    let items = vec![
+        pb::UpdateUserRequest { id: first.clone(), name: Some("Renamed".into()), email: None },
+        pb::UpdateUserRequest { id: unknown.clone(), name: Some("Ghost".into()), email: None },
+        pb::UpdateUserRequest { id: "not-a-uuid".into(), name: Some("X".into()), email: None },
+        pb::UpdateUserRequest { id: second.clone(), name: None, email: Some("bad email".into()) },
+        pb::UpdateUserRequest { id: second.clone(), name: None, email: Some("one@example.com".into()) },
+        pb::UpdateUserRequest { id: second.clone(), name: None, email: None },
+        pb::UpdateUserRequest { id: second.clone(), name: None, email: Some("Two.New@example.com".into()) },
+    ];
+    let response = app.grpc().await.update_users(tokio_stream::iter(items)).await.unwrap().into_inner();
+
+    assert_eq!((response.updated, response.not_found, response.invalid), (2, 1, 4));
+    let outcomes: Vec<(u32, Outcome)> = response.results.iter().map(|r| (r.index, r.outcome())).collect();
+    assert_eq!(
+        outcomes,
+        [
+            (0, Outcome::Updated),
+            (1, Outcome::NotFound),
+            (2, Outcome::Invalid),
+            (3, Outcome::Invalid),
+            (4, Outcome::Invalid),
+            (5, Outcome::Invalid),
+            (6, Outcome::Updated),
+        ]
+    );
+    assert!(response.results[3].reason.contains("email"), "invalid items say why: {}", response.results[3].reason);
+
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT email, name FROM users ORDER BY email").fetch_all(&app.db.pool).await.unwrap();
+    assert_eq!(
+        rows,
+        [("one@example.com".into(), "Renamed".into()), ("two.new@example.com".into(), "Test User".into())]
+    );
+}
+
+#[tokio::test]
+async fn reflection_lists_the_services_and_health_answers_serving() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::{ServerReflectionRequest, server_reflection_request};
+
+    let app = spawn_app().await;
+    let channel =
+        tonic::transport::Channel::from_shared(format!("http://{}", app.grpc_addr)).unwrap().connect().await.unwrap();
+
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut replies = ServerReflectionClient::new(channel.clone())
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) = replies.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("expected a service list");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in ["user.v1.UserService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} is listed in {names:?}");
+    }
+
+    // Reflection also serves the file that defines a symbol, so a client
+    // can build requests without having the .proto.
+    let by_symbol = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(server_reflection_request::MessageRequest::FileContainingSymbol(
+            "user.v1.UserService".into(),
+        )),
+    };
+    let mut replies = ServerReflectionClient::new(channel.clone())
+        .server_reflection_info(tokio_stream::iter([by_symbol]))
+        .await
+        .unwrap()
+        .into_inner();
+    let reply = replies.message().await.unwrap().unwrap().message_response.unwrap();
+    assert!(matches!(reply, MessageResponse::FileDescriptorResponse(files) if !files.file_descriptor_proto.is_empty()));
+
+    let mut health = HealthClient::new(channel);
+    for service in ["", "user.v1.UserService"] {
+        let status = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner();
+        assert_eq!(status.status(), ServingStatus::Serving, "{service:?}");
+    }
+}

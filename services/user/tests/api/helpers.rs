@@ -1,0 +1,178 @@
+//! `spawn_app()` and typed request helpers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use comms::Shutdown;
+use contracts::user::v1::user_service_client::UserServiceClient;
+use serde_json::{Value, json};
+use testkit::TestDatabase;
+use tonic::transport::Channel;
+use user::config::{JwtSettings, Settings};
+use user::startup::{Application, MIGRATOR};
+use uuid::Uuid;
+
+/// Registers as admin in every test app.
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub base: String,
+    pub grpc_addr: SocketAddr,
+    pub db: TestDatabase,
+    pub http: reqwest::Client,
+    pub shutdown: Shutdown,
+}
+
+pub fn dev_key_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/dev-keys/jwt-ed25519.pem")
+}
+
+pub fn test_settings(database_url: &str) -> Settings {
+    Settings {
+        host: "127.0.0.1".into(),
+        http_port: 0,
+        grpc_port: 0,
+        database_url: database_url.into(),
+        database_max_connections: 5,
+        jwt: JwtSettings {
+            private_key: None,
+            private_key_file: Some(dev_key_path().display().to_string()),
+            issuer: "switchyard-user".into(),
+            audience: "switchyard".into(),
+            ttl_secs: 900,
+        },
+        admin_emails: ADMIN_EMAIL.into(),
+        shutdown_grace_secs: 5,
+    }
+}
+
+/// The environment that starts the service binary against `database_url`.
+pub fn process_env(database_url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("USER_HOST", "127.0.0.1".into()),
+        ("USER_HTTP_PORT", "0".into()),
+        ("USER_GRPC_PORT", "0".into()),
+        ("USER_DATABASE_URL", database_url.into()),
+        ("USER_JWT__PRIVATE_KEY_FILE", dev_key_path().display().to_string()),
+        ("USER_SHUTDOWN_GRACE_SECS", "5".into()),
+        ("RUST_LOG", "info".into()),
+    ]
+}
+
+pub async fn spawn_app() -> TestApp {
+    testkit::otlp();
+    let db = TestDatabase::create(&MIGRATOR).await.expect("test database");
+    let app = Application::build(&test_settings(&db.url)).await.expect("build app");
+    let base = format!("http://{}", app.http_addr());
+    let grpc_addr = app.grpc_addr();
+    let shutdown = Shutdown::new();
+    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    TestApp { base, grpc_addr, db, http: reqwest::Client::new(), shutdown }
+}
+
+/// The identity the gateway would vouch for.
+#[derive(Clone, Debug)]
+pub struct As {
+    pub id: Uuid,
+    pub roles: &'static str,
+}
+
+impl As {
+    pub fn customer(id: Uuid) -> Self {
+        Self { id, roles: "customer" }
+    }
+
+    pub fn admin() -> Self {
+        Self { id: Uuid::now_v7(), roles: "customer,admin" }
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn register(&self, email: &str, name: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/auth/register"))
+            .json(&json!({ "email": email, "name": name, "password": password }))
+            .send()
+            .await
+            .expect("register")
+    }
+
+    /// Registers a valid user and returns its id.
+    pub async fn new_user(&self, email: &str) -> Uuid {
+        let response = self.register(email, "Test User", PASSWORD).await;
+        assert_eq!(response.status(), 201, "registering {email}");
+        let body: Value = response.json().await.unwrap();
+        body["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/auth/login"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("login")
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str, who: &As) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .header("x-user-id", who.id.to_string())
+            .header("x-user-roles", who.roles)
+    }
+
+    pub async fn grpc(&self) -> UserServiceClient<Channel> {
+        UserServiceClient::connect(format!("http://{}", self.grpc_addr)).await.expect("grpc connect")
+    }
+
+    /// Inserts `count` users straight into the table (fast bulk set-up).
+    /// `padding` characters are added to each name and email, to make rows
+    /// as large as a test needs.
+    pub async fn insert_users_by_sql(&self, count: i64, padding: i32) {
+        sqlx::query(
+            "INSERT INTO users (id, email, name, password_hash)
+             SELECT gen_random_uuid(), 'bulk' || n || repeat('e', $2) || '@example.com',
+                    'Bulk ' || n || repeat('n', $2), 'not-a-real-hash'
+             FROM generate_series(1, $1) AS n",
+        )
+        .bind(count)
+        .bind(padding)
+        .execute(&self.db.pool)
+        .await
+        .expect("bulk insert");
+    }
+}
+
+/// Asserts the response is a problem+json document with `status`, carrying
+/// the request id that the response header also carries; returns the body.
+pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert_eq!(body["request_id"], request_id.as_str(), "the body names the request it answers");
+    assert!(body["type"].as_str().unwrap().starts_with("https://"), "type is a URI");
+    assert!(body["title"].is_string());
+    body
+}
+
+/// The field names of a problem's violations.
+pub fn violated_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map_or_else(Vec::new, |errors| errors.iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect())
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop serving before the test's database is dropped underneath.
+        self.shutdown.trigger();
+    }
+}

@@ -1,0 +1,74 @@
+//! The access token: its exact header and claims, and that it verifies with
+//! the published JWKS key and with no other.
+
+use std::collections::BTreeSet;
+
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
+use serde_json::Value;
+
+use crate::helpers::{PASSWORD, spawn_app};
+
+async fn token_and_jwks(app: &crate::helpers::TestApp) -> (String, JwkSet) {
+    app.new_user("token@example.com").await;
+    let login: Value = app.login("token@example.com", PASSWORD).await.json().await.unwrap();
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let jwks: JwkSet = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    (token, jwks)
+}
+
+fn validation() -> Validation {
+    let mut v = Validation::new(Algorithm::EdDSA);
+    v.set_issuer(&["switchyard-user"]);
+    v.set_audience(&["switchyard"]);
+    v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    v
+}
+
+#[tokio::test]
+async fn the_token_has_exactly_the_documented_header_and_claims() {
+    let app = spawn_app().await;
+    let (token, jwks) = token_and_jwks(&app).await;
+    let user_id: String = sqlx::query_scalar("SELECT id::text FROM users").fetch_one(&app.db.pool).await.unwrap();
+
+    let header = jsonwebtoken::decode_header(&token).unwrap();
+    assert_eq!(header.alg, Algorithm::EdDSA);
+    assert_eq!(header.typ.as_deref(), Some("JWT"));
+    assert_eq!(header.kid, jwks.keys[0].common.key_id, "kid names the published key");
+
+    let key = DecodingKey::from_jwk(&jwks.keys[0]).unwrap();
+    let claims = jsonwebtoken::decode::<Value>(&token, &key, &validation()).unwrap().claims;
+    let names: BTreeSet<&str> = claims.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(names, BTreeSet::from(["sub", "roles", "iss", "aud", "iat", "exp"]));
+    assert_eq!(claims["sub"], user_id);
+    assert_eq!(claims["roles"], serde_json::json!(["customer"]));
+    assert_eq!(claims["iss"], "switchyard-user");
+    assert_eq!(claims["aud"], "switchyard");
+    assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 900);
+}
+
+#[tokio::test]
+async fn the_token_verifies_with_the_jwks_key_and_with_no_other() {
+    let app = spawn_app().await;
+    let (token, jwks) = token_and_jwks(&app).await;
+
+    let published = &jwks.keys[0];
+    assert!(jwks.keys.len() == 1 && published.common.key_id.is_some());
+    let as_json = serde_json::to_value(published).unwrap();
+    assert_eq!((as_json["kty"].as_str(), as_json["crv"].as_str()), (Some("OKP"), Some("Ed25519")));
+    assert!(as_json.get("d").is_none(), "the private half is never published");
+    jsonwebtoken::decode::<Value>(&token, &DecodingKey::from_jwk(published).unwrap(), &validation()).unwrap();
+
+    let other_pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/other-ed25519.pem")).unwrap();
+    let other = Jwk::from_encoding_key(&EncodingKey::from_ed_pem(&other_pem).unwrap(), Algorithm::EdDSA).unwrap();
+    let error =
+        jsonwebtoken::decode::<Value>(&token, &DecodingKey::from_jwk(&other).unwrap(), &validation()).unwrap_err();
+    assert_eq!(error.kind(), &jsonwebtoken::errors::ErrorKind::InvalidSignature);
+
+    let mut tampered = token.clone();
+    let payload_start = tampered.find('.').unwrap() + 1;
+    tampered.replace_range(payload_start..payload_start + 1, "X");
+    assert!(
+        jsonwebtoken::decode::<Value>(&tampered, &DecodingKey::from_jwk(published).unwrap(), &validation()).is_err()
+    );
+}

@@ -1,0 +1,11 @@
+//! The user service's integration tests: one binary (link time is the cost
+//! on small machines), one module per area, each test against real
+//! PostgreSQL with a database of its own.
+
+mod grpc;
+mod helpers;
+mod jwt;
+mod observability;
+mod rest;
+mod shutdown;
+mod streaming;

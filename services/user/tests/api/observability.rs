@@ -1,0 +1,133 @@
+//! Traces continue across HTTP and gRPC; metrics count what happened.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use contracts::user::v1 as pb;
+use contracts::user::v1::user_service_client::UserServiceClient;
+use testkit::{ServiceProcess, TestDatabase};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use user::startup::MIGRATOR;
+
+use crate::helpers::{PASSWORD, process_env, spawn_app};
+
+fn random_trace() -> (String, String) {
+    let trace_id = uuid::Uuid::new_v4().simple().to_string();
+    let traceparent = format!("00-{trace_id}-{}-01", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+    (trace_id, traceparent)
+}
+
+#[tokio::test]
+async fn a_request_with_a_traceparent_is_traced_under_that_trace_id() {
+    let app = spawn_app().await;
+    let (trace_id, traceparent) = random_trace();
+    let response = app.http.get(app.url("/health/live")).header("traceparent", &traceparent).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+
+    let spans = testkit::otlp().wait_for(&trace_id, |s| s.iter().any(|s| s.name == "GET /health/live")).await;
+    let span = spans.iter().find(|s| s.name == "GET /health/live").expect("the request's span was exported");
+    assert_eq!(span.parent_span_id, traceparent[36..52], "the span's parent is the caller's span");
+    assert_eq!(span.attribute("http.route"), Some("/health/live"));
+}
+
+/// A tiny service of the test's own: an HTTP handler that calls the user
+/// service over gRPC through the comms tracing interceptor.
+type TracedClient = UserServiceClient<InterceptedService<Channel, comms::grpc::TraceInterceptor>>;
+
+async fn relay(State(client): State<Arc<TracedClient>>, Path(id): Path<String>) -> String {
+    let mut client = (*client).clone();
+    match client.get_user(pb::GetUserRequest { id }).await {
+        Ok(reply) => reply.into_inner().user.map(|u| u.email).unwrap_or_default(),
+        Err(status) => status.code().to_string(),
+    }
+}
+
+#[tokio::test]
+async fn a_grpc_call_made_inside_a_traced_request_carries_the_trace_to_another_process() {
+    let otlp = testkit::otlp();
+    let db = TestDatabase::create(&MIGRATOR).await.unwrap();
+    let mut env = process_env(&db.url);
+    env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.endpoint().to_owned()));
+    let user_service = ServiceProcess::spawn(env!("CARGO_BIN_EXE_user"), &env).await.unwrap();
+
+    let channel =
+        Channel::from_shared(format!("http://{}", user_service.addr("grpc_addr"))).unwrap().connect().await.unwrap();
+    let mut client =
+        UserServiceClient::with_interceptor(channel, comms::grpc::inject_trace as comms::grpc::TraceInterceptor);
+    let created = client
+        .create_user(pb::CreateUserRequest {
+            email: "traced@example.com".into(),
+            name: "T".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+
+    let router = axum::Router::new().route("/relay/{id}", axum::routing::get(relay)).with_state(Arc::new(client));
+    let router = comms::http::with_standard_layers(router, comms::http::ServerLimits::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_addr = listener.local_addr().unwrap();
+    tokio::spawn(comms::http::serve(listener, router, std::future::pending()));
+
+    let (trace_id, traceparent) = random_trace();
+    let body = reqwest::Client::new()
+        .get(format!("http://{relay_addr}/relay/{}", created.id))
+        .header("traceparent", &traceparent)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "traced@example.com");
+
+    let server_span_name = "user.v1.UserService/GetUser";
+    let spans = otlp
+        .wait_for(&trace_id, |s| {
+            s.iter().any(|s| s.name == server_span_name) && s.iter().any(|s| s.name == "GET /relay/{id}")
+        })
+        .await;
+    let relay_span = spans.iter().find(|s| s.name == "GET /relay/{id}").expect("the relay's span");
+    let server_span = spans.iter().find(|s| s.name == server_span_name).expect("the user service's gRPC span");
+    assert_eq!(relay_span.service_name.as_deref(), Some("tests"));
+    assert_eq!(server_span.service_name.as_deref(), Some("user"), "exported by the other process");
+    assert_eq!(server_span.trace_id, trace_id);
+    assert!(!server_span.parent_span_id.is_empty());
+    assert!(
+        spans.iter().any(|s| s.span_id == server_span.parent_span_id && s.service_name.as_deref() == Some("tests")),
+        "the server span's parent is a span of the calling process"
+    );
+}
+
+fn metric_value(metrics: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(name) && labels.iter().all(|(k, v)| l.contains(&format!("{k}=\"{v}\""))))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn metrics_count_http_and_grpc_requests_by_route_and_status() {
+    let app = spawn_app().await;
+    let scrape = || async { app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap() };
+    let http_labels = [("route", "/users/{id}"), ("status", "401"), ("method", "GET")];
+    let grpc_labels = [("method", "/user.v1.UserService/GetUser"), ("code", "5")];
+    let before = scrape().await;
+
+    let unknown = uuid::Uuid::now_v7();
+    assert_eq!(app.http.get(app.url(&format!("/users/{unknown}"))).send().await.unwrap().status(), 401);
+    let not_found = app.grpc().await.get_user(pb::GetUserRequest { id: unknown.to_string() }).await.unwrap_err();
+    assert_eq!(not_found.code(), tonic::Code::NotFound);
+
+    let after = scrape().await;
+    let http_before = metric_value(&before, "http_server_requests_total", &http_labels);
+    assert!(metric_value(&after, "http_server_requests_total", &http_labels) >= http_before + 1.0, "{after}");
+    let grpc_before = metric_value(&before, "grpc_server_requests_total", &grpc_labels);
+    assert!(metric_value(&after, "grpc_server_requests_total", &grpc_labels) >= grpc_before + 1.0, "{after}");
+    assert!(after.contains("http_server_request_duration_seconds_bucket"), "latency is a histogram");
+}

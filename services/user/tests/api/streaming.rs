@@ -1,0 +1,59 @@
+//! ListUsers really streams: with a table far larger than the service may
+//! hold, the first user arrives while the query is still running, and the
+//! service's memory does not grow by the table's size.
+
+use contracts::user::v1 as pb;
+use contracts::user::v1::user_service_client::UserServiceClient;
+use testkit::ServiceProcess;
+
+use crate::helpers::{process_env, spawn_app};
+
+const ROWS: i64 = 200_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_users_streams_from_the_database_without_loading_the_table() {
+    let app = spawn_app().await; // only for its fresh, migrated database
+    // ~600 bytes of name and email per row: about 120 MB on the wire.
+    app.insert_users_by_sql(ROWS, 280).await;
+    let table_bytes: i64 =
+        sqlx::query_scalar("SELECT pg_total_relation_size('users')").fetch_one(&app.db.pool).await.unwrap();
+
+    // A separate process, so its memory is the service's alone.
+    let service = ServiceProcess::spawn(env!("CARGO_BIN_EXE_user"), &process_env(&app.db.url)).await.unwrap();
+    let mut client = UserServiceClient::connect(format!("http://{}", service.addr("grpc_addr"))).await.unwrap();
+    // Warm up the pool and the allocator before the baseline.
+    let mut warm = client.list_users(pb::ListUsersRequest { limit: 100 }).await.unwrap().into_inner();
+    while warm.message().await.unwrap().is_some() {}
+    let baseline = service.rss_bytes().unwrap();
+
+    let mut stream = client.list_users(pb::ListUsersRequest { limit: 0 }).await.unwrap().into_inner();
+    let first = stream.message().await.unwrap().expect("a first user");
+    assert!(first.email.starts_with("bulk"));
+    // Give a service that buffered everything the time to do it.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+
+    let running: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = $1 AND state = 'active' AND query LIKE 'SELECT id, email, name, roles, created_at FROM users ORDER BY id%'",
+    )
+    .bind(&app.db.name)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(running, 1, "the query is still running after the first message");
+
+    let grown = service.rss_bytes().unwrap().saturating_sub(baseline);
+    assert!(
+        grown < (table_bytes as u64) / 4,
+        "memory grew by {} MB for a {} MB table",
+        grown / 1_000_000,
+        table_bytes / 1_000_000
+    );
+
+    // And the stream is whole when read to the end.
+    let mut count = 1;
+    while stream.message().await.unwrap().is_some() {
+        count += 1;
+    }
+    assert_eq!(count, ROWS);
+}
