@@ -131,3 +131,33 @@ async fn metrics_count_http_and_grpc_requests_by_route_and_status() {
     assert!(metric_value(&after, "grpc_server_requests_total", &grpc_labels) >= grpc_before + 1.0, "{after}");
     assert!(after.contains("http_server_request_duration_seconds_bucket"), "latency is a histogram");
 }
+
+#[tokio::test]
+async fn logs_are_json_lines_that_carry_the_trace_id_of_their_request() {
+    let db = TestDatabase::create(&MIGRATOR).await.unwrap();
+    let service = ServiceProcess::spawn(env!("CARGO_BIN_EXE_user"), &process_env(&db.url)).await.unwrap();
+    let (trace_id, traceparent) = random_trace();
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/auth/register", service.addr("http_addr")))
+        .header("traceparent", traceparent)
+        .json(&serde_json::json!({ "email": "logged@example.com", "name": "L", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+
+    let mut line = None;
+    for _ in 0..50 {
+        line = service.logs().into_iter().find(|l| l.contains("user registered"));
+        if line.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let line: serde_json::Value = serde_json::from_str(&line.expect("the service logged the registration")).unwrap();
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(line["trace_id"], trace_id.as_str());
+    assert_eq!(line["span_id"].as_str().map(str::len), Some(16));
+    let spans = line["spans"].as_array().unwrap();
+    assert_eq!(spans[0]["http.route"], "/auth/register", "the request span's fields come along: {line}");
+}

@@ -44,7 +44,8 @@ async fn list_users_streams_from_the_database_without_loading_the_table() {
 
     let grown = service.rss_bytes().unwrap().saturating_sub(baseline);
     assert!(
-        grown < (table_bytes as u64) / 4,
+        // Measured: well under 1 MB. Buffering the rows would cost tens of MB.
+        grown < (table_bytes as u64) / 20,
         "memory grew by {} MB for a {} MB table",
         grown / 1_000_000,
         table_bytes / 1_000_000
