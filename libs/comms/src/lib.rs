@@ -5,11 +5,13 @@
 //! Transport crates (tonic's server set-up, OTLP, later lapin and Consul)
 //! stay behind these modules.
 
+pub mod discovery;
 pub mod error;
 pub mod grpc;
 pub mod health;
 pub mod http;
 pub mod prometheus;
+pub mod resilience;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;

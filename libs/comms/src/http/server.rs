@@ -40,7 +40,7 @@ impl Default for ServerLimits {
 /// 6. body limit: applied by the extractors, so it answers 413 as a problem.
 pub fn with_standard_layers(router: Router, limits: ServerLimits) -> Router {
     let timeout = limits.request_timeout;
-    router.layer(
+    router.fallback(not_found).method_not_allowed_fallback(method_not_allowed).layer(
         ServiceBuilder::new()
             .layer(middleware::from_fn(request_id::layer))
             .layer(middleware::from_fn(trace::http_layer))
@@ -72,7 +72,13 @@ pub async fn serve(
         .await
 }
 
-/// The fallback for unknown paths: a 404 problem rather than an empty body.
-pub async fn not_found() -> Problem {
+/// Unknown paths get a 404 problem rather than an empty body.
+async fn not_found() -> Problem {
     Problem::new(ErrorKind::NotFound).detail("no route matches this path")
+}
+
+/// A known path with the wrong method: 405 as a problem. axum still adds
+/// the `Allow` header listing the methods the route has.
+async fn method_not_allowed() -> Problem {
+    Problem::new(ErrorKind::MethodNotAllowed).detail("this path does not accept this method")
 }

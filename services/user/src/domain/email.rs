@@ -17,7 +17,10 @@ impl Email {
             return Err("must contain '@'".into());
         };
         let domain_ok = domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.');
-        if local.is_empty() || !domain_ok || domain.contains('@') || email.chars().any(char::is_whitespace) {
+        // Control characters (NUL above all, which PostgreSQL text refuses) are
+        // never part of an address.
+        let plain = !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        if local.is_empty() || !domain_ok || domain.contains('@') || !plain {
             return Err("is not a valid email address".into());
         }
         Ok(Self(email))
@@ -35,7 +38,17 @@ mod tests {
     #[test]
     fn emails_are_normalised_and_checked() {
         assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "a@b@c.com", "ada@.com"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "a@b@c.com",
+            "ada@.com",
+            "a\0b@example.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

@@ -23,12 +23,13 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     email: String,
-    #[schema(example = "Ada Lovelace")]
+    /// 1 to 100 characters after trimming, no control characters.
+    #[schema(example = "Ada Lovelace", min_length = 1, max_length = 100, pattern = r"^\s*[^\s\p{Cc}][^\p{Cc}]*$")]
     name: String,
     /// 8 to 128 characters.
-    #[schema(example = "correct horse battery")]
+    #[schema(example = "correct horse battery", min_length = 8, max_length = 128)]
     password: String,
 }
 
@@ -50,10 +51,12 @@ pub struct TokenResponse {
 /// Create an account with the `customer` role.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
-        (status = 201, description = "Registered", body = UserView),
+        (status = 201, description = "Registered", body = UserView,
+            headers(("Location" = String, description = "The new user's URL"))),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
@@ -73,6 +76,9 @@ async fn register(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "JSON of the wrong shape", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 async fn login(

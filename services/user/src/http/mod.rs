@@ -30,7 +30,6 @@ pub fn router(state: Arc<AppState>) -> Router {
     let service_routes = api
         .route("/openapi.json", axum::routing::get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))))
         .merge(comms::health::router(vec![Arc::new(state.db.clone())]))
-        .merge(comms::prometheus::router())
-        .fallback(comms::http::server::not_found);
+        .merge(comms::prometheus::router());
     with_standard_layers(service_routes, ServerLimits::default())
 }

@@ -43,6 +43,7 @@ impl From<User> for UserView {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     after: Option<Uuid>,
@@ -59,7 +60,9 @@ pub struct UserPage {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
+    #[schema(min_length = 1, max_length = 100, pattern = r"^\s*[^\s\p{Cc}][^\p{Cc}]*$")]
     name: Option<String>,
+    #[schema(format = Email, max_length = 254)]
     email: Option<String>,
 }
 
@@ -70,6 +73,7 @@ pub struct UpdateUserRequest {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 async fn list_users(
@@ -96,7 +100,7 @@ async fn list_users(
 }
 
 /// One user (the user themself or an admin).
-#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "User id (UUID)")),
+#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = Uuid, Path, description = "User id")),
     responses(
         (status = 200, body = UserView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -116,7 +120,7 @@ async fn get_user(
 
 /// Change a user's name or email (the user themself or an admin).
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = UpdateUserRequest,
-    params(("id" = String, Path, description = "User id (UUID)")),
+    params(("id" = Uuid, Path, description = "User id")),
     responses(
         (status = 200, body = UserView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -124,6 +128,8 @@ async fn get_user(
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %id))]
@@ -139,7 +145,7 @@ async fn update_user(
 }
 
 /// Delete a user (the user themself or an admin).
-#[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "User id (UUID)")),
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = Uuid, Path, description = "User id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

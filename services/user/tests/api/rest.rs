@@ -225,3 +225,19 @@ async fn readiness_checks_the_database() {
     assert_eq!(down.status(), 503);
     assert_eq!(app.http.get(app.url("/health/live")).send().await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn control_characters_in_an_email_are_a_field_error_not_a_server_error() {
+    let app = spawn_app().await;
+    let problem = assert_problem(app.register("a\u{0}b@example.com", "Nul", PASSWORD).await, 422).await;
+    assert_eq!(violated_fields(&problem), ["email"]);
+    assert_problem(app.login("a\u{0}b@example.com", PASSWORD).await, 401).await;
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_a_405_problem_that_lists_the_allowed_methods() {
+    let app = spawn_app().await;
+    let response = app.http.delete(app.url("/auth/login")).send().await.unwrap();
+    assert!(response.headers()["allow"].to_str().unwrap().contains("POST"));
+    assert_problem(response, 405).await;
+}

@@ -1,0 +1,98 @@
+//! Service discovery: where the instances of a service are, kept current.
+//!
+//! A [`ServiceRegistry`] registers this process, finds others and watches
+//! them. Two implementations: [`ConsulRegistry`] over Consul's HTTP API (in
+//! compose), and [`StaticRegistry`] from configuration (`just dev`, tests).
+//! [`Balancer`] turns a watched instance set into one pick per call.
+
+mod balancer;
+mod consul;
+mod static_registry;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::sync::watch;
+
+pub use balancer::{BalanceStrategy, Balancer, EjectionConfig, NoInstances, Picked};
+pub use consul::ConsulRegistry;
+pub use static_registry::StaticRegistry;
+
+/// One running copy of a service.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Instance {
+    pub id: String,
+    pub service: String,
+    /// `host:port`.
+    pub address: String,
+    pub tags: Vec<String>,
+    pub meta: Vec<(String, String)>,
+}
+
+/// How this process announces itself.
+#[derive(Clone, Debug)]
+pub struct Registration {
+    pub id: String,
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub tags: Vec<String>,
+    pub meta: HashMap<String, String>,
+    pub check: HealthCheck,
+}
+
+/// How the registry decides the instance is healthy.
+#[derive(Clone, Debug)]
+pub struct HealthCheck {
+    pub kind: CheckKind,
+    /// Default 10 s: a dead instance leaves the passing set within one
+    /// interval, and the check costs the instance one request per interval.
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// An instance critical this long is removed entirely (default 1 min),
+    /// so crashed processes do not linger in the catalog.
+    pub deregister_critical_after: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub enum CheckKind {
+    /// GET this URL; 2xx is passing.
+    Http(String),
+    /// The standard gRPC health service at `host:port`, for `service`.
+    Grpc { address: String, service: String },
+}
+
+impl HealthCheck {
+    pub fn http(url: impl Into<String>) -> Self {
+        Self {
+            kind: CheckKind::Http(url.into()),
+            interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(2),
+            deregister_critical_after: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    #[error("registry unreachable: {0}")]
+    Unreachable(String),
+    #[error("registry refused the request: {0}")]
+    Rejected(String),
+}
+
+/// Register, deregister, discover and watch.
+pub trait ServiceRegistry: Send + Sync + 'static {
+    /// Announces an instance. Registering the same id again updates it.
+    fn register<'a>(&'a self, registration: &'a Registration) -> BoxFuture<'a, Result<(), DiscoveryError>>;
+
+    fn deregister<'a>(&'a self, instance_id: &'a str) -> BoxFuture<'a, Result<(), DiscoveryError>>;
+
+    /// The instances of `service` that pass their health checks, now.
+    fn discover<'a>(&'a self, service: &'a str) -> BoxFuture<'a, Result<Vec<Instance>, DiscoveryError>>;
+
+    /// A live view of `service`'s passing instances. The receiver keeps the
+    /// last known good set while the registry is unreachable.
+    fn watch(&self, service: &str) -> watch::Receiver<Vec<Instance>>;
+}
