@@ -52,9 +52,10 @@ impl Default for BreakerConfig {
 }
 
 /// The call was rejected without reaching the upstream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("circuit open: retry in {}ms", remaining.as_millis())]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("circuit for {breaker} is open: retry in {}ms", remaining.as_millis())]
 pub struct BreakerOpen {
+    pub breaker: String,
     /// Until the breaker lets a probe through (zero while a probe is out).
     pub remaining: Duration,
 }
@@ -152,13 +153,13 @@ impl CircuitBreaker {
         let mut inner = self.inner.lock().expect("breaker lock");
         let probe = match inner.state {
             State::Closed => false,
-            State::Open { until } if now < until => return Err(BreakerOpen { remaining: until - now }),
+            State::Open { until } if now < until => return Err(self.open(until - now)),
             State::Open { .. } => {
                 self.transition(&mut inner, State::HalfOpen { probe_deadline: Some(now + self.config.probe_timeout) });
                 true
             }
             State::HalfOpen { probe_deadline: Some(deadline) } if now < deadline => {
-                return Err(BreakerOpen { remaining: Duration::ZERO });
+                return Err(self.open(Duration::ZERO));
             }
             // No probe out, or the last one hung past its deadline.
             State::HalfOpen { .. } => {
@@ -167,6 +168,10 @@ impl CircuitBreaker {
             }
         };
         Ok(Permit { breaker: self.clone(), probe, reported: false })
+    }
+
+    fn open(&self, remaining: Duration) -> BreakerOpen {
+        BreakerOpen { breaker: self.name.clone(), remaining }
     }
 
     fn record(&self, probe: bool, failed: bool) {
