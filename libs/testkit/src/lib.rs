@@ -4,13 +4,16 @@
 //! - [`db`]: a fresh, migrated database per test;
 //! - [`process`]: a service run from its binary as a separate process;
 //! - [`otlp`]: an OTLP receiver recording spans, and the process's telemetry;
-//! - [`fault_proxy`]: a TCP proxy that adds latency, refuses, hangs or cuts.
+//! - [`fault_proxy`]: a TCP proxy that adds latency, refuses, hangs or cuts;
+//! - [`consul`]: a Consul HTTP API double that runs real health checks.
 
+pub mod consul;
 pub mod db;
 pub mod fault_proxy;
 pub mod otlp;
 pub mod process;
 
+pub use consul::ConsulDouble;
 pub use db::TestDatabase;
 pub use fault_proxy::FaultProxy;
 pub use otlp::otlp;

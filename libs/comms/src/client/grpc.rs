@@ -72,8 +72,13 @@ impl GrpcChannel {
 
     /// A channel to one fixed `host:port`.
     pub fn for_address(config: UpstreamConfig, address: &str) -> Self {
-        let instance =
-            Instance { id: address.to_owned(), service: config.service.clone(), address: address.to_owned(), tags: vec![], meta: vec![] };
+        let instance = Instance {
+            id: address.to_owned(),
+            service: config.service.clone(),
+            address: address.to_owned(),
+            tags: vec![],
+            meta: vec![],
+        };
         let (tx, rx) = watch::channel(vec![instance]);
         // A fixed set never changes; the sender must outlive the channel.
         std::mem::forget(tx);
@@ -95,11 +100,8 @@ impl Service<Req> for GrpcChannel {
     }
 
     fn call(&mut self, mut request: Req) -> Self::Future {
-        let requested = request
-            .headers()
-            .get("grpc-timeout")
-            .and_then(|v| v.to_str().ok())
-            .and_then(deadline::parse_grpc_timeout);
+        let requested =
+            request.headers().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(deadline::parse_grpc_timeout);
         let budget = requested.map_or(self.total, |r| r.min(self.total));
         let deadline = deadline::effective(budget);
         let remaining = deadline.saturating_duration_since(Instant::now());

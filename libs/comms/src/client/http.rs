@@ -45,7 +45,8 @@ impl HttpClient {
             .layer(BreakerLayer::new(breaker.clone(), is_failure))
             .layer(Bulkhead::new(config.max_concurrent, config.max_wait))
             .service(transport);
-        let stack = Retry::new(inner, &config.service, config.retry.clone(), config.per_try_timeout, config.total_timeout);
+        let stack =
+            Retry::new(inner, &config.service, config.retry.clone(), config.per_try_timeout, config.total_timeout);
         Self { service: config.service.into(), breaker, stack: BoxCloneSyncService::new(stack) }
     }
 
@@ -74,7 +75,11 @@ impl HttpClient {
     }
 
     pub fn request(&self, method: Method, path_and_query: &str) -> RequestBuilder {
-        RequestBuilder { client: self.clone(), request: http::Request::builder().method(method).uri(path_and_query), body: Bytes::new() }
+        RequestBuilder {
+            client: self.clone(),
+            request: http::Request::builder().method(method).uri(path_and_query),
+            body: Bytes::new(),
+        }
     }
 
     pub fn get(&self, path_and_query: &str) -> RequestBuilder {

@@ -7,6 +7,7 @@
 
 mod balancer;
 mod consul;
+mod lifecycle;
 mod static_registry;
 
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use tokio::sync::watch;
 
 pub use balancer::{BalanceStrategy, Balancer, EjectionConfig, NoInstances, Picked};
 pub use consul::ConsulRegistry;
+pub use lifecycle::register_until;
 pub use static_registry::StaticRegistry;
 
 /// One running copy of a service.

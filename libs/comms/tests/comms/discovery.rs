@@ -1,0 +1,199 @@
+//! Discovery through the Consul client, against the test kit's Consul double.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use comms::Shutdown;
+use comms::client::UpstreamConfig;
+use comms::client::http::HttpClient;
+use comms::discovery::{ConsulRegistry, HealthCheck, Instance, Registration, ServiceRegistry, register_until};
+use testkit::{ConsulDouble, FaultProxy};
+use tokio::sync::watch;
+
+use crate::support::{Upstream, start_upstream};
+
+fn registration(service: &str, addr: SocketAddr) -> Registration {
+    let mut check = HealthCheck::http(format!("http://{addr}/health"));
+    check.interval = Duration::from_millis(200);
+    check.timeout = Duration::from_millis(500);
+    check.deregister_critical_after = Duration::from_secs(60);
+    Registration {
+        id: format!("{service}-{}", addr.port()),
+        name: service.into(),
+        host: addr.ip().to_string(),
+        port: addr.port(),
+        tags: vec![],
+        meta: Default::default(),
+        check,
+    }
+}
+
+fn registry(url: &str) -> ConsulRegistry {
+    ConsulRegistry::new(url).with_wait(Duration::from_secs(1))
+}
+
+/// Waits (up to 10 s) until the watched set satisfies `done`.
+async fn until(rx: &mut watch::Receiver<Vec<Instance>>, done: impl Fn(&[Instance]) -> bool) -> Vec<Instance> {
+    tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|set| done(set)))
+        .await
+        .expect("the watched set changed as expected within 10 s")
+        .expect("watch open")
+        .clone()
+}
+
+async fn spread(client: &HttpClient, calls: usize) {
+    for _ in 0..calls {
+        let _ = client.get("/work").send().await;
+    }
+}
+
+fn hits(a: &Upstream, b: &Upstream) -> (usize, usize) {
+    (a.hits(), b.hits())
+}
+
+#[tokio::test]
+async fn instances_added_or_removed_reach_the_balancer_without_a_restart() {
+    let consul = ConsulDouble::start().await;
+    let registry = registry(&consul.url());
+    let (a_addr, a) = start_upstream().await;
+    let (b_addr, b) = start_upstream().await;
+    registry.register(&registration("orders", a_addr)).await.unwrap();
+
+    let mut watched = registry.watch("orders");
+    until(&mut watched, |set| set.len() == 1).await;
+    let client = HttpClient::new(UpstreamConfig::new("orders"), watched.clone());
+    spread(&client, 10).await;
+    assert_eq!(hits(&a, &b), (10, 0));
+
+    registry.register(&registration("orders", b_addr)).await.unwrap();
+    until(&mut watched, |set| set.len() == 2).await;
+    spread(&client, 40).await;
+    assert!(b.hits() > 5, "the new instance takes traffic: {:?}", hits(&a, &b));
+
+    registry.deregister(&format!("orders-{}", a_addr.port())).await.unwrap();
+    until(&mut watched, |set| set.len() == 1).await;
+    let a_before = a.hits();
+    spread(&client, 20).await;
+    assert_eq!(a.hits(), a_before, "the removed instance gets nothing more");
+}
+
+#[tokio::test]
+async fn an_instance_whose_health_check_fails_stops_receiving_traffic() {
+    let consul = ConsulDouble::start().await;
+    let registry = registry(&consul.url());
+    let (a_addr, a) = start_upstream().await;
+    let (b_addr, b) = start_upstream().await;
+    registry.register(&registration("stock", a_addr)).await.unwrap();
+    registry.register(&registration("stock", b_addr)).await.unwrap();
+    let mut watched = registry.watch("stock");
+    until(&mut watched, |set| set.len() == 2).await;
+
+    a.set_health(503);
+    until(&mut watched, |set| set.len() == 1).await;
+    let client = HttpClient::new(UpstreamConfig::new("stock"), watched);
+    let a_before = a.hits();
+    spread(&client, 20).await;
+    assert_eq!(a.hits(), a_before, "the failing instance left the passing set");
+    assert!(b.hits() >= 20);
+    assert!(!consul.is_passing(&format!("stock-{}", a_addr.port())));
+}
+
+#[tokio::test]
+async fn index_anomalies_do_not_cause_a_request_storm() {
+    let consul = ConsulDouble::start().await;
+    let registry = registry(&consul.url());
+    let (addr, _) = start_upstream().await;
+    registry.register(&registration("storm", addr)).await.unwrap();
+    let mut watched = registry.watch("storm");
+    until(&mut watched, |set| set.len() == 1).await;
+
+    // Consul reports index 0 for two seconds: a naive client re-queries
+    // immediately, forever.
+    let before = consul.health_queries();
+    consul.report_zero_index(true);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    consul.report_zero_index(false);
+    let during = consul.health_queries() - before;
+    assert!(during <= 30, "{during} queries in 2 s");
+
+    // The index goes backwards (a snapshot restore); a change made after it
+    // is still seen.
+    consul.reset_index(1);
+    let (second, _) = start_upstream().await;
+    registry.register(&registration("storm", second)).await.unwrap();
+    until(&mut watched, |set| set.len() == 2).await;
+    let before = consul.health_queries();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(consul.health_queries() - before <= 6, "blocking again once the set is stable");
+}
+
+#[tokio::test]
+async fn a_consul_outage_keeps_the_last_known_instances() {
+    let consul = ConsulDouble::start().await;
+    let proxy = FaultProxy::start(consul.addr()).await.unwrap();
+    let registry = registry(&format!("http://{}", proxy.addr()));
+    let (addr, upstream) = start_upstream().await;
+    registry.register(&registration("outage", addr)).await.unwrap();
+    let mut watched = registry.watch("outage");
+    until(&mut watched, |set| set.len() == 1).await;
+
+    proxy.refuse_connections();
+    proxy.cut_connections();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(watched.borrow().len(), 1, "the instance is still known");
+    let client = HttpClient::new(UpstreamConfig::new("outage"), watched.clone());
+    assert_eq!(client.get("/work").send().await.unwrap().status(), 200);
+    assert!(upstream.hits() >= 1);
+
+    proxy.restore();
+    let (second, _) = start_upstream().await;
+    // The proxy reopens its port asynchronously; registering may need a try or two.
+    let mut registered = false;
+    for _ in 0..20 {
+        if registry.register(&registration("outage", second)).await.is_ok() {
+            registered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(registered, "Consul is reachable again");
+    until(&mut watched, |set| set.len() == 2).await;
+}
+
+#[tokio::test]
+async fn a_graceful_shutdown_deregisters_before_it_stops_listening() {
+    let consul = ConsulDouble::start().await;
+    let registry: Arc<dyn ServiceRegistry> = Arc::new(registry(&consul.url()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = Shutdown::new();
+    let stop_serving = register_until(registry.clone(), vec![registration("leaving", addr)], shutdown.clone()).await;
+    let router = axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
+    let server = tokio::spawn(comms::http::serve(listener, router, stop_serving.wait()));
+    let mut watched = registry.watch("leaving");
+    until(&mut watched, |set| set.len() == 1).await;
+
+    shutdown.trigger();
+    server.await.unwrap().unwrap();
+    assert_eq!(
+        consul.deregistrations(),
+        [(format!("leaving-{}", addr.port()), true)],
+        "deregistered while still accepting connections"
+    );
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "and then stopped listening");
+}
+
+#[tokio::test]
+async fn registering_the_same_id_twice_is_idempotent_and_no_instances_is_a_clear_error() {
+    let consul = ConsulDouble::start().await;
+    let registry = registry(&consul.url());
+    let (addr, _) = start_upstream().await;
+    registry.register(&registration("twice", addr)).await.unwrap();
+    registry.register(&registration("twice", addr)).await.unwrap();
+    assert_eq!(consul.registered(), [format!("twice-{}", addr.port())]);
+
+    let client = HttpClient::new(UpstreamConfig::new("nobody"), registry.watch("nobody"));
+    let error = client.get("/x").send().await.unwrap_err();
+    assert_eq!(error.to_string(), "no instances available for nobody");
+}

@@ -1,0 +1,11 @@
+//! The communication library's integration tests: one binary, one module
+//! per pattern. In-memory tests of time run on tokio's paused clock; tests
+//! over real sockets assert counts and order with generous margins.
+
+mod balancing;
+mod breaker;
+mod bulkhead;
+mod deadline;
+mod discovery;
+mod retry;
+mod support;
