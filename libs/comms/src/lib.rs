@@ -13,6 +13,7 @@ pub mod health;
 pub mod http;
 pub mod prometheus;
 pub mod resilience;
+pub mod service;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;

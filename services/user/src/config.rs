@@ -12,6 +12,8 @@
 //! | `USER_JWT__TTL_SECS` | `900` |
 //! | `USER_ADMIN_EMAILS` | empty; comma-separated emails that register as admins |
 //! | `USER_SHUTDOWN_GRACE_SECS` | `20` |
+//! | `USER_CONSUL_URL` | unset (no registration); e.g. `http://consul:8500` |
+//! | `USER_ADVERTISE_HOST` | `127.0.0.1`; the host others reach this instance at |
 
 use std::time::Duration;
 
@@ -35,6 +37,8 @@ pub struct Settings {
     pub admin_emails: String,
     #[serde(default = "default_grace")]
     pub shutdown_grace_secs: u64,
+    #[serde(flatten)]
+    pub discovery: comms::discovery::DiscoverySettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use comms::Shutdown;
+use comms::discovery::DiscoverySettings;
 use comms::grpc::GrpcServices;
+use comms::service::Servers;
 use contracts::user::v1::FILE_DESCRIPTOR_SET;
 use contracts::user::v1::user_service_server::UserServiceServer;
 use sqlx::PgPool;
@@ -31,6 +33,7 @@ pub struct Application {
     grpc: TcpListener,
     state: Arc<AppState>,
     grace: std::time::Duration,
+    discovery: DiscoverySettings,
 }
 
 impl Application {
@@ -52,7 +55,7 @@ impl Application {
         let http = TcpListener::bind((settings.host.as_str(), settings.http_port)).await?;
         let grpc = TcpListener::bind((settings.host.as_str(), settings.grpc_port)).await?;
         let state = Arc::new(AppState { db, tokens, admin_emails: settings.admin_emails() });
-        Ok(Self { http, grpc, state, grace: settings.shutdown_grace() })
+        Ok(Self { http, grpc, state, grace: settings.shutdown_grace(), discovery: settings.discovery.clone() })
     }
 
     pub fn http_addr(&self) -> SocketAddr {
@@ -67,32 +70,24 @@ impl Application {
         &self.state.db
     }
 
-    /// Serves REST and gRPC until `shutdown` trips, then gives requests in
-    /// flight up to the grace period to finish.
+    /// Serves REST and gRPC until `shutdown` trips, registered in discovery
+    /// if configured; then drains (see `comms::service::run`).
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
-        tracing::info!(http_addr = %self.http_addr(), grpc_addr = %self.grpc_addr(), "listening");
-        let router = http::router(self.state.clone());
+        let (http_addr, grpc_addr) = (self.http_addr(), self.grpc_addr());
+        tracing::info!(%http_addr, %grpc_addr, "listening");
         let grpc =
             GrpcServices::new().add(UserServiceServer::new(UserGrpc::new(self.state.clone())), FILE_DESCRIPTOR_SET);
-
-        let servers = async {
-            tokio::try_join!(
-                async {
-                    comms::http::serve(self.http, router, shutdown.clone().wait()).await.map_err(anyhow::Error::from)
-                },
-                comms::grpc::serve(self.grpc, grpc, shutdown.clone()),
-            )
+        let registry = self.discovery.consul_url.is_some().then(|| {
+            let registrations = self.discovery.registrations("user", http_addr.port(), Some(grpc_addr.port()));
+            (self.discovery.registry(), registrations)
+        });
+        let servers = Servers {
+            http: (self.http, http::router(self.state.clone())),
+            grpc: Some((self.grpc, grpc)),
+            grace: self.grace,
+            registry,
         };
-        tokio::pin!(servers);
-        tokio::select! {
-            result = &mut servers => { result?; }
-            () = shutdown.clone().wait() => {
-                // Stopped accepting; now bound the drain.
-                if tokio::time::timeout(self.grace, &mut servers).await.is_err() {
-                    tracing::warn!(grace_secs = self.grace.as_secs(), "requests still running at the end of the grace period");
-                }
-            }
-        }
+        comms::service::run(servers, shutdown).await?;
         self.state.db.close().await;
         Ok(())
     }

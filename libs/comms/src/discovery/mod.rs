@@ -8,6 +8,7 @@
 mod balancer;
 mod consul;
 mod lifecycle;
+mod settings;
 mod static_registry;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use tokio::sync::watch;
 pub use balancer::{BalanceStrategy, Balancer, EjectionConfig, NoInstances, Picked};
 pub use consul::ConsulRegistry;
 pub use lifecycle::register_until;
+pub use settings::DiscoverySettings;
 pub use static_registry::StaticRegistry;
 
 /// One running copy of a service.

@@ -44,6 +44,7 @@ pub fn test_settings(database_url: &str) -> Settings {
         },
         admin_emails: ADMIN_EMAIL.into(),
         shutdown_grace_secs: 5,
+        discovery: Default::default(),
     }
 }
 

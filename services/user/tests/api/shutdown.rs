@@ -38,3 +38,35 @@ async fn a_request_in_flight_when_sigterm_arrives_completes() {
     assert!(service.wait(Duration::from_secs(10)).await.unwrap(), "the service exited cleanly");
     assert!(reqwest::get(format!("{base}/health/live")).await.is_err(), "nothing listens after shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_consul_it_registers_passes_both_checks_and_leaves_before_it_stops_listening() {
+    use comms::discovery::{ConsulRegistry, ServiceRegistry};
+    use testkit::ConsulDouble;
+
+    let consul = ConsulDouble::start().await;
+    let db = TestDatabase::create(&MIGRATOR).await.unwrap();
+    let mut env = process_env(&db.url);
+    env.push(("USER_CONSUL_URL", consul.url()));
+    let mut service = ServiceProcess::spawn(env!("CARGO_BIN_EXE_user"), &env).await.unwrap();
+
+    // Passing means the double ran the HTTP check against /health/ready and
+    // the gRPC health check against the gRPC port.
+    let registry = ConsulRegistry::new(consul.url()).with_wait(Duration::from_secs(1));
+    for (name, field) in [("user", "http_addr"), ("user-grpc", "grpc_addr")] {
+        let mut watched = registry.watch(name);
+        let instances = tokio::time::timeout(Duration::from_secs(10), watched.wait_for(|set| set.len() == 1))
+            .await
+            .unwrap_or_else(|_| panic!("{name} never passed its check"))
+            .unwrap()
+            .clone();
+        assert_eq!(instances[0].address, service.addr(field).to_string());
+    }
+
+    service.terminate().unwrap();
+    assert!(service.wait(Duration::from_secs(10)).await.unwrap());
+    let mut left = consul.deregistrations();
+    left.sort();
+    assert_eq!(left.len(), 2, "both registrations were removed: {left:?}");
+    assert!(left.iter().all(|(_, listening)| *listening), "each while the service still listened: {left:?}");
+}

@@ -1,0 +1,54 @@
+//! Running a service's servers from start to drained exit, the same way in
+//! every service.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::discovery::{Registration, ServiceRegistry, register_until};
+use crate::grpc::GrpcServices;
+use crate::shutdown::Shutdown;
+
+pub struct Servers {
+    pub http: (TcpListener, Router),
+    pub grpc: Option<(TcpListener, GrpcServices)>,
+    /// How long requests in flight may run on after shutdown starts.
+    pub grace: Duration,
+    /// Where to announce this process, if anywhere.
+    pub registry: Option<(Arc<dyn ServiceRegistry>, Vec<Registration>)>,
+}
+
+/// Serves until `shutdown` trips. Then, in order: deregister, stop
+/// accepting (gRPC health turns NOT_SERVING), and let requests in flight
+/// finish within the grace period.
+pub async fn run(servers: Servers, shutdown: Shutdown) -> anyhow::Result<()> {
+    let stop = match servers.registry {
+        Some((registry, registrations)) => register_until(registry, registrations, shutdown).await,
+        None => shutdown,
+    };
+    let (http_listener, router) = servers.http;
+    let http =
+        async { crate::http::serve(http_listener, router, stop.clone().wait()).await.map_err(anyhow::Error::from) };
+    let grpc = async {
+        match servers.grpc {
+            Some((listener, services)) => crate::grpc::serve(listener, services, stop.clone()).await,
+            None => Ok(()),
+        }
+    };
+    let both = async { tokio::try_join!(http, grpc).map(|_| ()) };
+    tokio::pin!(both);
+    tokio::select! {
+        result = &mut both => result,
+        () = stop.clone().wait() => {
+            match tokio::time::timeout(servers.grace, &mut both).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::warn!(grace_secs = servers.grace.as_secs(), "requests still running at the end of the grace period");
+                    Ok(())
+                }
+            }
+        }
+    }
+}
