@@ -72,17 +72,8 @@ impl GrpcChannel {
 
     /// A channel to one fixed `host:port`.
     pub fn for_address(config: UpstreamConfig, address: &str) -> Self {
-        let instance = Instance {
-            id: address.to_owned(),
-            service: config.service.clone(),
-            address: address.to_owned(),
-            tags: vec![],
-            meta: vec![],
-        };
-        let (tx, rx) = watch::channel(vec![instance]);
-        // A fixed set never changes; the sender must outlive the channel.
-        std::mem::forget(tx);
-        Self::new(config, rx)
+        let instances = crate::discovery::fixed(&config.service, address);
+        Self::new(config, instances)
     }
 
     pub fn breaker(&self) -> &Arc<CircuitBreaker> {

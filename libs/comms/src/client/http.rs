@@ -52,18 +52,9 @@ impl HttpClient {
 
     /// A client for one fixed address, e.g. `http://127.0.0.1:8081`.
     pub fn for_base_url(config: UpstreamConfig, base_url: &str) -> Self {
-        let address = base_url.trim_start_matches("http://").trim_end_matches('/').to_owned();
-        let instance = Instance {
-            id: address.clone(),
-            service: config.service.clone(),
-            address,
-            tags: Vec::new(),
-            meta: Vec::new(),
-        };
-        let (tx, rx) = watch::channel(vec![instance]);
-        // The sender must live as long as the client; a fixed set never changes.
-        std::mem::forget(tx);
-        Self::new(config, rx)
+        let address = base_url.trim_start_matches("http://").trim_end_matches('/');
+        let instances = crate::discovery::fixed(&config.service, address);
+        Self::new(config, instances)
     }
 
     pub fn service(&self) -> &str {

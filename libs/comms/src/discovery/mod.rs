@@ -34,6 +34,20 @@ pub struct Instance {
     pub meta: Vec<(String, String)>,
 }
 
+/// A set of one instance at a fixed `host:port` that never changes, for
+/// clients given an address instead of a service name. (A receiver keeps
+/// the last value after its sender is gone.)
+pub fn fixed(service: &str, address: &str) -> watch::Receiver<Vec<Instance>> {
+    let instance = Instance {
+        id: address.to_owned(),
+        service: service.to_owned(),
+        address: address.to_owned(),
+        tags: Vec::new(),
+        meta: Vec::new(),
+    };
+    watch::channel(vec![instance]).1
+}
+
 /// How this process announces itself.
 #[derive(Clone, Debug)]
 pub struct Registration {
