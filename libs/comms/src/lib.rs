@@ -11,6 +11,7 @@ pub mod error;
 pub mod grpc;
 pub mod health;
 pub mod http;
+pub mod messaging;
 pub mod prometheus;
 pub mod resilience;
 pub mod service;

@@ -22,7 +22,9 @@ use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-pub use propagation::{extract_grpc, extract_http, inject_grpc, inject_http};
+pub use propagation::{
+    extract_grpc, extract_http, extract_map, inject_context_map, inject_grpc, inject_http, inject_map,
+};
 
 /// Libraries that log every frame at debug; quiet unless asked for.
 const DEFAULT_FILTER: &str =

@@ -34,6 +34,23 @@ pub fn extract_grpc(metadata: &MetadataMap) -> Context {
     global::get_text_map_propagator(|p| p.extract(&MetadataReader(metadata)))
 }
 
+/// Writes the current span's trace context into a string map (message
+/// headers, an outbox row).
+pub fn inject_map(map: &mut std::collections::HashMap<String, String>) {
+    let cx = tracing::Span::current().context();
+    inject_context_map(&cx, map);
+}
+
+/// Writes a given context into a string map.
+pub fn inject_context_map(cx: &Context, map: &mut std::collections::HashMap<String, String>) {
+    global::get_text_map_propagator(|p| p.inject_context(cx, map));
+}
+
+/// Reads a trace context from a string map.
+pub fn extract_map(map: &std::collections::HashMap<String, String>) -> Context {
+    global::get_text_map_propagator(|p| p.extract(map))
+}
+
 struct HeaderCarrier<'a>(&'a mut HeaderMap);
 
 impl Injector for HeaderCarrier<'_> {

@@ -1,0 +1,19 @@
+//! Reliable messaging: envelopes, the broker abstraction, the transactional
+//! outbox and its relay, the inbox, and typed routing. Services never touch
+//! a broker client directly.
+
+pub mod broker;
+pub mod envelope;
+pub mod inbox;
+pub mod outbox;
+pub mod relay;
+pub mod router;
+pub mod spans;
+
+pub use broker::{
+    BrokerError, Delivery, Destination, Handler, HandlerError, MessageBroker, OutgoingMessage, PublishError,
+    Subscription, SubscriptionId, SubscriptionKind,
+};
+pub use envelope::{DecodeError, Envelope, Event};
+pub use relay::{CrashPoint, OutboxRelay, RelayConfig};
+pub use router::EventRouter;

@@ -1,0 +1,67 @@
+//! The transactional outbox: the event is written in the same transaction
+//! as the state change it announces, so either both happen or neither.
+//!
+//! A relay ([`super::relay`]) publishes pending rows afterwards. Rows carry
+//! the trace context of the request that wrote them, so the trace goes on
+//! through the broker.
+
+use std::collections::HashMap;
+
+use sqlx::PgConnection;
+
+use super::envelope::Envelope;
+
+/// The tables the outbox and inbox need, created if absent. Every service
+/// that publishes or consumes runs this at start-up (it is idempotent), so
+/// the library owns its schema instead of each service copying it.
+pub const SCHEMA: &str = r"
+CREATE TABLE IF NOT EXISTS comms_outbox (
+    id            uuid PRIMARY KEY,
+    event_type    text NOT NULL,
+    envelope      jsonb NOT NULL,
+    trace_context jsonb NOT NULL DEFAULT '{}',
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    published_at  timestamptz,
+    attempts      integer NOT NULL DEFAULT 0,
+    last_error    text,
+    next_attempt_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS comms_outbox_pending
+    ON comms_outbox (next_attempt_at, created_at) WHERE published_at IS NULL;
+CREATE TABLE IF NOT EXISTS comms_inbox (
+    consumer     text NOT NULL,
+    event_id     uuid NOT NULL,
+    processed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, event_id)
+);
+";
+
+/// The channel the relay listens on.
+pub const NOTIFY_CHANNEL: &str = "comms_outbox";
+
+pub async fn install(pool: &sqlx::PgPool) -> sqlx::Result<()> {
+    // Two replicas starting together may race on CREATE ... IF NOT EXISTS;
+    // an advisory lock makes the second wait for the first.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(727274)").execute(&mut *tx).await?;
+    sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
+    tx.commit().await
+}
+
+/// Adds an event to the outbox inside the caller's transaction. The relay
+/// is woken when (and only if) the transaction commits.
+#[tracing::instrument(skip_all, fields(event_type = %envelope.event_type, event_id = %envelope.id))]
+pub async fn enqueue(tx: &mut PgConnection, envelope: &Envelope) -> sqlx::Result<()> {
+    let mut trace_context = HashMap::new();
+    crate::telemetry::inject_map(&mut trace_context);
+    sqlx::query("INSERT INTO comms_outbox (id, event_type, envelope, trace_context) VALUES ($1, $2, $3, $4)")
+        .bind(envelope.id)
+        .bind(&envelope.event_type)
+        .bind(sqlx::types::Json(envelope))
+        .bind(sqlx::types::Json(trace_context))
+        .execute(&mut *tx)
+        .await?;
+    // NOTIFY is transactional: listeners hear it at commit, never before.
+    sqlx::query("SELECT pg_notify($1, '')").bind(NOTIFY_CHANNEL).execute(&mut *tx).await?;
+    Ok(())
+}

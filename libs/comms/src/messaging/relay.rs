@@ -1,0 +1,224 @@
+//! The outbox relay: publishes committed outbox rows, marking each one
+//! published only after the broker confirmed it.
+//!
+//! - **Claiming.** A batch is selected `FOR UPDATE SKIP LOCKED` inside a
+//!   transaction held until the rows are marked, so any number of relays
+//!   (one per replica) share the work and never publish a row twice
+//!   between them.
+//! - **Waking.** The relay LISTENs for the NOTIFY that `outbox::enqueue`
+//!   sends at commit, so events go out within milliseconds; polling
+//!   ([`RelayConfig::poll_interval`], default 5 s) is only the fallback for
+//!   a lost notification or a lost listener connection.
+//! - **Crashing.** If the relay dies after claiming, its transaction rolls
+//!   back and the rows are claimed again. If it dies after the confirm but
+//!   before marking, the rows are published again: at least once, never
+//!   lost; consumers' inboxes absorb the duplicate.
+//! - **Unroutable events** (no queue bound for the type) are not marked
+//!   published: the relay logs an error, counts
+//!   `outbox_unroutable_total{event_type}`, and retries the row with
+//!   backoff (5 s doubling to 5 min) until a queue exists.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use sqlx::types::Json;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::broker::{Destination, MessageBroker, OutgoingMessage, PublishError};
+use super::envelope::Envelope;
+use super::outbox::NOTIFY_CHANNEL;
+use super::spans;
+use crate::shutdown::Shutdown;
+
+#[derive(Clone, Debug)]
+pub struct RelayConfig {
+    /// Rows per claim (default 100): one window of confirms in flight.
+    pub batch_size: i64,
+    pub poll_interval: Duration,
+    /// For tests of the crash windows: stop dead at this point, as a killed
+    /// process would.
+    pub crash_at: Option<CrashPoint>,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self { batch_size: 100, poll_interval: Duration::from_secs(5), crash_at: None }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrashPoint {
+    /// Rows claimed, nothing published.
+    AfterClaim,
+    /// Rows published and confirmed, not yet marked.
+    AfterConfirm,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("relay stopped at {0:?} (test crash point)")]
+    Crashed(CrashPoint),
+}
+
+pub struct OutboxRelay {
+    pool: PgPool,
+    broker: Arc<dyn MessageBroker>,
+    config: RelayConfig,
+    system: &'static str,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    envelope: Json<Envelope>,
+    trace_context: Json<std::collections::HashMap<String, String>>,
+}
+
+impl OutboxRelay {
+    /// `system` names the broker in spans (`rabbitmq`, `kafka`).
+    pub fn new(pool: PgPool, broker: Arc<dyn MessageBroker>, system: &'static str, config: RelayConfig) -> Self {
+        Self { pool, broker, config, system }
+    }
+
+    /// Runs until shutdown: drain, then wait for a NOTIFY or the poll.
+    pub async fn run(self, shutdown: Shutdown) {
+        let mut listener = match PgListener::connect_with(&self.pool).await {
+            Ok(mut listener) => match listener.listen(NOTIFY_CHANNEL).await {
+                Ok(()) => Some(listener),
+                Err(error) => {
+                    tracing::warn!(%error, "outbox relay cannot LISTEN; polling only");
+                    None
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, "outbox relay cannot LISTEN; polling only");
+                None
+            }
+        };
+        loop {
+            // Drain: a full batch means there may be more right behind it.
+            loop {
+                match self.publish_batch().await {
+                    Ok(n) if n as i64 == self.config.batch_size => continue,
+                    Ok(_) => break,
+                    Err(RelayError::Crashed(point)) => {
+                        tracing::warn!(?point, "outbox relay stopped at its crash point");
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "outbox relay batch failed");
+                        break;
+                    }
+                }
+            }
+            let woken = async {
+                match listener.as_mut() {
+                    Some(l) => {
+                        if let Err(error) = l.recv().await {
+                            tracing::warn!(%error, "outbox listener lost; it reconnects on the next wait");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = woken => {}
+                () = tokio::time::sleep(self.config.poll_interval) => {}
+                () = shutdown.clone().wait() => return,
+            }
+        }
+    }
+
+    /// One claim → publish → mark cycle. Returns how many rows it claimed.
+    pub async fn publish_batch(&self) -> Result<usize, RelayError> {
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, envelope, trace_context FROM comms_outbox
+             WHERE published_at IS NULL AND next_attempt_at <= now()
+             ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(self.config.batch_size)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        if self.config.crash_at == Some(CrashPoint::AfterClaim) {
+            return Err(RelayError::Crashed(CrashPoint::AfterClaim));
+        }
+
+        let mut spans_ = Vec::with_capacity(rows.len());
+        let messages: Vec<OutgoingMessage> = rows
+            .iter()
+            .map(|row| {
+                let envelope = &row.envelope.0;
+                let parent = crate::telemetry::extract_map(&row.trace_context.0);
+                let span = spans::producer(
+                    self.system,
+                    &envelope.event_type,
+                    &envelope.event_type,
+                    &envelope.id.to_string(),
+                    parent,
+                );
+                let headers = spans::context_headers(&span);
+                spans_.push(span);
+                OutgoingMessage::from_envelope(envelope, Destination::Event, headers)
+            })
+            .collect();
+        let outcomes = self
+            .broker
+            .publish(&messages)
+            .instrument(tracing::info_span!("outbox relay batch", rows = rows.len()))
+            .await;
+        drop(spans_);
+
+        if self.config.crash_at == Some(CrashPoint::AfterConfirm) {
+            return Err(RelayError::Crashed(CrashPoint::AfterConfirm));
+        }
+        let mut published = Vec::new();
+        for (row, outcome) in rows.iter().zip(outcomes) {
+            match outcome {
+                Ok(()) => published.push(row.id),
+                Err(error) => self.record_failure(&mut tx, row, &error).await?,
+            }
+        }
+        sqlx::query("UPDATE comms_outbox SET published_at = now() WHERE id = ANY($1)")
+            .bind(&published)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        metrics::counter!("outbox_published_total").increment(published.len() as u64);
+        Ok(rows.len())
+    }
+
+    async fn record_failure(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        row: &Row,
+        error: &PublishError,
+    ) -> Result<(), sqlx::Error> {
+        let event_type = &row.envelope.0.event_type;
+        if matches!(error, PublishError::Unroutable(_)) {
+            tracing::error!(event_id = %row.id, %event_type, "event is unroutable: no queue is bound for its type; it stays in the outbox");
+            metrics::counter!("outbox_unroutable_total", "event_type" => event_type.clone()).increment(1);
+        } else {
+            tracing::warn!(event_id = %row.id, %event_type, %error, "publishing failed; will retry");
+        }
+        sqlx::query(
+            "UPDATE comms_outbox SET attempts = attempts + 1, last_error = $2,
+                 next_attempt_at = now() + least(interval '5 seconds' * power(2, attempts), interval '5 minutes')
+             WHERE id = $1",
+        )
+        .bind(row.id)
+        .bind(error.to_string())
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+}
