@@ -7,6 +7,7 @@
 //! - [`fault_proxy`]: a TCP proxy that adds latency, refuses, hangs or cuts;
 //! - [`consul`]: a Consul HTTP API double that runs real health checks.
 
+pub mod broker_conformance;
 pub mod consul;
 pub mod db;
 pub mod fault_proxy;

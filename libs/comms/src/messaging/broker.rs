@@ -122,8 +122,14 @@ pub struct Subscription {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SubscriptionKind {
-    Events { types: Vec<String> },
+    Events {
+        types: Vec<String>,
+    },
     Tasks,
+    /// What `name`'s subscription gave up on, with the reason in the
+    /// [`headers::DEATH_REASON`] header: for an operator's tooling (and
+    /// tests). Failures here are not retried.
+    DeadLetters,
 }
 
 impl Subscription {
@@ -133,6 +139,11 @@ impl Subscription {
 
     pub fn tasks(queue: &str) -> Self {
         Self::new(queue, SubscriptionKind::Tasks)
+    }
+
+    /// The dead letters of the subscription called `name`.
+    pub fn dead_letters(name: &str) -> Self {
+        Self::new(name, SubscriptionKind::DeadLetters)
     }
 
     fn new(name: &str, kind: SubscriptionKind) -> Self {

@@ -6,6 +6,7 @@ pub mod broker;
 pub mod envelope;
 pub mod inbox;
 pub mod outbox;
+pub mod rabbitmq;
 pub mod relay;
 pub mod router;
 pub mod spans;

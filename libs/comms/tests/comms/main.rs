@@ -7,5 +7,6 @@ mod breaker;
 mod bulkhead;
 mod deadline;
 mod discovery;
+mod rabbitmq;
 mod retry;
 mod support;

@@ -1,0 +1,174 @@
+//! Between our messages and AMQP frames: properties, headers, topology.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, ExchangeKind};
+
+use super::RabbitConfig;
+use crate::messaging::broker::{OutgoingMessage, Subscription, SubscriptionKind, headers};
+
+/// The AMQP properties and headers of a message: persistent, with the
+/// envelope's ids in the standard properties so stock tools can read them.
+pub fn properties(message: &OutgoingMessage, attempt: u32, extra: &[(&str, String)]) -> BasicProperties {
+    let mut table = FieldTable::default();
+    for (key, value) in &message.headers {
+        table.insert(key.as_str().into(), AMQPValue::LongString(value.as_str().into()));
+    }
+    table.insert(headers::SOURCE.into(), AMQPValue::LongString(message.source.as_str().into()));
+    table.insert(
+        headers::SCHEMA_VERSION.into(),
+        AMQPValue::LongInt(i32::try_from(message.schema_version).unwrap_or(i32::MAX)),
+    );
+    table.insert(headers::ATTEMPT.into(), AMQPValue::LongInt(i32::try_from(attempt).unwrap_or(i32::MAX)));
+    for (key, value) in extra {
+        table.insert((*key).into(), AMQPValue::LongString(value.as_str().into()));
+    }
+    BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_message_id(message.id.to_string().into())
+        .with_correlation_id(short(&message.correlation_id))
+        .with_timestamp(u64::try_from(message.timestamp.timestamp()).unwrap_or(0))
+        .with_type(short(&message.event_type))
+        .with_content_type("application/json".into())
+        .with_app_id(short(&message.source))
+        .with_headers(table)
+}
+
+/// AMQP short strings hold 255 bytes; longer values are cut, not a panic.
+fn short(value: &str) -> ShortString {
+    let mut end = value.len().min(255);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    value[..end].into()
+}
+
+/// The string headers of a delivery (trace context, reasons) and its attempt.
+pub fn read_headers(properties: &BasicProperties) -> (HashMap<String, String>, u32) {
+    let mut strings = HashMap::new();
+    let mut attempt = 1;
+    if let Some(table) = properties.headers().as_ref() {
+        for (key, value) in table.inner() {
+            match value {
+                AMQPValue::LongString(s) => {
+                    strings.insert(key.to_string(), String::from_utf8_lossy(s.as_bytes()).into_owned());
+                }
+                AMQPValue::LongInt(n) if key.as_str() == headers::ATTEMPT => attempt = u32::try_from(*n).unwrap_or(1),
+                AMQPValue::LongLongInt(n) if key.as_str() == headers::ATTEMPT => {
+                    attempt = u32::try_from(*n).unwrap_or(1)
+                }
+                _ => {}
+            }
+        }
+    }
+    (strings, attempt.max(1))
+}
+
+/// Rebuilds an outgoing message from a delivery, to move it to a retry or
+/// dead-letter queue with its identity intact.
+pub fn message_from_delivery(delivery: &lapin::message::Delivery, headers: HashMap<String, String>) -> OutgoingMessage {
+    let p = &delivery.properties;
+    let text = |v: &Option<ShortString>| v.as_ref().map(|s| s.to_string()).unwrap_or_default();
+    OutgoingMessage {
+        destination: crate::messaging::Destination::Event,
+        id: p.message_id().as_ref().and_then(|s| s.as_str().parse().ok()).unwrap_or_else(uuid::Uuid::now_v7),
+        event_type: text(p.kind()),
+        subject: None,
+        correlation_id: text(p.correlation_id()),
+        source: text(p.app_id()),
+        schema_version: 1,
+        timestamp: p
+            .timestamp()
+            .and_then(|t| chrono::DateTime::from_timestamp(i64::try_from(t).ok()?, 0))
+            .unwrap_or_else(chrono::Utc::now),
+        body: delivery.data.clone(),
+        headers,
+    }
+}
+
+/// Queue names, all derived from the subscription's name.
+pub struct Names {
+    pub main: String,
+    pub dead_letters: String,
+    pub retries: Vec<(String, Duration)>,
+}
+
+pub fn names(subscription: &Subscription) -> Names {
+    let name = &subscription.name;
+    let main = match subscription.kind {
+        SubscriptionKind::Events { .. } => format!("{name}.events"),
+        SubscriptionKind::Tasks => name.clone(),
+        SubscriptionKind::DeadLetters => format!("{name}.dlq"),
+    };
+    let retries = subscription
+        .retry_delays
+        .iter()
+        .enumerate()
+        .map(|(i, delay)| (format!("{name}.retry.{}", i + 1), *delay))
+        .collect();
+    Names { main, dead_letters: format!("{name}.dlq"), retries }
+}
+
+fn queue_args(config: &RabbitConfig, quorum: bool) -> FieldTable {
+    let mut args = FieldTable::default();
+    if quorum {
+        // Replicated and durable: the queue a service's events wait in.
+        args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    }
+    if let Some(expiry) = config.queue_expiry {
+        args.insert("x-expires".into(), AMQPValue::LongInt(i32::try_from(expiry.as_millis()).unwrap_or(i32::MAX)));
+    }
+    args
+}
+
+pub async fn declare_exchange(channel: &Channel, config: &RabbitConfig) -> lapin::Result<()> {
+    let options =
+        ExchangeDeclareOptions { durable: true, auto_delete: config.exchange_auto_delete, ..Default::default() };
+    channel.exchange_declare(config.exchange.as_str().into(), ExchangeKind::Topic, options, FieldTable::default()).await
+}
+
+pub async fn declare_queue(channel: &Channel, config: &RabbitConfig, name: &str) -> lapin::Result<()> {
+    let options = QueueDeclareOptions { durable: true, ..Default::default() };
+    channel.queue_declare(name.into(), options, queue_args(config, true)).await.map(|_| ())
+}
+
+/// Everything a subscription consumes from or moves messages to.
+pub async fn declare_subscription(
+    channel: &Channel,
+    config: &RabbitConfig,
+    subscription: &Subscription,
+) -> lapin::Result<()> {
+    let names = names(subscription);
+    declare_queue(channel, config, &names.main).await?;
+    if subscription.kind == SubscriptionKind::DeadLetters {
+        return Ok(());
+    }
+    declare_queue(channel, config, &names.dead_letters).await?;
+    for (retry, delay) in &names.retries {
+        // A retry queue holds a message for its delay, then the broker
+        // dead-letters it back to the main queue through the default exchange.
+        let mut args = queue_args(config, false);
+        args.insert("x-message-ttl".into(), AMQPValue::LongInt(i32::try_from(delay.as_millis()).unwrap_or(i32::MAX)));
+        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(LongString::from("")));
+        args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(names.main.as_str().into()));
+        let options = QueueDeclareOptions { durable: true, ..Default::default() };
+        channel.queue_declare(retry.as_str().into(), options, args).await?;
+    }
+    if let SubscriptionKind::Events { types } = &subscription.kind {
+        for event_type in types {
+            channel
+                .queue_bind(
+                    names.main.as_str().into(),
+                    config.exchange.as_str().into(),
+                    event_type.as_str().into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,371 @@
+//! RabbitMQ behind the `MessageBroker` trait (lapin).
+//!
+//! Topology, for a subscription named `inventory`:
+//!
+//! | what | name | kind |
+//! |---|---|---|
+//! | domain events | exchange `domain-events` | topic, durable; routing key = event type |
+//! | the service's events | `inventory.events` | quorum queue bound to each handled type |
+//! | a task queue | `notification-delivery` | quorum queue, published to by name |
+//! | retries | `inventory.retry.1` .. `.N` | one per delay: TTL, then back to the main queue |
+//! | dead letters | `inventory.dlq` | quorum queue; reason in `x-death-reason` |
+//!
+//! Attempts are counted in our own `x-attempt` header, not by the broker,
+//! so retries behave the same on RabbitMQ 3.x and 4.x (whose quorum queues
+//! differ in their default delivery limits).
+//!
+//! The connection is supervised: on loss, everything reconnects with
+//! backoff (100 ms doubling to 5 s), the topology is declared again, and
+//! every subscription resumes. Publishes in flight when the link drops
+//! fail (their confirm never comes) and are retried by the outbox.
+
+mod amqp;
+mod consumer;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::{Channel, Confirmation, Connection, ConnectionProperties, Event};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::broker::{
+    BrokerError, Destination, Handler, MessageBroker, OutgoingMessage, PublishError, Subscription, SubscriptionId,
+};
+
+#[derive(Clone, Debug)]
+pub struct RabbitConfig {
+    /// `amqp://guest:guest@127.0.0.1:5672/%2f`. A heartbeat of 5 s is added
+    /// unless the URI sets one, so a silent link is noticed within seconds.
+    pub uri: String,
+    /// The domain-events exchange (default `domain-events`).
+    pub exchange: String,
+    /// Name of the connection in the management UI.
+    pub connection_name: String,
+    /// Queues unused this long are deleted by the broker. For tests, whose
+    /// names are unique per run; `None` in production.
+    pub queue_expiry: Option<Duration>,
+    /// Delete the exchange when its last binding goes (tests).
+    pub exchange_auto_delete: bool,
+}
+
+impl RabbitConfig {
+    pub fn new(uri: impl Into<String>, connection_name: impl Into<String>) -> Self {
+        Self {
+            uri: uri.into(),
+            exchange: "domain-events".into(),
+            connection_name: connection_name.into(),
+            queue_expiry: None,
+            exchange_auto_delete: false,
+        }
+    }
+
+    fn uri_with_heartbeat(&self) -> String {
+        if self.uri.contains("heartbeat=") {
+            self.uri.clone()
+        } else if self.uri.contains('?') {
+            format!("{}&heartbeat=5", self.uri)
+        } else {
+            format!("{}?heartbeat=5", self.uri)
+        }
+    }
+}
+
+/// One live connection and the channel publishes go through.
+#[derive(Clone)]
+struct Live {
+    connection: Arc<Connection>,
+    publisher: Channel,
+    /// One batch at a time per channel: RabbitMQ's returns are matched to
+    /// confirms loosely, so two interleaved batches could swap them.
+    publishing: Arc<tokio::sync::Mutex<()>>,
+}
+
+struct Registered {
+    subscription: Subscription,
+    handler: Arc<dyn Handler>,
+    task: Option<JoinHandle<()>>,
+}
+
+pub struct RabbitBroker {
+    config: RabbitConfig,
+    live: watch::Sender<Option<Live>>,
+    subscriptions: Arc<Mutex<HashMap<u64, Registered>>>,
+    next_id: AtomicU64,
+    supervisor: JoinHandle<()>,
+}
+
+impl Drop for RabbitBroker {
+    fn drop(&mut self) {
+        self.supervisor.abort();
+        for registered in self.subscriptions.lock().expect("subscriptions lock").values_mut() {
+            if let Some(task) = registered.task.take() {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl RabbitBroker {
+    /// Starts the connection supervisor and waits (up to 10 s) for the
+    /// first connection, so a misconfigured URI fails start-up loudly.
+    pub async fn connect(config: RabbitConfig) -> Result<Arc<Self>, BrokerError> {
+        let (live, mut watching) = watch::channel(None);
+        let subscriptions = Arc::new(Mutex::new(HashMap::new()));
+        let supervisor = tokio::spawn(supervise(config.clone(), live.clone(), subscriptions.clone()));
+        let broker = Arc::new(Self { config, live, subscriptions, next_id: AtomicU64::new(1), supervisor });
+        let connected = tokio::time::timeout(Duration::from_secs(10), watching.wait_for(Option::is_some)).await;
+        match connected {
+            Ok(Ok(_)) => Ok(broker),
+            _ => Err(BrokerError::Unavailable(format!("no connection to {} within 10 s", broker.config.uri))),
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.live.borrow().as_ref().is_some_and(|l| l.connection.status().connected())
+    }
+
+    /// The live connection, waiting briefly through a reconnect.
+    async fn live(&self, wait: Duration) -> Option<Live> {
+        let mut watching = self.live.subscribe();
+        tokio::time::timeout(wait, watching.wait_for(Option::is_some)).await.ok()?.ok()?.clone()
+    }
+
+    /// Publishes with confirms and `mandatory`; routes to the exchange or,
+    /// for tasks and internal moves, to a queue by name.
+    async fn publish_to(
+        &self,
+        messages: &[(String, String, &OutgoingMessage, u32, Vec<(&str, String)>)],
+    ) -> Vec<Result<(), PublishError>> {
+        let Some(live) = self.live(Duration::from_secs(5)).await else {
+            return messages.iter().map(|_| Err(PublishError::Unavailable("not connected".into()))).collect();
+        };
+        let _one_batch = live.publishing.lock().await;
+        let mut confirms = Vec::with_capacity(messages.len());
+        for (exchange, routing_key, message, attempt, extra) in messages {
+            let properties = amqp::properties(message, *attempt, extra);
+            let options = BasicPublishOptions { mandatory: true, ..Default::default() };
+            let sent = live
+                .publisher
+                .basic_publish(
+                    exchange.as_str().into(),
+                    routing_key.as_str().into(),
+                    options,
+                    &message.body,
+                    properties,
+                )
+                .await;
+            confirms.push(sent);
+        }
+        // Await every confirm first: a return may ride on any of them.
+        let mut returned = std::collections::HashSet::new();
+        let mut outcomes = Vec::with_capacity(confirms.len());
+        for sent in confirms {
+            let outcome = match sent {
+                Err(e) => Err(PublishError::Unavailable(e.to_string())),
+                Ok(confirm) => match confirm.await {
+                    Ok(Confirmation::Ack(ret)) => {
+                        if let Some(ret) = ret {
+                            returned.extend(ret.properties.message_id().as_ref().map(|id| id.to_string()));
+                        }
+                        Ok(())
+                    }
+                    Ok(Confirmation::Nack(ret)) => {
+                        if let Some(ret) = ret {
+                            returned.extend(ret.properties.message_id().as_ref().map(|id| id.to_string()));
+                        }
+                        Err(PublishError::Nacked)
+                    }
+                    Ok(Confirmation::NotRequested) => Ok(()),
+                    Err(e) => Err(PublishError::Unavailable(e.to_string())),
+                },
+            };
+            outcomes.push(outcome);
+        }
+        outcomes
+            .into_iter()
+            .zip(messages)
+            .map(|(outcome, (_, routing_key, message, _, _))| {
+                if returned.contains(&message.id.to_string()) {
+                    Err(PublishError::Unroutable(routing_key.clone()))
+                } else {
+                    outcome
+                }
+            })
+            .collect()
+    }
+
+    fn route(&self, message: &OutgoingMessage) -> (String, String) {
+        match &message.destination {
+            Destination::Event => (self.config.exchange.clone(), message.event_type.clone()),
+            Destination::Task { queue } => (String::new(), queue.clone()),
+        }
+    }
+}
+
+impl MessageBroker for RabbitBroker {
+    fn publish<'a>(&'a self, messages: &'a [OutgoingMessage]) -> BoxFuture<'a, Vec<Result<(), PublishError>>> {
+        Box::pin(async move {
+            let routed: Vec<_> = messages
+                .iter()
+                .map(|m| {
+                    let (exchange, key) = self.route(m);
+                    (exchange, key, m, 1, Vec::new())
+                })
+                .collect();
+            self.publish_to(&routed).await
+        })
+    }
+
+    fn subscribe(
+        &self,
+        subscription: Subscription,
+        handler: Arc<dyn Handler>,
+    ) -> BoxFuture<'_, Result<SubscriptionId, BrokerError>> {
+        Box::pin(async move {
+            let live = self
+                .live(Duration::from_secs(10))
+                .await
+                .ok_or_else(|| BrokerError::Unavailable("not connected".into()))?;
+            let channel =
+                live.connection.create_channel().await.map_err(|e| BrokerError::Unavailable(e.to_string()))?;
+            amqp::declare_subscription(&channel, &self.config, &subscription)
+                .await
+                .map_err(|e| BrokerError::Refused(e.to_string()))?;
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let task = consumer::start(&live, channel, &subscription, handler.clone());
+            self.subscriptions
+                .lock()
+                .expect("subscriptions lock")
+                .insert(id, Registered { subscription, handler, task: Some(task) });
+            Ok(SubscriptionId(id))
+        })
+    }
+
+    fn unsubscribe(&self, id: SubscriptionId) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            if let Some(mut registered) = self.subscriptions.lock().expect("subscriptions lock").remove(&id.0)
+                && let Some(task) = registered.task.take()
+            {
+                // Dropping the consumer cancels it; handlers already running finish.
+                task.abort();
+            }
+            Ok(())
+        })
+    }
+
+    fn declare_task_queue<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<(), BrokerError>> {
+        Box::pin(async move {
+            let live = self
+                .live(Duration::from_secs(10))
+                .await
+                .ok_or_else(|| BrokerError::Unavailable("not connected".into()))?;
+            let channel =
+                live.connection.create_channel().await.map_err(|e| BrokerError::Unavailable(e.to_string()))?;
+            amqp::declare_queue(&channel, &self.config, queue)
+                .await
+                .map_err(|e| BrokerError::Refused(e.to_string()))?;
+            let _ = channel.close(200, "OK".into()).await;
+            Ok(())
+        })
+    }
+}
+
+/// Keeps one connection alive: connect, declare, resume every
+/// subscription, wait for the loss, and again.
+async fn supervise(
+    config: RabbitConfig,
+    live: watch::Sender<Option<Live>>,
+    subscriptions: Arc<Mutex<HashMap<u64, Registered>>>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    let mut first = true;
+    loop {
+        match open(&config).await {
+            Ok((current, events)) => {
+                backoff = Duration::from_millis(100);
+                if !first {
+                    tracing::info!(connection = %config.connection_name, "reconnected to RabbitMQ");
+                    resume(&config, &current, &subscriptions).await;
+                }
+                first = false;
+                live.send_replace(Some(current.clone()));
+                wait_for_loss(&current.connection, events).await;
+                live.send_replace(None);
+                tracing::warn!(connection = %config.connection_name, "lost the RabbitMQ connection; reconnecting");
+                metrics::counter!("broker_reconnects_total", "system" => "rabbitmq").increment(1);
+            }
+            Err(error) => {
+                tracing::warn!(connection = %config.connection_name, %error, retry_in_ms = backoff.as_millis() as u64, "cannot connect to RabbitMQ");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+type Events = std::pin::Pin<Box<dyn futures::Stream<Item = Event> + Send>>;
+
+async fn open(config: &RabbitConfig) -> lapin::Result<(Live, Events)> {
+    let properties = ConnectionProperties::default().with_connection_name(config.connection_name.as_str().into());
+    let connection = Connection::connect(&config.uri_with_heartbeat(), properties).await?;
+    // Listen before anything can fail: events sent with no listener are lost.
+    let events: Events = Box::pin(connection.events_listener());
+    let publisher = connection.create_channel().await?;
+    publisher.confirm_select(ConfirmSelectOptions::default()).await?;
+    amqp::declare_exchange(&publisher, config).await?;
+    Ok((Live { connection: Arc::new(connection), publisher, publishing: Arc::default() }, events))
+}
+
+async fn wait_for_loss(connection: &Connection, mut events: Events) {
+    loop {
+        tokio::select! {
+            event = events.next() => match event {
+                Some(Event::Error(_)) if !connection.status().connected() => return,
+                None => return,
+                _ => {}
+            },
+            // Belt and braces: some failures surface only in the status.
+            () = tokio::time::sleep(Duration::from_secs(1)) => {
+                if !connection.status().connected() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn resume(config: &RabbitConfig, current: &Live, subscriptions: &Arc<Mutex<HashMap<u64, Registered>>>) {
+    let registered: Vec<(u64, Subscription, Arc<dyn Handler>)> = subscriptions
+        .lock()
+        .expect("subscriptions lock")
+        .iter()
+        .map(|(id, r)| (*id, r.subscription.clone(), r.handler.clone()))
+        .collect();
+    for (id, subscription, handler) in registered {
+        let channel = match current.connection.create_channel().await {
+            Ok(channel) => channel,
+            Err(error) => {
+                tracing::warn!(%error, "cannot reopen a consumer channel");
+                return;
+            }
+        };
+        if let Err(error) = amqp::declare_subscription(&channel, config, &subscription).await {
+            tracing::warn!(%error, subscription = %subscription.name, "cannot redeclare topology");
+            continue;
+        }
+        let task = consumer::start(current, channel, &subscription, handler);
+        if let Some(registered) = subscriptions.lock().expect("subscriptions lock").get_mut(&id) {
+            if let Some(old) = registered.task.replace(task) {
+                old.abort();
+            }
+        } else {
+            task.abort(); // unsubscribed meanwhile
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The RabbitMQ broker: the shared conformance suite, then what only
+//! RabbitMQ has (AMQP properties on the wire, connection supervision).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use comms::messaging::MessageBroker;
+use comms::messaging::rabbitmq::{RabbitBroker, RabbitConfig};
+use futures::future::BoxFuture;
+use testkit::broker_conformance as suite;
+
+pub const AMQP_URI: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// Brokers on an exchange of the test's own; queues expire after a minute
+/// unused, so test runs leave nothing behind.
+pub struct RabbitFactory {
+    id: String,
+    pub uri: String,
+}
+
+impl RabbitFactory {
+    pub fn new() -> Self {
+        Self::with_uri(AMQP_URI)
+    }
+
+    pub fn with_uri(uri: &str) -> Self {
+        Self { id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(), uri: uri.to_owned() }
+    }
+
+    pub fn config(&self) -> RabbitConfig {
+        let mut config = RabbitConfig::new(self.uri.clone(), format!("test-{}", self.id));
+        config.exchange = format!("test-events-{}", self.id);
+        config.queue_expiry = Some(Duration::from_secs(60));
+        config.exchange_auto_delete = true;
+        config
+    }
+
+    pub async fn connect(&self) -> Arc<RabbitBroker> {
+        RabbitBroker::connect(self.config()).await.expect("RabbitMQ on 127.0.0.1:5672")
+    }
+}
+
+impl suite::BrokerFactory for RabbitFactory {
+    fn broker(&self) -> BoxFuture<'_, Arc<dyn MessageBroker>> {
+        Box::pin(async move { self.connect().await as Arc<dyn MessageBroker> })
+    }
+
+    fn name(&self, prefix: &str) -> String {
+        format!("test-{prefix}-{}", self.id)
+    }
+}
+
+#[tokio::test]
+async fn conformance_events_fan_out() {
+    suite::events_fan_out_to_every_subscribed_service(&RabbitFactory::new()).await;
+}
+
+#[tokio::test]
+async fn conformance_replicas_compete() {
+    suite::replicas_of_a_service_compete_for_its_events(&RabbitFactory::new()).await;
+}
+
+#[tokio::test]
+async fn conformance_task_queue() {
+    suite::task_queue_workers_share_tasks_and_dead_letter_failures(&RabbitFactory::new()).await;
+}
+
+#[tokio::test]
+async fn conformance_dead_letter_after_n_attempts() {
+    suite::a_failing_message_is_dead_lettered_after_exactly_n_attempts(&RabbitFactory::new()).await;
+}
+
+#[tokio::test]
+async fn conformance_malformed_messages() {
+    suite::malformed_messages_are_dead_lettered_with_a_reason(&RabbitFactory::new()).await;
+}
+
+#[tokio::test]
+async fn conformance_unroutable() {
+    suite::an_event_with_no_subscriber_is_reported_unroutable(&RabbitFactory::new()).await;
+}
