@@ -86,6 +86,13 @@ struct Live {
     publishing: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// A message and where it goes.
+struct Routed<'a> {
+    exchange: String,
+    routing_key: String,
+    message: &'a OutgoingMessage,
+}
+
 struct Registered {
     subscription: Subscription,
     handler: Arc<dyn Handler>,
@@ -147,8 +154,8 @@ impl RabbitBroker {
         };
         let _one_batch = live.publishing.lock().await;
         let mut confirms = Vec::with_capacity(messages.len());
-        for (exchange, routing_key, message, attempt, extra) in messages {
-            let properties = amqp::properties(message, *attempt, extra);
+        for Routed { exchange, routing_key, message } in messages {
+            let properties = amqp::properties(message, 1, &[]);
             let options = BasicPublishOptions { mandatory: true, ..Default::default() };
             let sent = live
                 .publisher
@@ -190,7 +197,7 @@ impl RabbitBroker {
         outcomes
             .into_iter()
             .zip(messages)
-            .map(|(outcome, (_, routing_key, message, _, _))| {
+            .map(|(outcome, Routed { routing_key, message, .. })| {
                 if returned.contains(&message.id.to_string()) {
                     Err(PublishError::Unroutable(routing_key.clone()))
                 } else {
@@ -211,14 +218,14 @@ impl RabbitBroker {
 impl MessageBroker for RabbitBroker {
     fn publish<'a>(&'a self, messages: &'a [OutgoingMessage]) -> BoxFuture<'a, Vec<Result<(), PublishError>>> {
         Box::pin(async move {
-            let routed: Vec<_> = messages
+            let routed: Vec<Routed<'_>> = messages
                 .iter()
-                .map(|m| {
-                    let (exchange, key) = self.route(m);
-                    (exchange, key, m, 1, Vec::new())
+                .map(|message| {
+                    let (exchange, routing_key) = self.route(message);
+                    Routed { exchange, routing_key, message }
                 })
                 .collect();
-            self.publish_to(&routed).await
+            self.publish_routed(&routed).await
         })
     }
 
