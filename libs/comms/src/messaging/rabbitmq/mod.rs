@@ -145,10 +145,7 @@ impl RabbitBroker {
 
     /// Publishes with confirms and `mandatory`; routes to the exchange or,
     /// for tasks and internal moves, to a queue by name.
-    async fn publish_to(
-        &self,
-        messages: &[(String, String, &OutgoingMessage, u32, Vec<(&str, String)>)],
-    ) -> Vec<Result<(), PublishError>> {
+    async fn publish_routed(&self, messages: &[Routed<'_>]) -> Vec<Result<(), PublishError>> {
         let Some(live) = self.live(Duration::from_secs(5)).await else {
             return messages.iter().map(|_| Err(PublishError::Unavailable("not connected".into()))).collect();
         };
