@@ -41,11 +41,14 @@ pub fn ping(n: u32, destination: Destination) -> OutgoingMessage {
     OutgoingMessage::from_envelope(&Envelope::new("conformance", &Ping { n }, None), destination, HashMap::new())
 }
 
+/// Decides which deliveries a [`Recorder`] fails, and how.
+pub type FailWhen = Arc<dyn Fn(&Delivery) -> Option<HandlerError> + Send + Sync>;
+
 /// Records what it receives; fails the messages `fail` says to.
 #[derive(Clone)]
 pub struct Recorder {
     pub seen: Arc<Mutex<Vec<Delivery>>>,
-    fail: Arc<dyn Fn(&Delivery) -> Option<HandlerError> + Send + Sync>,
+    fail: FailWhen,
 }
 
 impl Recorder {
