@@ -25,13 +25,19 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// Creates an empty database and runs `migrator` on it.
     pub async fn create(migrator: &Migrator) -> anyhow::Result<Self> {
+        let db = Self::create_empty().await?;
+        migrator.run(&db.pool).await?;
+        Ok(db)
+    }
+
+    /// Creates an empty database.
+    pub async fn create_empty() -> anyhow::Result<Self> {
         let name = format!("{PREFIX}{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(&format!("{}/postgres", server_url())).await?;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#))).execute(&mut admin).await?;
         admin.close().await?;
         let url = format!("{}/{name}", server_url());
         let pool = PgPoolOptions::new().max_connections(5).connect(&url).await?;
-        migrator.run(&pool).await?;
         Ok(Self { name, url, pool })
     }
 }

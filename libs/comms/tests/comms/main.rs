@@ -7,6 +7,7 @@ mod breaker;
 mod bulkhead;
 mod deadline;
 mod discovery;
+mod outbox;
 mod rabbitmq;
 mod retry;
 mod support;

@@ -24,6 +24,10 @@ impl RabbitFactory {
     }
 
     pub fn with_uri(uri: &str) -> Self {
+        // Messaging creates spans; install the process's subscriber before
+        // any test does, rather than while another test is mid-span.
+        testkit::otlp();
+        comms::prometheus::install();
         Self { id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(), uri: uri.to_owned() }
     }
 

@@ -109,33 +109,39 @@ async fn process(
         }
         Err(HandlerError::Transient(reason) | HandlerError::Permanent(reason)) => Next::DeadLetter { reason, attempt },
     };
-    let _entered = span.enter();
-    let next = match next {
-        Next::Retry { queue, attempt: next_attempt, reason } => {
-            tracing::warn!(%reason, attempt, "handler failed; retrying later");
-            let moved = move_to(mover, &delivery, &queue, next_attempt, string_headers, &[]).await;
-            if moved { Next::Ack } else { Next::Requeue }
+    // Everything after the handler is part of processing too, and logs
+    // inside the consumer span. (An entered guard must not be held across
+    // an await: the task may resume on another thread.)
+    let settle = async {
+        let next = match next {
+            Next::Retry { queue, attempt: next_attempt, reason } => {
+                tracing::warn!(%reason, attempt, "handler failed; retrying later");
+                let moved = move_to(mover, &delivery, &queue, next_attempt, string_headers, &[]).await;
+                if moved { Next::Ack } else { Next::Requeue }
+            }
+            Next::DeadLetter { reason, attempt } => {
+                tracing::error!(%reason, attempt, queue = %names.dead_letters, "message dead-lettered");
+                metrics::counter!("messages_dead_lettered_total", "queue" => names.main.clone()).increment(1);
+                let extra = [(headers::DEATH_REASON, reason), (headers::DEATH_QUEUE, names.main.clone())];
+                let moved = move_to(mover, &delivery, &names.dead_letters, attempt, string_headers, &extra).await;
+                if moved { Next::Ack } else { Next::Requeue }
+            }
+            other => other,
+        };
+        match next {
+            Next::Ack => {
+                let _ = delivery.ack(BasicAckOptions::default()).await;
+            }
+            _ => {
+                // Back to the queue for another try: the move failed, or a
+                // dead letter's own handler failed. A short pause keeps it
+                // from spinning.
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                let _ = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+            }
         }
-        Next::DeadLetter { reason, attempt } => {
-            tracing::error!(%reason, attempt, queue = %names.dead_letters, "message dead-lettered");
-            metrics::counter!("messages_dead_lettered_total", "queue" => names.main.clone()).increment(1);
-            let extra = [(headers::DEATH_REASON, reason), (headers::DEATH_QUEUE, names.main.clone())];
-            let moved = move_to(mover, &delivery, &names.dead_letters, attempt, string_headers, &extra).await;
-            if moved { Next::Ack } else { Next::Requeue }
-        }
-        other => other,
     };
-    match next {
-        Next::Ack => {
-            let _ = delivery.ack(BasicAckOptions::default()).await;
-        }
-        _ => {
-            // Back to the queue for another try: the move failed, or a dead
-            // letter's own handler failed. A short pause keeps it from spinning.
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            let _ = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
-        }
-    }
+    settle.instrument(span).await;
 }
 
 /// Publishes a copy of `delivery` to `queue` and waits for the confirm;
