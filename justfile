@@ -10,6 +10,10 @@ default:
 test:
     cargo test --workspace --locked
 
+# Install (once) and start a Kafka-protocol broker (tansu) on 127.0.0.1:19092, for the Kafka tests.
+kafka:
+    deploy/kafka/broker.sh start
+
 # Formatting, lints and the one-version check, as CI runs them.
 check:
     cargo fmt --all -- --check

@@ -104,6 +104,12 @@ impl Service<Req> for GrpcChannel {
         Box::pin(async move {
             match tokio::time::timeout(remaining, stack.oneshot(request)).await {
                 Ok(Ok(response)) => Ok(response),
+                // The server enforces the same deadline and may reset the
+                // stream a moment before our timer fires: at the deadline,
+                // a broken call is a deadline exceeded, not an outage.
+                Ok(Err(_)) if deadline.saturating_duration_since(Instant::now()) < Duration::from_millis(20) => {
+                    Err(to_status(CallError::DeadlineExceeded { service }))
+                }
                 Ok(Err(error)) => Err(to_status(error)),
                 Err(_) => Err(to_status(CallError::DeadlineExceeded { service })),
             }

@@ -5,10 +5,13 @@
 pub mod broker;
 pub mod envelope;
 pub mod inbox;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod outbox;
 pub mod rabbitmq;
 pub mod relay;
 pub mod router;
+pub mod settings;
 pub mod spans;
 
 pub use broker::{

@@ -7,6 +7,7 @@ mod breaker;
 mod bulkhead;
 mod deadline;
 mod discovery;
+mod kafka;
 mod outbox;
 mod rabbitmq;
 mod retry;

@@ -8,21 +8,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use comms::Shutdown;
-use comms::messaging::rabbitmq::RabbitBroker;
 use comms::messaging::{
     CrashPoint, Delivery, Envelope, Handler, HandlerError, MessageBroker, OutboxRelay, RelayConfig, Subscription,
     inbox, outbox,
 };
 use futures::future::BoxFuture;
 use sqlx::PgPool;
-use testkit::broker_conformance::Ping;
+use testkit::broker_conformance::{BrokerFactory, Ping};
 use testkit::{FaultProxy, TestDatabase};
 
 use crate::rabbitmq::RabbitFactory;
 
 pub struct Shop {
     pub db: TestDatabase,
-    pub factory: RabbitFactory,
+    pub factory: Box<dyn BrokerFactory>,
+    pub system: &'static str,
     pub consumer: Arc<Effects>,
     pub service: String,
 }
@@ -65,6 +65,10 @@ impl Handler for Effects {
 
 impl Shop {
     pub async fn new(factory: RabbitFactory) -> Self {
+        Self::on(Box::new(factory), "rabbitmq").await
+    }
+
+    pub async fn on(factory: Box<dyn BrokerFactory>, system: &'static str) -> Self {
         let db = TestDatabase::create_empty().await.unwrap();
         outbox::install(&db.pool).await.unwrap();
         sqlx::raw_sql("CREATE TABLE effects (event_id uuid NOT NULL, n integer NOT NULL)")
@@ -77,8 +81,8 @@ impl Shop {
             duplicates: AtomicUsize::new(0),
             hang_after_commit: std::sync::Mutex::new(None),
         });
-        let service = testkit::broker_conformance::BrokerFactory::name(&factory, "shop");
-        Self { db, factory, consumer, service }
+        let service = factory.name("shop");
+        Self { db, factory, system, consumer, service }
     }
 
     pub fn subscription(&self) -> Subscription {
@@ -89,8 +93,8 @@ impl Shop {
     }
 
     /// Starts consuming on a broker of its own, returned to keep it alive.
-    pub async fn consume(&self) -> Arc<RabbitBroker> {
-        let broker = self.factory.connect().await;
+    pub async fn consume(&self) -> Arc<dyn MessageBroker> {
+        let broker = self.factory.broker().await;
         broker.subscribe(self.subscription(), self.consumer.clone()).await.unwrap();
         broker
     }
@@ -104,8 +108,27 @@ impl Shop {
         }
     }
 
-    pub fn relay(&self, broker: Arc<RabbitBroker>, config: RelayConfig) -> OutboxRelay {
-        OutboxRelay::new(self.db.pool.clone(), broker as Arc<dyn MessageBroker>, "rabbitmq", config)
+    pub fn relay(&self, broker: Arc<dyn MessageBroker>, config: RelayConfig) -> OutboxRelay {
+        OutboxRelay::new(self.db.pool.clone(), broker, self.system, config)
+    }
+
+    /// Runs `relay` until the outbox is empty (30 s at most), including rows
+    /// waiting out a publish failure's backoff.
+    pub async fn relay_all(&self, relay: &OutboxRelay) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.unpublished().await > 0 && tokio::time::Instant::now() < deadline {
+            sqlx::query("UPDATE comms_outbox SET next_attempt_at = now() WHERE published_at IS NULL")
+                .execute(&self.db.pool)
+                .await
+                .unwrap();
+            relay.publish_batch().await.unwrap();
+        }
+        let errors: Vec<Option<String>> =
+            sqlx::query_scalar("SELECT last_error FROM comms_outbox WHERE published_at IS NULL")
+                .fetch_all(&self.db.pool)
+                .await
+                .unwrap();
+        assert!(errors.is_empty(), "rows left unpublished: {errors:?}");
     }
 
     pub async fn effects(&self) -> (i64, i64) {
@@ -138,7 +161,7 @@ async fn cutting_the_broker_link_mid_load_loses_nothing_and_applies_each_effect_
     let uri = format!("amqp://guest:guest@{}/%2f", proxy.addr());
     let shop = Shop::new(RabbitFactory::with_uri(&uri)).await;
     let _consumer = shop.consume().await;
-    let publisher = shop.factory.connect().await;
+    let publisher = shop.factory.broker().await;
     let shutdown = Shutdown::new();
     let config = RelayConfig { poll_interval: Duration::from_millis(200), ..RelayConfig::default() };
     let relay = tokio::spawn(shop.relay(publisher.clone(), config).run(shutdown.clone()));
@@ -186,7 +209,7 @@ async fn two_relays_share_one_outbox_and_never_publish_a_row_twice() {
     let total = 2000;
     shop.write(0..total as u32).await;
 
-    let brokers = [shop.factory.connect().await, shop.factory.connect().await];
+    let brokers = [shop.factory.broker().await, shop.factory.broker().await];
     let relays: Vec<_> = brokers
         .into_iter()
         .map(|broker| {
@@ -225,7 +248,7 @@ async fn a_commit_wakes_the_relay_long_before_its_one_minute_poll() {
     let _consumer = shop.consume().await;
     let shutdown = Shutdown::new();
     let config = RelayConfig { poll_interval: Duration::from_secs(60), ..RelayConfig::default() };
-    let relay = tokio::spawn(shop.relay(shop.factory.connect().await, config).run(shutdown.clone()));
+    let relay = tokio::spawn(shop.relay(shop.factory.broker().await, config).run(shutdown.clone()));
     // Let the relay finish its first drain and start waiting.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -240,7 +263,7 @@ async fn a_commit_wakes_the_relay_long_before_its_one_minute_poll() {
 async fn a_relay_killed_at_either_dangerous_point_loses_nothing() {
     let shop = Shop::new(RabbitFactory::new()).await;
     let _consumer = shop.consume().await;
-    let broker = shop.factory.connect().await;
+    let broker = shop.factory.broker().await;
 
     // Killed after claiming, before publishing: the claim rolls back.
     shop.write(0..10).await;
@@ -277,7 +300,7 @@ async fn a_consumer_that_dies_before_acking_gets_the_message_again_and_the_effec
     *shop.consumer.hang_after_commit.lock().unwrap() = Some(7);
     let dying = shop.consume().await;
     shop.write(7..8).await;
-    shop.relay(shop.factory.connect().await, RelayConfig::default()).publish_batch().await.unwrap();
+    shop.relay(shop.factory.broker().await, RelayConfig::default()).publish_batch().await.unwrap();
     assert_eq!(shop.wait_for_effects(1, Duration::from_secs(10)).await, (1, 1), "the effect committed");
 
     // The process dies holding the unacknowledged message.
@@ -297,7 +320,7 @@ async fn a_consumer_that_dies_before_acking_gets_the_message_again_and_the_effec
 async fn an_event_nobody_is_bound_to_stays_in_the_outbox_and_is_reported() {
     let shop = Shop::new(RabbitFactory::new()).await;
     shop.write(0..1).await;
-    let relay = shop.relay(shop.factory.connect().await, RelayConfig::default());
+    let relay = shop.relay(shop.factory.broker().await, RelayConfig::default());
     assert_eq!(relay.publish_batch().await.unwrap(), 1);
     let (published, attempts, error): (Option<chrono::DateTime<chrono::Utc>>, i32, Option<String>) =
         sqlx::query_as("SELECT published_at, attempts, last_error FROM comms_outbox")
@@ -329,7 +352,7 @@ async fn the_trace_of_the_request_that_wrote_the_event_reaches_the_consumer() {
     }
     .instrument(request)
     .await;
-    shop.relay(shop.factory.connect().await, RelayConfig::default()).publish_batch().await.unwrap();
+    shop.relay(shop.factory.broker().await, RelayConfig::default()).publish_batch().await.unwrap();
     shop.wait_for_effects(1, Duration::from_secs(10)).await;
 
     let spans = otlp.wait_for(&trace_id, |s| s.iter().any(|s| s.name.starts_with("process "))).await;

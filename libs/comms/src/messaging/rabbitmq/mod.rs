@@ -373,3 +373,14 @@ async fn resume(config: &RabbitConfig, current: &Live, subscriptions: &Arc<Mutex
         }
     }
 }
+
+impl crate::health::ReadinessCheck for RabbitBroker {
+    fn name(&self) -> &'static str {
+        "broker"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        let connected = self.is_connected();
+        Box::pin(async move { if connected { Ok(()) } else { Err("not connected to RabbitMQ".into()) } })
+    }
+}

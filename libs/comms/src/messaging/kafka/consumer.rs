@@ -1,0 +1,193 @@
+//! Consuming one subscription from Kafka: a consumer for the main topics
+//! and one per retry level, each committing an offset only after the
+//! message was handled or moved on.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::producer::FutureProducer;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use super::KafkaConfig;
+use crate::messaging::broker::{Delivery, Handler, HandlerError, Subscription, SubscriptionKind, headers};
+use crate::messaging::spans;
+
+const SYSTEM: &str = "kafka";
+/// When a retried message may be handled again (epoch milliseconds).
+const NOT_BEFORE: &str = "x-not-before";
+
+pub struct Names {
+    pub main: Vec<String>,
+    pub retries: Vec<(String, Duration)>,
+    pub dead_letters: String,
+    pub group: String,
+}
+
+struct Stage {
+    names: Arc<Names>,
+    subscription: Arc<Subscription>,
+    handler: Arc<dyn Handler>,
+    producer: FutureProducer,
+}
+
+pub async fn start(
+    config: &KafkaConfig,
+    producer: FutureProducer,
+    names: &Names,
+    subscription: &Subscription,
+    handler: Arc<dyn Handler>,
+) -> Result<Vec<JoinHandle<()>>, rdkafka::error::KafkaError> {
+    let names = Arc::new(Names {
+        main: names.main.clone(),
+        retries: names.retries.clone(),
+        dead_letters: names.dead_letters.clone(),
+        group: names.group.clone(),
+    });
+    let subscription = Arc::new(subscription.clone());
+    let mut tasks = Vec::new();
+    let levels = if subscription.kind == SubscriptionKind::DeadLetters { 0 } else { names.retries.len() };
+    for level in 0..=levels {
+        let (group, topics) = if level == 0 {
+            (names.group.clone(), names.main.clone())
+        } else {
+            (format!("{}.retry.{level}", names.group), vec![names.retries[level - 1].0.clone()])
+        };
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .set("group.id", &group)
+            .set("client.id", &config.client_id)
+            .set("enable.auto.commit", "false")
+            // Offsets are stored and committed only by an explicit commit
+            // after the handler, never by the client on its own.
+            .set("enable.auto.offset.store", "false")
+            // A new group starts at the beginning: events published before
+            // the first replica subscribed are not skipped.
+            .set("auto.offset.reset", "earliest")
+            // Notice a dead member within seconds, so its partitions move.
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "1000")
+            .create()?;
+        let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topic_refs)?;
+        let consumer = Arc::new(consumer);
+        let stage = Stage {
+            names: names.clone(),
+            subscription: subscription.clone(),
+            handler: handler.clone(),
+            producer: producer.clone(),
+        };
+        tasks.push(tokio::spawn(run(consumer.clone(), stage)));
+        if level == 0 {
+            wait_for_assignment(&consumer).await;
+        }
+    }
+    Ok(tasks)
+}
+
+/// Waits (up to 30 s) until the group has given this member partitions, so
+/// that a subscription is live when `subscribe` returns, as on RabbitMQ.
+async fn wait_for_assignment(consumer: &StreamConsumer) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        if consumer.assignment().is_ok_and(|a| a.count() > 0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tracing::warn!("no partitions assigned within 30 s; consuming will start when they are");
+}
+
+async fn run(consumer: Arc<StreamConsumer>, stage: Stage) {
+    loop {
+        let message = match consumer.recv().await {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::warn!(%error, group = %stage.names.group, "kafka consumer error");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        let (string_headers, attempt) = read_headers(&message);
+        if let Some(wait) = wait_before(&string_headers) {
+            tokio::time::sleep(wait).await;
+        }
+        // Handled, or safely moved on: only then is the offset committed.
+        while !process(&stage, &message, &string_headers, attempt).await {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        if let Err(error) = consumer.commit_message(&message, CommitMode::Sync) {
+            tracing::warn!(%error, "offset commit failed; the message may be delivered again");
+        }
+    }
+}
+
+/// Handles one message; `false` means "not settled, try again".
+async fn process(
+    stage: &Stage,
+    message: &BorrowedMessage<'_>,
+    string_headers: &HashMap<String, String>,
+    attempt: u32,
+) -> bool {
+    let body = message.payload().unwrap_or_default().to_vec();
+    let delivery = Delivery { body, headers: string_headers.clone(), attempt, redelivered: false };
+    let span = spans::consumer(SYSTEM, message.topic(), string_headers, attempt);
+    if let Some(id) = string_headers.get("message-id") {
+        span.record("messaging.message.id", id.as_str());
+    }
+    if let Some(kind) = string_headers.get("type") {
+        span.record("messaging.message.type", kind.as_str());
+    }
+    let outcome = stage.handler.handle(&delivery).instrument(span.clone()).await;
+    let settle = async {
+        let max = stage.subscription.max_attempts();
+        match outcome {
+            Ok(()) => true,
+            Err(_) if stage.subscription.kind == SubscriptionKind::DeadLetters => false,
+            Err(HandlerError::Transient(reason)) if attempt < max => {
+                // Level n holds attempt n+1.
+                let (topic, delay) = &stage.names.retries[(attempt - 1) as usize];
+                tracing::warn!(%reason, attempt, "handler failed; retrying later");
+                let mut moved = string_headers.clone();
+                moved.insert(headers::ATTEMPT.into(), (attempt + 1).to_string());
+                let not_before =
+                    chrono::Utc::now().timestamp_millis() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+                moved.insert(NOT_BEFORE.into(), not_before.to_string());
+                super::forward(&stage.producer, topic, message.key(), &delivery.body, &moved).await
+            }
+            Err(HandlerError::Transient(reason) | HandlerError::Permanent(reason)) => {
+                tracing::error!(%reason, attempt, topic = %stage.names.dead_letters, "message dead-lettered");
+                metrics::counter!("messages_dead_lettered_total", "queue" => stage.names.group.clone()).increment(1);
+                let mut moved = string_headers.clone();
+                moved.insert(headers::DEATH_REASON.into(), reason);
+                moved.insert(headers::DEATH_QUEUE.into(), stage.names.group.clone());
+                moved.remove(NOT_BEFORE);
+                super::forward(&stage.producer, &stage.names.dead_letters, message.key(), &delivery.body, &moved).await
+            }
+        }
+    };
+    settle.instrument(span).await
+}
+
+fn read_headers(message: &BorrowedMessage<'_>) -> (HashMap<String, String>, u32) {
+    let mut map = HashMap::new();
+    if let Some(record_headers) = message.headers() {
+        for header in record_headers.iter() {
+            if let Some(value) = header.value {
+                map.insert(header.key.to_owned(), String::from_utf8_lossy(value).into_owned());
+            }
+        }
+    }
+    let attempt = map.get(headers::ATTEMPT).and_then(|a| a.parse().ok()).unwrap_or(1u32).max(1);
+    (map, attempt)
+}
+
+fn wait_before(headers: &HashMap<String, String>) -> Option<Duration> {
+    let not_before: i64 = headers.get(NOT_BEFORE)?.parse().ok()?;
+    let now = chrono::Utc::now().timestamp_millis();
+    (not_before > now).then(|| Duration::from_millis(u64::try_from(not_before - now).unwrap_or(0)))
+}

@@ -1,0 +1,189 @@
+//! The Kafka broker against a real Kafka-protocol broker (tansu; start it
+//! with `just kafka`): the shared conformance suite, then what Kafka does
+//! differently (partitions, groups, ordering by key).
+//!
+//! Without a broker these tests pass vacuously and say so, unless `CI` is
+//! set: then a missing broker fails them.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use comms::messaging::kafka::{KafkaBroker, KafkaConfig};
+use comms::messaging::{Destination, MessageBroker, RelayConfig, Subscription};
+use futures::future::BoxFuture;
+use testkit::broker_conformance::{self as suite, BrokerFactory, Ping, Recorder, ping};
+
+use crate::outbox::Shop;
+
+pub struct KafkaFactory {
+    id: String,
+}
+
+fn brokers() -> String {
+    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".into())
+}
+
+/// A factory if a broker answers; `None` (test skipped) otherwise, except
+/// under CI, where a missing broker is a failure.
+pub async fn factory() -> Option<KafkaFactory> {
+    testkit::otlp();
+    comms::prometheus::install();
+    let reachable = tokio::net::TcpStream::connect(brokers()).await.is_ok();
+    if !reachable {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but no Kafka broker answers at {}: run `just kafka`",
+            brokers()
+        );
+        eprintln!("SKIPPED: no Kafka broker at {} (run `just kafka`)", brokers());
+        return None;
+    }
+    Some(KafkaFactory { id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned() })
+}
+
+impl KafkaFactory {
+    pub async fn connect(&self) -> Arc<KafkaBroker> {
+        let mut config = KafkaConfig::new(brokers(), format!("test-{}", self.id));
+        config.prefix = format!("t{}.", self.id);
+        KafkaBroker::connect(config).await.expect("Kafka broker")
+    }
+}
+
+impl BrokerFactory for KafkaFactory {
+    fn broker(&self) -> BoxFuture<'_, Arc<dyn MessageBroker>> {
+        Box::pin(async move { self.connect().await as Arc<dyn MessageBroker> })
+    }
+
+    fn name(&self, prefix: &str) -> String {
+        format!("{prefix}-{}", self.id)
+    }
+}
+
+macro_rules! conformance {
+    ($($test:ident => $case:path),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            if let Some(factory) = factory().await {
+                $case(&factory).await;
+                println!("KAFKA TEST RAN: {}", stringify!($test));
+            }
+        }
+    )*};
+}
+
+conformance! {
+    kafka_conformance_events_fan_out => suite::events_fan_out_to_every_subscribed_service,
+    kafka_conformance_replicas_compete => suite::replicas_of_a_service_compete_for_its_events,
+    kafka_conformance_task_queue => suite::task_queue_workers_share_tasks_and_dead_letter_failures,
+    kafka_conformance_dead_letter_after_n_attempts => suite::a_failing_message_is_dead_lettered_after_exactly_n_attempts,
+    kafka_conformance_malformed_messages => suite::malformed_messages_are_dead_lettered_with_a_reason,
+    kafka_conformance_unknown_topic_is_refused => suite::an_event_with_no_subscriber_is_reported_unroutable,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_events_with_one_subject_are_handled_in_publish_order() {
+    let Some(factory) = factory().await else { return };
+    let broker = factory.connect().await;
+    let seen = Recorder::new();
+    broker
+        .subscribe(
+            Subscription::events(&factory.name("ordered"), &[<Ping as comms::messaging::Event>::TYPE]),
+            Arc::new(seen.clone()),
+        )
+        .await
+        .unwrap();
+    // One subject: one key, one partition, one order.
+    let messages: Vec<_> = (0..50)
+        .map(|n| {
+            let mut message = ping(n, Destination::Event);
+            message.subject = Some("order-1".into());
+            message
+        })
+        .collect();
+    for outcome in broker.publish(&messages).await {
+        outcome.unwrap();
+    }
+    assert!(seen.wait_for(50, Duration::from_secs(30)).await);
+    assert_eq!(seen.pings(), (0..50).collect::<Vec<_>>());
+    println!("KAFKA TEST RAN: ordering");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_group_members_share_partitions_and_a_survivor_takes_over() {
+    let Some(factory) = factory().await else { return };
+    let shop = Shop::on(Box::new(factory), "kafka").await;
+    let first = shop.consume().await;
+    let second = shop.consume().await;
+    let relay = shop.relay(shop.factory.broker().await, RelayConfig::default());
+    shop.write(0..300).await;
+    shop.relay_all(&relay).await;
+    assert_eq!(shop.wait_for_effects(300, Duration::from_secs(60)).await, (300, 300));
+    let shared = shop.consumer.deliveries.load(Ordering::SeqCst);
+
+    // One member leaves; the other takes over its partitions.
+    drop(first);
+    shop.write(300..600).await;
+    shop.relay_all(&relay).await;
+    let (rows, distinct) = shop.wait_for_effects(600, Duration::from_secs(90)).await;
+    assert_eq!((rows, distinct), (600, 600), "nothing lost, nothing applied twice");
+    println!("KAFKA TEST RAN: group takeover ({shared} deliveries before the leave)");
+    drop(second);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_outbox_events_reach_a_typed_subscriber_once_across_a_relay_crash() {
+    let Some(factory) = factory().await else { return };
+    let shop = Shop::on(Box::new(factory), "kafka").await;
+    let _consumer = shop.consume().await;
+    shop.write(0..20).await;
+    let broker = shop.factory.broker().await;
+    let crashing = shop.relay(
+        broker.clone(),
+        RelayConfig { crash_at: Some(comms::messaging::CrashPoint::AfterConfirm), ..RelayConfig::default() },
+    );
+    assert!(crashing.publish_batch().await.is_err(), "killed after the acknowledgement, before marking");
+    shop.relay(broker, RelayConfig::default()).publish_batch().await.unwrap();
+    assert_eq!(shop.unpublished().await, 0);
+    assert_eq!(shop.wait_for_effects(20, Duration::from_secs(60)).await, (20, 20), "each effect exactly once");
+    println!("KAFKA TEST RAN: outbox across a relay crash");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_trace_context_travels_in_record_headers() {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing::Instrument;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    let Some(factory) = factory().await else { return };
+    let otlp = testkit::otlp();
+    let shop = Shop::on(Box::new(factory), "kafka").await;
+    let _consumer = shop.consume().await;
+    let request = tracing::info_span!("kafka request");
+    let trace_id = request.context().span().span_context().trace_id().to_string();
+    async { shop.write(0..1).await }.instrument(request).await;
+    shop.relay(shop.factory.broker().await, RelayConfig::default()).publish_batch().await.unwrap();
+    shop.wait_for_effects(1, Duration::from_secs(30)).await;
+    let spans = otlp.wait_for(&trace_id, |s| s.iter().any(|s| s.name.starts_with("process "))).await;
+    let consumer =
+        spans.iter().find(|s| s.name.starts_with("process ")).expect("a consumer span in the request's trace");
+    assert_eq!(consumer.attribute("messaging.system"), Some("kafka"));
+    println!("KAFKA TEST RAN: trace through headers");
+}
+
+#[tokio::test]
+async fn the_broker_is_chosen_by_configuration_alone() {
+    use comms::messaging::settings::BrokerSettings;
+    let rabbit = BrokerSettings { broker: "rabbitmq".into(), ..BrokerSettings::default() };
+    assert_eq!(rabbit.connect("settings-test").await.unwrap().1, "rabbitmq");
+    let wrong = BrokerSettings { broker: "carrier-pigeon".into(), ..BrokerSettings::default() };
+    assert!(wrong.connect("settings-test").await.is_err());
+    let Some(_) = factory().await else { return };
+    let kafka = BrokerSettings { broker: "kafka".into(), kafka_brokers: brokers(), ..BrokerSettings::default() };
+    let (broker, system) = kafka.connect("settings-test").await.unwrap();
+    assert_eq!(system, "kafka");
+    // Same trait, same meaning: a type nobody subscribed to is refused.
+    let mut message = ping(1, Destination::Event);
+    message.event_type = format!("unsubscribed.{}", uuid::Uuid::new_v4().simple());
+    assert!(matches!(broker.publish(&[message]).await[0], Err(comms::messaging::PublishError::Unroutable(_))));
+}
