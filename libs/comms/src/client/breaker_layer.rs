@@ -9,8 +9,10 @@ use tower::{Layer, Service};
 
 use crate::resilience::{BreakerOpen, CircuitBreaker};
 
-/// Decides whether a result counts against the upstream's health.
-pub type Classifier<Resp, E> = fn(&Result<Resp, E>) -> bool;
+/// Decides whether a result counts against the upstream's health:
+/// `Some(true)` a failure, `Some(false)` a success, `None` nothing learned
+/// about the upstream (the call was refused on our side).
+pub type Classifier<Resp, E> = fn(&Result<Resp, E>) -> Option<bool>;
 
 pub struct BreakerLayer<Resp, E> {
     breaker: Arc<CircuitBreaker>,
@@ -72,7 +74,11 @@ where
         Box::pin(async move {
             let permit = permit?;
             let result = tower::ServiceExt::oneshot(inner, request).await;
-            permit.report(is_failure(&result));
+            match is_failure(&result) {
+                Some(failed) => permit.report(failed),
+                // Dropped unreported: ignored, or a failed probe if it was one.
+                None => drop(permit),
+            }
             result
         })
     }

@@ -46,6 +46,12 @@ impl CallError {
         matches!(self, Self::Connect { .. } | Self::NoInstances(_) | Self::CircuitOpen(_) | Self::BulkheadFull(_))
     }
 
+    /// True when the call never reached an upstream because our own side
+    /// refused it: it says nothing about the upstream's health.
+    pub fn refused_locally(&self) -> bool {
+        matches!(self, Self::NoInstances(_) | Self::CircuitOpen(_) | Self::BulkheadFull(_) | Self::InvalidRequest(_))
+    }
+
     /// When a caller may try again, if the failure says.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

@@ -59,7 +59,7 @@ impl GrpcChannel {
         let breaker = CircuitBreaker::new(config.service.clone(), config.breaker.clone());
         let channels = Channels { balancer, service: config.service.clone().into(), cache: Arc::default() };
         let stack = ServiceBuilder::new()
-            .layer(BreakerLayer::new(breaker.clone(), is_failure))
+            .layer(BreakerLayer::new(breaker.clone(), |r| super::verdict(r, is_failure)))
             .layer(Bulkhead::new(config.max_concurrent, config.max_wait))
             .service(channels);
         Self {

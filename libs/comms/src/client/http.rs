@@ -24,7 +24,7 @@ use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
 use super::breaker_layer::BreakerLayer;
 use super::retry_layer::{AttemptDeadline, Req, Resp, Retry};
-use super::{CallError, UpstreamConfig};
+use super::{CallError, UpstreamConfig, verdict};
 use crate::discovery::{Balancer, Instance};
 use crate::resilience::{Bulkhead, CircuitBreaker};
 
@@ -42,7 +42,7 @@ impl HttpClient {
         let breaker = CircuitBreaker::new(config.service.clone(), config.breaker.clone());
         let transport = Transport { http: reqwest::Client::new(), balancer, config: config.clone() };
         let inner = ServiceBuilder::new()
-            .layer(BreakerLayer::new(breaker.clone(), is_failure))
+            .layer(BreakerLayer::new(breaker.clone(), |r| verdict(r, is_failure)))
             .layer(Bulkhead::new(config.max_concurrent, config.max_wait))
             .service(transport);
         let stack =

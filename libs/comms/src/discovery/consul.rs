@@ -1,4 +1,4 @@
-//! Consul over its HTTP API: a thin client of our own (four endpoints).
+//! Consul over its HTTP API: a thin client of our own (three endpoints).
 //!
 //! Watching uses blocking queries on `/v1/health/service/{name}?passing`,
 //! following the rules in Consul's documentation for them:
@@ -123,7 +123,7 @@ async fn watch_loop(registry: ConsulRegistry, service: String, tx: watch::Sender
             Err(error) => {
                 failures += 1;
                 let backoff =
-                    Duration::from_millis(250).saturating_mul(1 << failures.min(6)).min(Duration::from_secs(10));
+                    Duration::from_millis(250).saturating_mul(1 << (failures - 1).min(6)).min(Duration::from_secs(10));
                 tracing::warn!(service = %service, %error, retry_in_ms = backoff.as_millis() as u64, "consul watch failed; keeping last known instances");
                 tokio::time::sleep(backoff).await;
                 continue;

@@ -128,7 +128,8 @@ pub enum SubscriptionKind {
     Tasks,
     /// What `name`'s subscription gave up on, with the reason in the
     /// [`headers::DEATH_REASON`] header: for an operator's tooling (and
-    /// tests). Failures here are not retried.
+    /// tests). A failed handler here puts the message back after a short
+    /// pause; it is never dead-lettered again.
     DeadLetters,
 }
 
@@ -184,7 +185,8 @@ pub trait MessageBroker: Send + Sync + 'static {
         handler: Arc<dyn Handler>,
     ) -> BoxFuture<'_, Result<SubscriptionId, BrokerError>>;
 
-    /// Stops consuming (messages in flight finish first).
+    /// Stops consuming. Handlers already running finish on their own; this
+    /// does not wait for them.
     fn unsubscribe(&self, id: SubscriptionId) -> BoxFuture<'_, Result<(), BrokerError>>;
 
     /// Declares a task queue so tasks can be published before any worker

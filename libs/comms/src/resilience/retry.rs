@@ -8,6 +8,7 @@
 //!   harmless: an idempotent method (GET, HEAD, OPTIONS, PUT, DELETE), a
 //!   request that carries an `Idempotency-Key`, or a failure before any
 //!   byte was sent (a refused connection), which the upstream never saw.
+//!   (TRACE counts as idempotent too, as RFC 9110 defines it.)
 //! - **How long to wait.** Exponential backoff from 50 ms, doubling, capped
 //!   at 2 s, with "equal jitter" (half fixed, half random) so that clients
 //!   failing together do not retry together yet each wait still grows. A

@@ -54,7 +54,7 @@ impl Upstream {
                 }
             }
         });
-        BreakerLayer::new(breaker.clone(), |r: &Result<(), CallError>| r.is_err()).layer(inner)
+        BreakerLayer::new(breaker.clone(), |r: &Result<(), CallError>| Some(r.is_err())).layer(inner)
     }
 }
 

@@ -1,5 +1,6 @@
-//! The RabbitMQ broker: the shared conformance suite, then what only
-//! RabbitMQ has (AMQP properties on the wire, connection supervision).
+//! The RabbitMQ broker against the shared conformance suite. What only
+//! RabbitMQ has (AMQP properties on the wire, connection supervision) is
+//! tested in `outbox.rs`, with the service that exercises it.
 
 use std::sync::Arc;
 use std::time::Duration;

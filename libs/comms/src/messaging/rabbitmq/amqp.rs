@@ -79,7 +79,10 @@ pub fn message_from_delivery(delivery: &lapin::message::Delivery, headers: HashM
         subject: None,
         correlation_id: text(p.correlation_id()),
         source: text(p.app_id()),
-        schema_version: 1,
+        schema_version: match header_value(p, headers::SCHEMA_VERSION) {
+            Some(AMQPValue::LongInt(v)) => u32::try_from(*v).unwrap_or(1),
+            _ => 1,
+        },
         timestamp: p
             .timestamp()
             .and_then(|t| chrono::DateTime::from_timestamp(i64::try_from(t).ok()?, 0))
@@ -87,6 +90,10 @@ pub fn message_from_delivery(delivery: &lapin::message::Delivery, headers: HashM
         body: delivery.data.clone(),
         headers,
     }
+}
+
+fn header_value<'a>(properties: &'a BasicProperties, key: &str) -> Option<&'a AMQPValue> {
+    properties.headers().as_ref()?.inner().get(key)
 }
 
 /// Queue names, all derived from the subscription's name.
