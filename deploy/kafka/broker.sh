@@ -17,7 +17,7 @@ case "${1:-start}" in
       echo "tansu: already installed ($(command -v tansu))"
     else
       echo "tansu: installing (once; about 8 minutes)"
-      cargo install tansu --locked --debug --features dynostore
+      cargo install tansu --version 0.6.0 --locked --debug --features dynostore
     fi
     ;;
   start)

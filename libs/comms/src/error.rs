@@ -27,6 +27,8 @@ pub enum ErrorKind {
     RateLimited,
     /// A dependency is down or refusing work; retrying later may succeed.
     Unavailable,
+    /// A proxy could not get a valid answer from the upstream.
+    BadGateway,
     /// The work did not finish in time.
     Timeout,
     /// A bug or an unexpected failure: details go to the log, never the client.
@@ -48,6 +50,7 @@ impl ErrorKind {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway => StatusCode::BAD_GATEWAY,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -64,7 +67,7 @@ impl ErrorKind {
             Self::FailedPrecondition => Code::FailedPrecondition,
             Self::PayloadTooLarge | Self::RateLimited => Code::ResourceExhausted,
             Self::UnsupportedMediaType => Code::InvalidArgument,
-            Self::Unavailable => Code::Unavailable,
+            Self::Unavailable | Self::BadGateway => Code::Unavailable,
             Self::Timeout => Code::DeadlineExceeded,
             Self::Internal => Code::Internal,
         }
@@ -102,6 +105,7 @@ impl ErrorKind {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::RateLimited => "Too many requests",
             Self::Unavailable => "Service unavailable",
+            Self::BadGateway => "Bad gateway",
             Self::Timeout => "Timed out",
             Self::Internal => "Internal error",
         }
@@ -122,6 +126,7 @@ impl ErrorKind {
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::RateLimited => "rate-limited",
             Self::Unavailable => "unavailable",
+            Self::BadGateway => "bad-gateway",
             Self::Timeout => "timeout",
             Self::Internal => "internal",
         }

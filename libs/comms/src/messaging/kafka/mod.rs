@@ -95,6 +95,10 @@ impl KafkaBroker {
             .set("client.id", &config.client_id)
             .set("enable.idempotence", "true")
             .set("acks", "all")
+            // Never let publishing create a topic: a type nobody subscribed
+            // to must be refused, as on RabbitMQ, even on a cluster that
+            // auto-creates topics.
+            .set("allow.auto.create.topics", "false")
             // A record not acknowledged within 10 s fails; the outbox retries it.
             .set("message.timeout.ms", "10000")
             // How long to wait for a topic to appear before refusing a record

@@ -1,0 +1,141 @@
+//! The request path through the gateway, in order: route by path and
+//! method, identify the caller, rate-limit, authorize, rewrite, forward.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, RawPathParams, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use comms::error::ErrorKind;
+use comms::http::Problem;
+use http::header::{self, HeaderValue};
+use http_body_util::Limited;
+
+use crate::auth::{AuthError, Claims, Verifier};
+use crate::proxy::{self, HttpClient, Upstream};
+use crate::rate_limit::ClientLimiter;
+use crate::routes::{Auth, Route, RouteTable};
+
+pub struct Gateway {
+    pub upstreams: HashMap<String, Upstream>,
+    pub verifier: Verifier,
+    pub limiter: ClientLimiter,
+    pub client: HttpClient,
+    pub body_limit: usize,
+}
+
+/// One axum route per path pattern in the table.
+pub fn router(gateway: Arc<Gateway>, table: &RouteTable) -> Router {
+    let mut router = Router::new();
+    for (path, routes) in table.by_path() {
+        let routes = Arc::new(routes);
+        router = router.route(
+            &path,
+            any(
+                move |state: State<Arc<Gateway>>,
+                      client: ConnectInfo<SocketAddr>,
+                      params: RawPathParams,
+                      request: Request| { handle(state, client, params, routes.clone(), request) },
+            ),
+        );
+    }
+    router.with_state(gateway)
+}
+
+async fn handle(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    params: RawPathParams,
+    routes: Arc<Vec<Route>>,
+    request: Request,
+) -> Response {
+    let Some(route) = routes.iter().find(|r| r.allows(request.method())) else {
+        return method_not_allowed(&routes);
+    };
+    let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let identity = gateway.verifier.verify(authorization).await;
+
+    // The bucket is the user's when the token is good, else the address's:
+    // a stream of bad tokens is limited like anonymous traffic.
+    let key = match &identity {
+        Ok(claims) => format!("user:{}", claims.sub),
+        Err(_) => format!("ip:{}", client.ip()),
+    };
+    if let Err(wait) = gateway.limiter.check(&key) {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        return Problem::new(ErrorKind::RateLimited).detail("slow down").retry_after(secs.max(1)).into_response();
+    }
+
+    let claims = match (route.auth, identity) {
+        (_, Ok(claims)) => Some(claims),
+        // A stale token must not stop anyone from logging in again.
+        (Auth::Public, Err(_)) => None,
+        (Auth::Required, Err(error)) => return unauthenticated(&error),
+    };
+    if !route.roles.is_empty() && !claims.as_ref().is_some_and(|c| has_any_role(c, &route.roles)) {
+        return Problem::new(ErrorKind::Forbidden)
+            .detail(format!("this needs one of the roles: {}", route.roles.join(", ")))
+            .into_response();
+    }
+    let too_large = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|len| len > gateway.body_limit);
+    if too_large {
+        return Problem::new(ErrorKind::PayloadTooLarge)
+            .detail(format!("bodies are limited to {} bytes", gateway.body_limit))
+            .into_response();
+    }
+    let Some(upstream) = gateway.upstreams.get(&route.service) else {
+        return Problem::internal(format!("route {} names an unknown service {}", route.name, route.service))
+            .into_response();
+    };
+
+    let captures: BTreeMap<String, String> = params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let (mut parts, body) = request.into_parts();
+    let path = route.rewrite_path(&captures);
+    let path_and_query = match parts.uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
+    parts.uri = match path_and_query.parse() {
+        Ok(uri) => uri,
+        Err(_) => return Problem::new(ErrorKind::BadRequest).detail("the path cannot be forwarded").into_response(),
+    };
+    crate::headers::for_upstream(&mut parts.headers, claims.as_ref(), client.ip());
+    // Chunked bodies have no length up front: enforce the limit as they flow.
+    let body = Body::new(Limited::new(body, gateway.body_limit));
+    proxy::forward(&gateway.client, upstream, route, Request::from_parts(parts, body)).await
+}
+
+fn has_any_role(claims: &Claims, roles: &[String]) -> bool {
+    claims.roles.iter().any(|r| roles.contains(r))
+}
+
+fn unauthenticated(error: &AuthError) -> Response {
+    let mut response = Problem::new(ErrorKind::Unauthenticated).detail(error.to_string()).into_response();
+    let challenge = match error {
+        AuthError::Missing => "Bearer",
+        AuthError::Invalid(_) => "Bearer error=\"invalid_token\"",
+    };
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    response
+}
+
+fn method_not_allowed(routes: &[Route]) -> Response {
+    let mut methods: Vec<String> = routes.iter().flat_map(|r| r.methods.iter().map(|m| m.to_uppercase())).collect();
+    methods.sort();
+    methods.dedup();
+    let mut response =
+        Problem::new(ErrorKind::MethodNotAllowed).detail("this path does not accept this method").into_response();
+    if let Ok(allow) = HeaderValue::from_str(&methods.join(", ")) {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
+}

@@ -1,0 +1,75 @@
+//! Header rules: what the gateway removes from a request before it goes
+//! upstream, and what it adds.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::auth::Claims;
+
+/// Connection-level headers (RFC 9110, section 7.6.1) apply to one hop and
+/// are never forwarded.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+];
+
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Headers named in `Connection` are hop-by-hop too.
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+}
+
+/// Prepares a request's headers for an upstream service.
+pub fn for_upstream(headers: &mut HeaderMap, claims: Option<&Claims>, client: IpAddr) {
+    strip_hop_by_hop(headers);
+    // Identity is the gateway's word only: whatever the client claimed goes.
+    let spoofable: Vec<HeaderName> =
+        headers.keys().filter(|name| name.as_str().starts_with("x-user-")).cloned().collect();
+    for name in spoofable {
+        headers.remove(name);
+    }
+    // Services trust X-User-*; the token itself stays at the edge.
+    headers.remove(header::AUTHORIZATION);
+    headers.remove(header::COOKIE);
+    if let Some(claims) = claims
+        && let (Ok(id), Ok(roles)) =
+            (HeaderValue::from_str(&claims.sub), HeaderValue::from_str(&claims.roles.join(",")))
+    {
+        headers.insert(comms::http::caller::USER_ID_HEADER, id);
+        headers.insert(comms::http::caller::USER_ROLES_HEADER, roles);
+    }
+    let forwarded = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(earlier) => format!("{earlier}, {client}"),
+        None => client.to_string(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded) {
+        headers.insert("x-forwarded-for", value);
+    }
+    // The upstream continues the gateway's trace, not the client's claim.
+    headers.remove("traceparent");
+    headers.remove("tracestate");
+    comms::telemetry::inject_http(headers);
+}
+
+/// Cleans an upstream response before it goes back to the client.
+pub fn for_client(headers: &mut HeaderMap) {
+    strip_hop_by_hop(headers);
+}

@@ -1,0 +1,16 @@
+//! The API gateway: the system's only public entry point.
+//!
+//! Requests to `/api/**` are matched against a route table, authenticated
+//! with the user service's public keys, rate-limited per client, cleaned of
+//! anything a client must not decide (identity headers, trace claims), and
+//! streamed to an instance of the target service picked from discovery,
+//! behind a circuit breaker per service.
+
+pub mod auth;
+pub mod config;
+pub mod gateway;
+pub mod headers;
+pub mod proxy;
+pub mod rate_limit;
+pub mod routes;
+pub mod startup;

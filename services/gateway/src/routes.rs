@@ -1,0 +1,126 @@
+//! The route table: which public paths exist, where each goes, and what it
+//! takes to use it. Loaded from configuration (`deploy/gateway/routes.json`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct RouteTable {
+    pub routes: Vec<Route>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Route {
+    /// For logs and metrics.
+    pub name: String,
+    /// An axum path pattern: `/api/users/{*rest}`.
+    pub path: String,
+    pub methods: Vec<String>,
+    /// The service name in discovery.
+    pub service: String,
+    /// The upstream path; `{rest}` (or any capture) is filled from `path`.
+    pub rewrite: String,
+    #[serde(default)]
+    pub auth: Auth,
+    /// Roles of which the caller needs at least one (empty: any user).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Until the upstream's response headers arrive (default 10 s).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Auth {
+    /// Anyone; a valid token is still read (for the rate-limit key).
+    Public,
+    /// A valid token is required.
+    #[default]
+    Required,
+}
+
+impl Route {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.unwrap_or(10_000))
+    }
+
+    pub fn allows(&self, method: &http::Method) -> bool {
+        self.methods.iter().any(|m| m.eq_ignore_ascii_case(method.as_str()))
+    }
+
+    /// The upstream path for the captured parameters (which axum hands
+    /// over percent-decoded; they are encoded again for the upstream).
+    pub fn rewrite_path(&self, captures: &BTreeMap<String, String>) -> String {
+        let mut path = self.rewrite.clone();
+        for (name, value) in captures {
+            path = path.replace(&format!("{{{name}}}"), &encode_path(value));
+        }
+        path
+    }
+}
+
+impl RouteTable {
+    pub fn load(path: &str) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("read route table {path}: {e}"))?;
+        Self::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let table: Self = serde_json::from_str(text)?;
+        for route in &table.routes {
+            anyhow::ensure!(!route.methods.is_empty(), "route {} allows no method", route.name);
+            for method in &route.methods {
+                http::Method::from_bytes(method.as_bytes())
+                    .map_err(|_| anyhow::anyhow!("route {}: {method} is not an HTTP method", route.name))?;
+            }
+        }
+        Ok(table)
+    }
+
+    /// Routes grouped by path pattern, in table order: one pattern may have
+    /// several routes, told apart by method (public GET, admin POST).
+    pub fn by_path(&self) -> Vec<(String, Vec<Route>)> {
+        let mut grouped: Vec<(String, Vec<Route>)> = Vec::new();
+        for route in &self.routes {
+            match grouped.iter_mut().find(|(path, _)| *path == route.path) {
+                Some((_, routes)) => routes.push(route.clone()),
+                None => grouped.push((route.path.clone(), vec![route.clone()])),
+            }
+        }
+        grouped
+    }
+
+    /// Every service the table sends traffic to.
+    pub fn services(&self) -> Vec<String> {
+        let mut services: Vec<String> = self.routes.iter().map(|r| r.service.clone()).collect();
+        services.sort();
+        services.dedup();
+        services
+    }
+}
+
+/// Percent-encodes everything a path segment may not hold as it is
+/// (RFC 3986 `pchar`), keeping `/` so multi-segment captures stay paths.
+fn encode_path(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        let plain = byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&byte);
+        if plain {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn captures_are_encoded_again_for_the_upstream() {
+        assert_eq!(super::encode_path("a/b c/ü?#"), "a/b%20c/%C3%BC%3F%23");
+    }
+}

@@ -1,0 +1,61 @@
+//! Upstream failures become precise answers: 502, 503 with Retry-After,
+//! 504, and the breaker keeps a failing upstream from being called at all.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::helpers::{assert_problem, spawn_gateway};
+
+#[tokio::test]
+async fn an_upstream_that_refuses_connections_is_a_502_at_once() {
+    let gw = spawn_gateway().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    gw.registry.set("echo", &[&format!("127.0.0.1:{port}")]);
+    let started = Instant::now();
+    let problem = assert_problem(gw.http.get(gw.url("/api/echo/x")).send().await.unwrap(), 502).await;
+    assert!(problem["detail"].as_str().unwrap().contains("could not connect"));
+    assert!(started.elapsed() < Duration::from_secs(3), "at once, not after a timeout");
+}
+
+#[tokio::test]
+async fn a_service_with_no_instances_is_a_503() {
+    let gw = spawn_gateway().await;
+    let problem = assert_problem(gw.http.get(gw.url("/api/down")).send().await.unwrap(), 503).await;
+    assert_eq!(problem["detail"], "no instances available for nowhere");
+}
+
+#[tokio::test]
+async fn a_slow_upstream_is_a_504_at_the_routes_timeout() {
+    let gw = spawn_gateway().await;
+    let started = Instant::now();
+    assert_problem(gw.http.get(gw.url("/api/slow")).send().await.unwrap(), 504).await;
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(300) && waited < Duration::from_millis(1500), "{waited:?}");
+}
+
+#[tokio::test]
+async fn a_failing_upstream_trips_the_breaker_then_gets_nothing_and_recovers() {
+    let gw = spawn_gateway().await;
+    // 20 calls (the minimum throughput) that all fail open the breaker.
+    for _ in 0..20 {
+        assert_eq!(gw.get("/api/broken", &[]).await.0, 500, "upstream errors pass through");
+    }
+    let hits = gw.echo.hits.load(Ordering::SeqCst);
+    let open = gw.http.get(gw.url("/api/broken")).send().await.unwrap();
+    let retry_after: u64 = open.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=5).contains(&retry_after));
+    assert_problem(open, 503).await;
+    for _ in 0..10 {
+        assert_eq!(gw.get("/api/broken", &[]).await.0, 503);
+    }
+    assert_eq!(gw.echo.hits.load(Ordering::SeqCst), hits, "the upstream received nothing while open");
+
+    // The breaker guards one service; others flow meanwhile, and after the
+    // break a healthy upstream closes it again.
+    assert_eq!(gw.get("/api/echo/x", &[]).await.0, 200);
+    let (healthy, _) = crate::helpers::start_echo().await;
+    gw.registry.set("broken", &[&healthy]);
+    tokio::time::sleep(Duration::from_millis(5100)).await;
+    let (status, _) = gw.get("/api/broken", &[]).await;
+    assert_eq!(status, 500, "the probe went through (this upstream still answers /fail with 500)");
+}

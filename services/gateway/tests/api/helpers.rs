@@ -1,0 +1,179 @@
+//! `spawn_gateway()`, the echo upstream, and token forging.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use comms::Shutdown;
+use comms::discovery::StaticRegistry;
+use gateway::config::Settings;
+use gateway::routes::RouteTable;
+use gateway::startup::Application;
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+pub const TABLE: &str = r#"{ "routes": [
+  { "name": "echo", "path": "/api/echo/{*rest}", "methods": ["GET", "POST"], "service": "echo", "rewrite": "/echo/{rest}", "auth": "public" },
+  { "name": "private", "path": "/api/private/{*rest}", "methods": ["GET"], "service": "echo", "rewrite": "/inside/{rest}", "auth": "required" },
+  { "name": "admin", "path": "/api/admin", "methods": ["GET"], "service": "echo", "rewrite": "/admin", "auth": "required", "roles": ["admin"] },
+  { "name": "things", "path": "/api/things", "methods": ["POST"], "service": "echo", "rewrite": "/things", "auth": "public" },
+  { "name": "things-read", "path": "/api/things", "methods": ["GET"], "service": "echo", "rewrite": "/things-read", "auth": "public" },
+  { "name": "slow", "path": "/api/slow", "methods": ["GET"], "service": "echo", "rewrite": "/slow", "auth": "public", "timeout_ms": 300 },
+  { "name": "down", "path": "/api/down", "methods": ["GET"], "service": "nowhere", "rewrite": "/", "auth": "public" },
+  { "name": "broken", "path": "/api/broken", "methods": ["GET"], "service": "broken", "rewrite": "/fail", "auth": "public" }
+] }"#;
+
+/// The upstream: answers every request with what it received, as JSON;
+/// `/slow` waits two seconds; `/fail` answers 500. It also serves the JWK
+/// Set, counting how often it is fetched.
+#[derive(Clone, Default)]
+pub struct Echo {
+    pub hits: Arc<AtomicUsize>,
+    pub jwks_fetches: Arc<AtomicUsize>,
+}
+
+async fn echo(State(echo): State<Echo>, request: Request) -> axum::response::Response {
+    echo.hits.fetch_add(1, Ordering::SeqCst);
+    let path = request.uri().path().to_owned();
+    if path == "/slow" {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    if path == "/fail" {
+        return (http::StatusCode::INTERNAL_SERVER_ERROR, "upstream bug").into_response();
+    }
+    let headers: serde_json::Map<String, Value> = request
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), Value::String(v.to_str().unwrap_or("").to_owned())))
+        .collect();
+    axum::Json(json!({
+        "method": request.method().as_str(),
+        "path": path,
+        "query": request.uri().query(),
+        "headers": headers,
+    }))
+    .into_response()
+}
+
+async fn jwks(State(echo): State<Echo>) -> axum::Json<JwkSet> {
+    echo.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    axum::Json(JwkSet { keys: vec![dev_jwk()] })
+}
+
+pub fn dev_key() -> EncodingKey {
+    let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/dev-keys/jwt-ed25519.pem")).unwrap();
+    EncodingKey::from_ed_pem(&pem).unwrap()
+}
+
+pub fn dev_jwk() -> Jwk {
+    let mut jwk = Jwk::from_encoding_key(&dev_key(), Algorithm::EdDSA).unwrap();
+    jwk.common.key_id = Some(jwk.thumbprint(ThumbprintHash::SHA256).unwrap());
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    jwk
+}
+
+/// A token as the user service issues it, with `tweak` applied to the claims.
+pub fn token(sub: &str, roles: &[&str], tweak: impl FnOnce(&mut Value)) -> String {
+    let now = jsonwebtoken::get_current_timestamp();
+    let mut claims = json!({ "sub": sub, "roles": roles, "iss": "switchyard-user", "aud": "switchyard", "iat": now, "exp": now + 600 });
+    tweak(&mut claims);
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = dev_jwk().common.key_id;
+    jsonwebtoken::encode(&header, &claims, &dev_key()).unwrap()
+}
+
+pub struct TestGateway {
+    pub base: String,
+    pub echo: Echo,
+    pub registry: Arc<StaticRegistry>,
+    pub http: reqwest::Client,
+    shutdown: Shutdown,
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+pub async fn start_echo() -> (String, Echo) {
+    let echo = Echo::default();
+    let router =
+        Router::new().route("/.well-known/jwks.json", get(jwks)).fallback(any(echo_handler)).with_state(echo.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (addr, echo)
+}
+
+async fn echo_handler(state: State<Echo>, request: Request) -> axum::response::Response {
+    echo(state, request).await
+}
+
+pub fn settings(rate_per_second: u32, burst: u32) -> Settings {
+    Settings {
+        host: "127.0.0.1".into(),
+        port: 0,
+        routes_file: String::new(),
+        jwt_issuer: "switchyard-user".into(),
+        jwt_audience: "switchyard".into(),
+        jwks_service: "user".into(),
+        jwks_min_refresh_secs: 30,
+        rate_per_second,
+        rate_burst: burst,
+        body_limit_bytes: 64 * 1024 * 1024,
+        shutdown_grace_secs: 5,
+        discovery: Default::default(),
+    }
+}
+
+pub async fn spawn_gateway_with(settings: Settings) -> TestGateway {
+    testkit::otlp();
+    let (addr, echo) = start_echo().await;
+    let registry = Arc::new(StaticRegistry::new());
+    registry.set("echo", &[&addr]);
+    registry.set("user", &[&addr]);
+    registry.set("broken", &[&addr]);
+    let table = RouteTable::parse(TABLE).unwrap();
+    let app = Application::build_with(&settings, table, registry.clone()).await.unwrap();
+    let base = format!("http://{}", app.addr());
+    let shutdown = Shutdown::new();
+    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    TestGateway { base, echo, registry, http: reqwest::Client::new(), shutdown }
+}
+
+pub async fn spawn_gateway() -> TestGateway {
+    spawn_gateway_with(settings(10_000, 10_000)).await
+}
+
+impl TestGateway {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// GETs `path` and returns the status and the echoed request (if any).
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut request = self.http.get(self.url(path));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// Asserts a problem+json answer with `status` and the request id.
+pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["request_id"], id.as_str());
+    body
+}

@@ -1,0 +1,9 @@
+//! The gateway's integration tests: a real gateway in front of a test
+//! upstream that reports what it received, with tokens signed by the
+//! development key the user service uses.
+
+mod auth;
+mod failures;
+mod helpers;
+mod rate_limit;
+mod routing;

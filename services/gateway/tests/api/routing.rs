@@ -1,0 +1,100 @@
+//! The route table: matching, methods, rewriting, and the header rules.
+
+use comms::discovery::ServiceRegistry;
+
+use crate::helpers::{assert_problem, spawn_gateway, token};
+
+#[tokio::test]
+async fn paths_are_rewritten_and_queries_kept() {
+    let gw = spawn_gateway().await;
+    let (status, seen) = gw.get("/api/echo/a/b%20c?x=1&y=2", &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(seen["path"], "/echo/a/b%20c");
+    assert_eq!(seen["query"], "x=1&y=2");
+    let (_, seen) = gw
+        .get("/api/private/thing", &[("authorization", &format!("Bearer {}", token("u1", &["customer"], |_| {})))])
+        .await;
+    assert_eq!(seen["path"], "/inside/thing");
+}
+
+#[tokio::test]
+async fn one_path_can_route_by_method_and_other_methods_get_405_with_allow() {
+    let gw = spawn_gateway().await;
+    let posted: serde_json::Value = gw.http.post(gw.url("/api/things")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(posted["path"], "/things");
+    let (_, read) = gw.get("/api/things", &[]).await;
+    assert_eq!(read["path"], "/things-read");
+    let response = gw.http.delete(gw.url("/api/things")).send().await.unwrap();
+    assert_eq!(response.headers()["allow"], "GET, POST");
+    assert_problem(response, 405).await;
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404_problems_and_reach_no_upstream() {
+    let gw = spawn_gateway().await;
+    assert_problem(gw.http.get(gw.url("/api/nothing-here")).send().await.unwrap(), 404).await;
+    assert_problem(gw.http.get(gw.url("/users")).send().await.unwrap(), 404).await;
+    assert_eq!(gw.echo.hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn spoofed_identity_headers_are_stripped_with_and_without_a_token() {
+    let gw = spawn_gateway().await;
+    let spoof = [("x-user-id", "someone-else"), ("x-user-roles", "admin"), ("x-user-anything", "x")];
+
+    let (_, anonymous) = gw.get("/api/echo/x", &spoof).await;
+    let headers = anonymous["headers"].as_object().unwrap();
+    assert!(headers.keys().all(|k| !k.starts_with("x-user-")), "no identity without a token: {headers:?}");
+
+    let bearer = format!("Bearer {}", token("real-user", &["customer"], |_| {}));
+    let mut with_token = spoof.to_vec();
+    with_token.push(("authorization", &bearer));
+    let (_, signed) = gw.get("/api/echo/x", &with_token).await;
+    assert_eq!(signed["headers"]["x-user-id"], "real-user");
+    assert_eq!(signed["headers"]["x-user-roles"], "customer");
+    assert!(signed["headers"].get("x-user-anything").is_none());
+    assert!(signed["headers"].get("authorization").is_none(), "the token stays at the edge");
+}
+
+#[tokio::test]
+async fn request_ids_forwarded_for_and_trace_context_are_set_for_the_upstream() {
+    let gw = spawn_gateway().await;
+    let client_trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let response = gw
+        .http
+        .get(gw.url("/api/echo/x"))
+        .header("x-request-id", "req-42")
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("traceparent", client_trace)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "req-42", "returned to the client");
+    let seen: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(seen["headers"]["x-request-id"], "req-42");
+    assert_eq!(seen["headers"]["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+    let forwarded = seen["headers"]["traceparent"].as_str().unwrap();
+    assert_eq!(&forwarded[3..35], "0af7651916cd43dd8448eb211c80319c", "same trace");
+    assert_ne!(forwarded, client_trace, "but the gateway's own span as parent");
+
+    let (_, generated) = gw.get("/api/echo/x", &[]).await;
+    assert!(uuid::Uuid::parse_str(generated["headers"]["x-request-id"].as_str().unwrap()).is_ok());
+}
+
+#[tokio::test]
+async fn an_instance_removed_from_discovery_stops_receiving_traffic() {
+    let gw = spawn_gateway().await;
+    let (other_addr, other) = crate::helpers::start_echo().await;
+    let first = gw.registry.watch("echo").borrow()[0].address.clone();
+    gw.registry.set("echo", &[&first, &other_addr]);
+    for _ in 0..20 {
+        gw.get("/api/echo/x", &[]).await;
+    }
+    assert!(other.hits.load(std::sync::atomic::Ordering::SeqCst) > 0, "the new instance took traffic");
+    gw.registry.set("echo", &[&first]);
+    let before = other.hits.load(std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..20 {
+        assert_eq!(gw.get("/api/echo/x", &[]).await.0, 200);
+    }
+    assert_eq!(other.hits.load(std::sync::atomic::Ordering::SeqCst), before, "the removed instance got nothing more");
+}
