@@ -9,6 +9,7 @@
 //! | `GATEWAY_JWKS_MIN_REFRESH_SECS` | `30` |
 //! | `GATEWAY_RATE_PER_SECOND` / `GATEWAY_RATE_BURST` | `20` / `40` |
 //! | `GATEWAY_BODY_LIMIT_BYTES` | `67108864` (64 MiB) |
+//! | `GATEWAY_SOCKET_BUFFER_BYTES` | unset (kernel autotuning) |
 //! | `GATEWAY_CONSUL_URL` | unset: static upstreams from `GATEWAY_UPSTREAMS` |
 //! | `GATEWAY_UPSTREAMS` | e.g. `user=127.0.0.1:8081;order=127.0.0.1:8083` |
 
@@ -38,6 +39,11 @@ pub struct Settings {
     pub body_limit_bytes: usize,
     #[serde(default = "default_grace")]
     pub shutdown_grace_secs: u64,
+    /// Kernel send/receive buffer size for every socket the gateway opens
+    /// (unset: the kernel's autotuning). Small buffers bound how much a
+    /// slow peer can leave parked inside the gateway's host.
+    #[serde(default)]
+    pub socket_buffer_bytes: Option<u32>,
     #[serde(flatten)]
     pub discovery: comms::discovery::DiscoverySettings,
 }

@@ -34,8 +34,11 @@ pub struct Upstream {
     pub breaker: Arc<CircuitBreaker>,
 }
 
-pub fn client() -> HttpClient {
+pub fn client(socket_buffer: Option<u32>) -> HttpClient {
     let mut connector = HttpConnector::new();
+    let buffer = socket_buffer.map(|b| b as usize);
+    connector.set_send_buffer_size(buffer);
+    connector.set_recv_buffer_size(buffer);
     // A dead instance should fail over in a second, not a minute.
     connector.set_connect_timeout(Some(std::time::Duration::from_secs(1)));
     connector.set_nodelay(true);

@@ -65,7 +65,7 @@ impl Application {
             upstreams,
             verifier,
             limiter: ClientLimiter::new(settings.rate_per_second, settings.rate_burst),
-            client: proxy::client(),
+            client: proxy::client(settings.socket_buffer_bytes),
             body_limit: settings.body_limit_bytes,
         });
         // The server's own timeout must not cut a route's longer one short.
@@ -75,7 +75,7 @@ impl Application {
             body_limit_bytes: settings.body_limit_bytes,
         };
         let app = router(gateway, &table).merge(comms::health::router(Vec::new())).merge(comms::prometheus::router());
-        let listener = TcpListener::bind((settings.host.as_str(), settings.port)).await?;
+        let listener = listen(&settings.host, settings.port, settings.socket_buffer_bytes)?;
         Ok(Self {
             listener,
             router: with_standard_layers(app, limits),
@@ -92,6 +92,19 @@ impl Application {
         let servers = Servers { http: (self.listener, self.router), grpc: None, grace: self.grace, registry: None };
         comms::service::run(servers, shutdown).await
     }
+}
+
+/// Binds the public listener; accepted sockets inherit its buffer sizes.
+fn listen(host: &str, port: u16, buffer: Option<u32>) -> anyhow::Result<TcpListener> {
+    let addr = SocketAddr::new(host.parse()?, port);
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    if let Some(size) = buffer {
+        socket.set_recv_buffer_size(size)?;
+        socket.set_send_buffer_size(size)?;
+    }
+    socket.bind(addr)?;
+    Ok(socket.listen(1024)?)
 }
 
 /// Fetches the JWK Set from an instance of the user service.

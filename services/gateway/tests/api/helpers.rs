@@ -35,13 +35,31 @@ pub const TABLE: &str = r#"{ "routes": [
 pub struct Echo {
     pub hits: Arc<AtomicUsize>,
     pub jwks_fetches: Arc<AtomicUsize>,
+    /// Bytes of `/big` handed to the server so far.
+    pub sent: Arc<AtomicUsize>,
+    /// Bytes of `/upload` read so far, and whether they matched the pattern.
+    pub received: Arc<AtomicUsize>,
+    pub upload_intact: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// The test pattern for large bodies: byte `i` is `i % 251`.
+pub fn pattern_byte(i: usize) -> u8 {
+    (i % 251) as u8
+}
+
+pub const BIG: usize = 50 * 1024 * 1024;
 
 async fn echo(State(echo): State<Echo>, request: Request) -> axum::response::Response {
     echo.hits.fetch_add(1, Ordering::SeqCst);
     let path = request.uri().path().to_owned();
     if path == "/slow" {
         tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    if path == "/echo/big" {
+        return big(echo);
+    }
+    if path == "/echo/upload" {
+        return upload(echo, request).await;
     }
     if path == "/fail" {
         return (http::StatusCode::INTERNAL_SERVER_ERROR, "upstream bug").into_response();
@@ -105,7 +123,13 @@ pub async fn start_echo() -> (String, Echo) {
     let echo = Echo::default();
     let router =
         Router::new().route("/.well-known/jwks.json", get(jwks)).fallback(any(echo_handler)).with_state(echo.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // Small kernel buffers: the far end holds little, so what is in flight
+    // is what the gateway holds.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    socket.set_send_buffer_size(64 * 1024).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(128).unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     (addr, echo)
@@ -128,6 +152,7 @@ pub fn settings(rate_per_second: u32, burst: u32) -> Settings {
         rate_burst: burst,
         body_limit_bytes: 64 * 1024 * 1024,
         shutdown_grace_secs: 5,
+        socket_buffer_bytes: None,
         discovery: Default::default(),
     }
 }
@@ -176,4 +201,37 @@ pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["request_id"], id.as_str());
     body
+}
+
+/// 50 MB, produced only as fast as the connection takes it.
+fn big(echo: Echo) -> axum::response::Response {
+    const CHUNK: usize = 64 * 1024;
+    let stream = futures::stream::iter((0..BIG / CHUNK).map(move |n| {
+        let chunk: Vec<u8> = (n * CHUNK..(n + 1) * CHUNK).map(pattern_byte).collect();
+        echo.sent.fetch_add(CHUNK, Ordering::SeqCst);
+        Ok::<_, std::io::Error>(bytes::Bytes::from(chunk))
+    }));
+    let mut response = axum::body::Body::from_stream(stream).into_response();
+    response.headers_mut().insert(http::header::CONTENT_LENGTH, BIG.into());
+    response
+}
+
+/// Reads an upload slowly, checking every byte against the pattern.
+async fn upload(echo: Echo, request: Request) -> axum::response::Response {
+    use http_body_util::BodyExt;
+    let mut body = request.into_body();
+    let mut offset = 0usize;
+    let mut intact = true;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { break };
+        if let Some(data) = frame.data_ref() {
+            intact &= data.iter().enumerate().all(|(i, b)| *b == pattern_byte(offset + i));
+            offset += data.len();
+            echo.received.store(offset, Ordering::SeqCst);
+            // A slow consumer: about 25 MB/s.
+            tokio::time::sleep(Duration::from_micros(data.len() as u64 / 25)).await;
+        }
+    }
+    echo.upload_intact.store(intact && offset == BIG, Ordering::SeqCst);
+    axum::Json(json!({ "received": offset })).into_response()
 }

@@ -7,3 +7,4 @@ mod failures;
 mod helpers;
 mod rate_limit;
 mod routing;
+mod streaming;
