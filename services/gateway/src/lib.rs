@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod gateway;
 pub mod headers;
+pub mod openapi;
 pub mod proxy;
 pub mod rate_limit;
 pub mod routes;

@@ -74,7 +74,10 @@ impl Application {
             request_timeout: longest + Duration::from_secs(5),
             body_limit_bytes: settings.body_limit_bytes,
         };
-        let app = router(gateway, &table).merge(comms::health::router(Vec::new())).merge(comms::prometheus::router());
+        let app = router(gateway.clone(), &table)
+            .merge(api_docs(gateway, table.clone()))
+            .merge(comms::health::router(Vec::new()))
+            .merge(comms::prometheus::router());
         let listener = listen(&settings.host, settings.port, settings.socket_buffer_bytes)?;
         Ok(Self {
             listener,
@@ -92,6 +95,22 @@ impl Application {
         let servers = Servers { http: (self.listener, self.router), grpc: None, grace: self.grace, registry: None };
         comms::service::run(servers, shutdown).await
     }
+}
+
+/// `/api/openapi.json` (the aggregated document) and `/docs` (the API
+/// page, Swagger UI with its assets compiled into the binary).
+fn api_docs(gateway: Arc<Gateway>, table: RouteTable) -> axum::Router {
+    let cache = Arc::new(crate::openapi::Cached::default());
+    let http = reqwest::Client::new();
+    let document = axum::routing::get(move || {
+        let (gateway, table, cache, http) = (gateway.clone(), table.clone(), cache.clone(), http.clone());
+        async move {
+            let value = cache.get(crate::openapi::aggregate(&table, &gateway.upstreams, &http)).await;
+            axum::Json(value.as_ref().clone())
+        }
+    });
+    let page = utoipa_swagger_ui::SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::new(["/api/openapi.json"]));
+    axum::Router::new().route("/api/openapi.json", document).merge(page)
 }
 
 /// Binds the public listener; accepted sockets inherit its buffer sizes.

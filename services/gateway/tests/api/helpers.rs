@@ -28,6 +28,22 @@ pub const TABLE: &str = r#"{ "routes": [
   { "name": "broken", "path": "/api/broken", "methods": ["GET"], "service": "broken", "rewrite": "/fail", "auth": "public" }
 ] }"#;
 
+/// The echo upstream's own OpenAPI document, as a service would serve it.
+pub const ECHO_OPENAPI: &str = r#"{ "openapi": "3.1.0", "info": { "title": "echo", "version": "1" },
+  "paths": {
+    "/echo/hello": { "get": { "responses": { "200": { "description": "ok" } } },
+                     "post": { "responses": { "200": { "description": "ok" } } } },
+    "/inside/{id}": { "get": { "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                               "responses": { "200": { "description": "ok" } } } },
+    "/admin": { "get": { "responses": { "200": { "description": "ok" } } } },
+    "/things": { "post": { "responses": { "201": { "description": "created" } } },
+                 "delete": { "responses": { "204": { "description": "gone" } } } },
+    "/things-read": { "get": { "responses": { "200": { "description": "ok" } } } },
+    "/slow": { "get": { "responses": { "200": { "description": "ok" } } } },
+    "/not-routed": { "get": { "responses": { "200": { "description": "ok" } } } }
+  },
+  "components": { "schemas": { "Thing": { "type": "object" } } } }"#;
+
 /// The upstream: answers every request with what it received, as JSON;
 /// `/slow` waits two seconds; `/fail` answers 500. It also serves the JWK
 /// Set, counting how often it is fetched.
@@ -54,6 +70,9 @@ async fn echo(State(echo): State<Echo>, request: Request) -> axum::response::Res
     let path = request.uri().path().to_owned();
     if path == "/slow" {
         tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    if path == "/openapi.json" {
+        return axum::Json(serde_json::from_str::<Value>(ECHO_OPENAPI).unwrap()).into_response();
     }
     if path == "/echo/big" {
         return big(echo);

@@ -5,6 +5,7 @@
 mod auth;
 mod failures;
 mod helpers;
+mod openapi;
 mod rate_limit;
 mod routing;
 mod streaming;
