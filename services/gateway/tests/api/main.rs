@@ -2,6 +2,7 @@
 //! upstream that reports what it received, with tokens signed by the
 //! development key the user service uses.
 
+mod api_page;
 mod auth;
 mod failures;
 mod helpers;
