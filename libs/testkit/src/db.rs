@@ -12,6 +12,14 @@ pub fn server_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
 
+/// The server's `host:port`, for putting a fault proxy in front of it.
+pub fn server_address() -> std::net::SocketAddr {
+    use std::net::ToSocketAddrs;
+    let url = server_url();
+    let authority = url.rsplit('@').next().unwrap_or(&url).trim_start_matches("postgres://").trim_end_matches('/');
+    authority.to_socket_addrs().ok().and_then(|mut a| a.next()).expect("TEST_DATABASE_URL names host:port")
+}
+
 /// Every test database name starts with this, so a crashed run's leftovers
 /// can be found and dropped (`just clean-test-dbs`).
 pub const PREFIX: &str = "switchyard_test_";

@@ -64,13 +64,24 @@ pub fn build(table: &RouteTable, documents: &HashMap<String, Value>) -> Value {
         }
         if !found {
             // Listed anyway: the table is the contract, whatever is up.
-            let entry = paths.entry(openapi_path(&route.path)).or_insert_with(|| json!({}));
+            let path = openapi_path(&route.path);
+            // Every template variable must be declared as a path parameter.
+            let parameters: Vec<Value> = path
+                .split('{')
+                .skip(1)
+                .filter_map(|rest| rest.split_once('}'))
+                .map(
+                    |(name, _)| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }),
+                )
+                .collect();
+            let entry = paths.entry(path).or_insert_with(|| json!({}));
             for method in &public_methods {
                 if entry.get(method).is_none() {
                     entry[method] = decorate(
                         json!({
                             "summary": format!("{} (documentation unavailable)", route.name),
                             "description": format!("Served by the {} service, whose own document could not be loaded.", route.service),
+                            "parameters": parameters,
                             "responses": { "default": { "description": "the service's answer" } },
                         }),
                         route,

@@ -11,4 +11,5 @@ mod kafka;
 mod outbox;
 mod rabbitmq;
 mod retry;
+mod server;
 mod support;

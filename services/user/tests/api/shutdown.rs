@@ -13,8 +13,10 @@ async fn a_request_in_flight_when_sigterm_arrives_completes() {
     let db = TestDatabase::create(&MIGRATOR).await.unwrap();
     // The service reaches PostgreSQL through a proxy we can slow down, so a
     // request is reliably still running when the signal arrives.
-    let pg = FaultProxy::start("127.0.0.1:5432".parse().unwrap()).await.unwrap();
-    let via_proxy = db.url.replace("127.0.0.1:5432", &pg.addr().to_string());
+    let server = testkit::db::server_address();
+    let pg = FaultProxy::start(server).await.unwrap();
+    let via_proxy = db.url.replace(&server.to_string(), &pg.addr().to_string());
+    assert_ne!(via_proxy, db.url, "the service must reach PostgreSQL through the proxy");
     let mut service = ServiceProcess::spawn(env!("CARGO_BIN_EXE_user"), &process_env(&via_proxy)).await.unwrap();
     let base = format!("http://{}", service.addr("http_addr"));
 
