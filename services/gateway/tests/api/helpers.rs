@@ -56,6 +56,8 @@ pub struct Echo {
     /// Bytes of `/upload` read so far, and whether they matched the pattern.
     pub received: Arc<AtomicUsize>,
     pub upload_intact: Arc<std::sync::atomic::AtomicBool>,
+    /// `/fail` answers 500 while this is false (the default), 200 after.
+    pub healed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The test pattern for large bodies: byte `i` is `i % 251`.
@@ -80,7 +82,7 @@ async fn echo(State(echo): State<Echo>, request: Request) -> axum::response::Res
     if path == "/echo/upload" {
         return upload(echo, request).await;
     }
-    if path == "/fail" {
+    if path == "/fail" && !echo.healed.load(Ordering::SeqCst) {
         return (http::StatusCode::INTERNAL_SERVER_ERROR, "upstream bug").into_response();
     }
     let headers: serde_json::Map<String, Value> = request
