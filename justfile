@@ -20,13 +20,17 @@ check:
     cargo clippy --workspace --all-targets --locked -- -D warnings
     .ci/one-version
 
-# Run the user service locally against PostgreSQL on localhost.
+# Static discovery unless CONSUL_URL is set; PostgreSQL on localhost. Ctrl-C stops all.
+# Run the services built so far as local processes: user 8081/9081, gateway 8080.
 dev:
     psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'users'" | grep -q 1 \
       || psql -h 127.0.0.1 -U postgres -c 'CREATE DATABASE users'
-    USER_JWT__PRIVATE_KEY_FILE=deploy/dev-keys/jwt-ed25519.pem \
-    USER_ADMIN_EMAILS=admin@switchyard.local \
-      cargo run -p user
+    cargo build -p user -p gateway
+    trap 'kill 0' EXIT INT TERM; \
+    USER_JWT__PRIVATE_KEY_FILE=deploy/dev-keys/jwt-ed25519.pem USER_ADMIN_EMAILS=admin@switchyard.local \
+      USER_CONSUL_URL="${CONSUL_URL:-}" ./target/debug/user & \
+    GATEWAY_UPSTREAMS='user=127.0.0.1:8081' GATEWAY_CONSUL_URL="${CONSUL_URL:-}" ./target/debug/gateway & \
+    echo "gateway: http://localhost:8080/docs"; wait
 
 # Drop test databases left behind by interrupted test runs.
 clean-test-dbs:

@@ -77,7 +77,7 @@ impl Application {
         tracing::info!(%http_addr, %grpc_addr, "listening");
         let grpc =
             GrpcServices::new().add(UserServiceServer::new(UserGrpc::new(self.state.clone())), FILE_DESCRIPTOR_SET);
-        let registry = self.discovery.consul_url.is_some().then(|| {
+        let registry = self.discovery.consul_url().is_some().then(|| {
             let registrations = self.discovery.registrations("user", http_addr.port(), Some(grpc_addr.port()));
             (self.discovery.registry(), registrations)
         });

@@ -25,9 +25,14 @@ pub struct DiscoverySettings {
 }
 
 impl DiscoverySettings {
+    /// The Consul URL, if one is configured (an empty value means none).
+    pub fn consul_url(&self) -> Option<&str> {
+        self.consul_url.as_deref().map(str::trim).filter(|url| !url.is_empty())
+    }
+
     pub fn registry(&self) -> Arc<dyn ServiceRegistry> {
-        match &self.consul_url {
-            Some(url) => Arc::new(ConsulRegistry::new(url.clone())),
+        match self.consul_url() {
+            Some(url) => Arc::new(ConsulRegistry::new(url)),
             None => Arc::new(StaticRegistry::from_spec(&self.upstreams)),
         }
     }
