@@ -64,3 +64,21 @@ async fn a_full_bulkhead_waits_at_most_its_max_wait() {
     service.clone().oneshot(false).await.expect("waited for the permit, within max_wait");
     first.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_full_bulkhead_refuses_after_its_max_wait() {
+    let bulkhead = Bulkhead::new(1, Duration::from_millis(50));
+    let service = bulkhead.layer(service_fn(|hang: bool| async move {
+        if hang {
+            std::future::pending::<()>().await;
+        }
+        Ok::<_, CallError>(())
+    }));
+    let holder = tokio::spawn(service.clone().oneshot(true));
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let started = tokio::time::Instant::now();
+    let refused = service.clone().oneshot(false).await.unwrap_err();
+    assert!(matches!(refused, CallError::BulkheadFull(_)));
+    assert!(started.elapsed() >= Duration::from_millis(50), "it waited its max_wait first");
+    holder.abort();
+}

@@ -12,12 +12,22 @@ use contracts::user::v1::user_service_server::{UserService, UserServiceServer};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-/// Answers GetUser with the `grpc-timeout` it received, in the name field.
-struct EchoTimeout;
+/// Answers GetUser with the `grpc-timeout` it received, in the name field;
+/// for id "flaky", UNAVAILABLE twice first; for id "missing", NOT_FOUND.
+#[derive(Default)]
+struct EchoTimeout {
+    flaky_calls: std::sync::atomic::AtomicUsize,
+}
 
 #[tonic::async_trait]
 impl UserService for EchoTimeout {
     async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Result<Response<pb::GetUserResponse>, Status> {
+        if request.get_ref().id == "flaky" && self.flaky_calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+            return Err(Status::unavailable("restarting"));
+        }
+        if request.get_ref().id == "missing" {
+            return Err(Status::not_found("no such user"));
+        }
         let timeout = request.metadata().get("grpc-timeout").and_then(|v| v.to_str().ok()).unwrap_or("none").to_owned();
         Ok(Response::new(pb::GetUserResponse { user: Some(pb::User { name: timeout, ..pb::User::default() }) }))
     }
@@ -43,7 +53,7 @@ async fn start_server() -> String {
     let addr = listener.local_addr().unwrap().to_string();
     tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(UserServiceServer::new(EchoTimeout))
+            .add_service(UserServiceServer::new(EchoTimeout::default()))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
     addr
@@ -92,4 +102,35 @@ async fn a_call_past_its_deadline_fails_with_deadline_exceeded() {
     let status = client.create_user(pb::CreateUserRequest::default()).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status}");
     assert!(started.elapsed() < Duration::from_secs(5), "it did not wait for the handler");
+}
+
+#[tokio::test]
+async fn idempotent_reads_are_retried_through_unavailable_and_nothing_else_is() {
+    use comms::client::grpc::retry_idempotent;
+    use comms::resilience::RetryConfig;
+
+    let addr = start_server().await;
+    let client = UserServiceClient::new(GrpcChannel::for_address(UpstreamConfig::new("retry-echo"), &addr));
+    let config = RetryConfig { base_delay: Duration::from_millis(5), ..RetryConfig::default() };
+    let flaky = pb::GetUserRequest { id: "flaky".into() };
+    let user = retry_idempotent(&config, || {
+        let mut client = client.clone();
+        let request = flaky.clone();
+        async move { client.get_user(request).await }
+    })
+    .await
+    .expect("the third attempt succeeds");
+    assert!(user.into_inner().user.is_some());
+
+    // Other codes are answers, not outages: no retry.
+    let attempts = std::sync::atomic::AtomicUsize::new(0);
+    let status = retry_idempotent(&config, || {
+        attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut client = client.clone();
+        async move { client.get_user(pb::GetUserRequest { id: "missing".into() }).await }
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::NotFound);
+    assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
