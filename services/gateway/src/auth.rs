@@ -7,8 +7,8 @@
 //! flood of requests to the user service.
 //!
 //! Only EdDSA is accepted, so `alg: none` and an HMAC token "signed" with
-//! the public key are refused before any signature check; expiry, issuer
-//! and audience are required and checked.
+//! the public key are refused before any signature check; `exp`, `iss`,
+//! `aud` and `sub` are required, and expiry allows 60 s of clock skew.
 
 use std::collections::HashMap;
 use std::sync::RwLock;

@@ -10,6 +10,7 @@
 //! | `GATEWAY_RATE_PER_SECOND` / `GATEWAY_RATE_BURST` | `20` / `40` |
 //! | `GATEWAY_BODY_LIMIT_BYTES` | `67108864` (64 MiB) |
 //! | `GATEWAY_SOCKET_BUFFER_BYTES` | unset (kernel autotuning) |
+//! | `GATEWAY_SHUTDOWN_GRACE_SECS` | `20` |
 //! | `GATEWAY_CONSUL_URL` | unset: static upstreams from `GATEWAY_UPSTREAMS` |
 //! | `GATEWAY_UPSTREAMS` | e.g. `user=127.0.0.1:8081;order=127.0.0.1:8083` |
 

@@ -63,7 +63,8 @@ pub fn for_upstream(headers: &mut HeaderMap, claims: Option<&Claims>, client: Ip
     if let Ok(value) = HeaderValue::from_str(&forwarded) {
         headers.insert("x-forwarded-for", value);
     }
-    // The upstream continues the gateway's trace, not the client's claim.
+    // The upstream's parent is the gateway's span (which itself continues
+    // the client's trace), never a span the client made up.
     headers.remove("traceparent");
     headers.remove("tracestate");
     comms::telemetry::inject_http(headers);

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | breaker open | 503, `Retry-After` = the rest of the break |
 //! | no instance in discovery | 503 |
-//! | connection refused | 502 (a GET/HEAD is tried once more on another instance) |
+//! | no connection (refused, or no answer within 1 s) | 502; a GET/HEAD is first tried once more with a fresh pick, usually another instance |
 //! | no response headers within the route's timeout | 504 |
 //! | anything it answers | passed through as it is |
 

@@ -13,7 +13,7 @@ pub struct RouteTable {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Route {
-    /// For logs and metrics.
+    /// Names the route in the table, in errors and on the API page.
     pub name: String,
     /// An axum path pattern: `/api/users/{*rest}`.
     pub path: String,

@@ -41,6 +41,7 @@ impl Application {
         let mut upstreams = HashMap::new();
         let mut services = table.services();
         services.push(settings.jwks_service.clone());
+        services.sort();
         services.dedup();
         for service in services {
             // Watched once here; picking an instance reads the watch, so no
