@@ -22,10 +22,19 @@ where
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(rejection_to_problem(&rejection)),
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(rejection) => return Err(rejection_to_problem(&rejection)),
+        };
+        // Every request body of this system is an object. serde would also
+        // read a struct from an array of its fields in order, which no
+        // client should rely on and the OpenAPI documents do not allow.
+        if !value.is_object() {
+            return Err(Problem::new(ErrorKind::InvalidInput).detail("the body must be a JSON object"));
         }
+        serde_json::from_value(value).map(Self).map_err(|e| {
+            Problem::new(ErrorKind::InvalidInput).detail(format!("Failed to deserialize the JSON body: {e}"))
+        })
     }
 }
 

@@ -25,8 +25,13 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
 pub struct RegisterRequest {
     #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     email: String,
-    /// 1 to 100 characters after trimming, no control characters.
-    #[schema(example = "Ada Lovelace", min_length = 1, max_length = 100, pattern = r"^\s*[^\s\p{Cc}][^\p{Cc}]*$")]
+    /// At most 100 characters, not blank, no control characters (stored trimmed).
+    #[schema(
+        example = "Ada Lovelace",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^\s*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: String,
     /// 8 to 128 characters.
     #[schema(example = "correct horse battery", min_length = 8, max_length = 128)]

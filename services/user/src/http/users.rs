@@ -60,7 +60,7 @@ pub struct UserPage {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
-    #[schema(min_length = 1, max_length = 100, pattern = r"^\s*[^\s\p{Cc}][^\p{Cc}]*$")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"^\s*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     name: Option<String>,
     #[schema(format = Email, max_length = 254)]
     email: Option<String>,

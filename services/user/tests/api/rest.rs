@@ -241,3 +241,22 @@ async fn a_wrong_method_is_a_405_problem_that_lists_the_allowed_methods() {
     assert!(response.headers()["allow"].to_str().unwrap().contains("POST"));
     assert_problem(response, 405).await;
 }
+
+#[tokio::test]
+async fn a_body_must_be_a_json_object_not_an_array_of_fields() {
+    let app = spawn_app().await;
+    let as_array = serde_json::json!(["array@example.com", "Arr", PASSWORD]);
+    let response = app.http.post(app.url("/auth/register")).json(&as_array).send().await.unwrap();
+    assert_problem(response, 422).await;
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn a_name_longer_than_100_characters_as_sent_is_refused_even_if_padded() {
+    let app = spawn_app().await;
+    let padded = format!("{}{}", " ".repeat(20), "a".repeat(90));
+    let problem = assert_problem(app.register("padded@example.com", &padded, PASSWORD).await, 422).await;
+    assert_eq!(violated_fields(&problem), ["name"]);
+    assert_eq!(app.register("ok@example.com", &format!("  {}  ", "a".repeat(96)), PASSWORD).await.status(), 201);
+}
