@@ -43,11 +43,13 @@ async fn the_rate_holds_over_many_connections() {
     let expected = f64::from(burst) + f64::from(rate) * window.as_secs_f64();
     let got = admitted.load(Ordering::SeqCst) as f64;
     assert!(refused.load(Ordering::SeqCst) > 0, "the load exceeded the rate");
-    // Above the rate is the failure that matters; a little below it is the
-    // load generator (in this same process, on two cores) pausing.
+    // Above the rate is the failure that matters (3 % is the tolerance).
+    // Below it mostly measures the load generator, which shares two cores
+    // with the gateway and the rest of the suite: alone it lands within 5 %,
+    // and 15 % still catches a limiter that refuses what it should admit.
     assert!(got <= expected * 1.03, "admitted {got}, more than the rate allows ({expected:.0})");
     assert!(
-        got >= expected * 0.95,
+        got >= expected * 0.85,
         "admitted {got}, well under the rate ({expected:.0}): the limiter refused too much"
     );
 
