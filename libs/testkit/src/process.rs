@@ -47,7 +47,12 @@ impl ServiceProcess {
             anyhow::bail!("{binary} exited before listening; its log:\n{}", logs.lock().expect("log lock").join("\n"))
         })
         .await
-        .with_context(|| format!("{binary} did not start listening within 30 s"))??;
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "{binary} did not start listening within 30 s; its log:\n{}",
+                logs.lock().expect("log lock").join("\n")
+            )
+        })??;
 
         // Keep draining stdout so the child never blocks on a full pipe.
         let sink = logs.clone();
