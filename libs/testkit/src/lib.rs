@@ -12,10 +12,12 @@ pub mod consul;
 pub mod db;
 pub mod fault_proxy;
 pub mod otlp;
+pub mod problem;
 pub mod process;
 
 pub use consul::ConsulDouble;
 pub use db::TestDatabase;
 pub use fault_proxy::FaultProxy;
 pub use otlp::otlp;
+pub use problem::assert_problem;
 pub use process::ServiceProcess;

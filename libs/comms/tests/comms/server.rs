@@ -7,21 +7,13 @@ use axum::Router;
 use axum::routing::{get, post};
 use comms::http::{ApiJson, ServerLimits, with_standard_layers};
 use serde_json::Value;
+use testkit::assert_problem;
 
 async fn serve(router: Router, limits: ServerLimits) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(comms::http::serve(listener, with_standard_layers(router, limits), std::future::pending()));
     format!("http://{addr}")
-}
-
-async fn problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
-    let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["request_id"], id.as_str());
-    body
 }
 
 async fn panics() -> &'static str {
@@ -39,11 +31,11 @@ async fn a_panic_a_timeout_and_an_oversized_body_are_problems_with_the_request_i
     let base = serve(router, limits).await;
     let http = reqwest::Client::new();
 
-    let panicked = problem(http.get(format!("{base}/panic")).send().await.unwrap(), 500).await;
+    let panicked = assert_problem(http.get(format!("{base}/panic")).send().await.unwrap(), 500).await;
     assert!(panicked.get("detail").is_none(), "internal details stay in the log: {panicked}");
-    problem(http.get(format!("{base}/slow")).send().await.unwrap(), 504).await;
+    assert_problem(http.get(format!("{base}/slow")).send().await.unwrap(), 504).await;
     let big = serde_json::json!({ "data": "x".repeat(4096) });
-    problem(http.post(format!("{base}/echo")).json(&big).send().await.unwrap(), 413).await;
+    assert_problem(http.post(format!("{base}/echo")).json(&big).send().await.unwrap(), 413).await;
     let small = http.post(format!("{base}/echo")).json(&serde_json::json!({ "ok": true })).send().await.unwrap();
     assert_eq!(small.status(), 200, "the server still works");
 }

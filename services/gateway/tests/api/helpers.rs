@@ -214,15 +214,7 @@ impl TestGateway {
     }
 }
 
-/// Asserts a problem+json answer with `status` and the request id.
-pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
-    let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["request_id"], id.as_str());
-    body
-}
+pub use testkit::assert_problem;
 
 /// 50 MB, produced only as fast as the connection takes it.
 fn big(echo: Echo) -> axum::response::Response {

@@ -149,20 +149,7 @@ impl TestApp {
     }
 }
 
-/// Asserts the response is a problem+json document with `status`, carrying
-/// the request id that the response header also carries; returns the body.
-pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status, "status");
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
-    assert_eq!(content_type, "application/problem+json");
-    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["status"], status);
-    assert_eq!(body["request_id"], request_id.as_str(), "the body names the request it answers");
-    assert!(body["type"].as_str().unwrap().starts_with("https://"), "type is a URI");
-    assert!(body["title"].is_string());
-    body
-}
+pub use testkit::assert_problem;
 
 /// The field names of a problem's violations.
 pub fn violated_fields(problem: &Value) -> Vec<String> {

@@ -204,6 +204,15 @@ impl RabbitBroker {
             .collect()
     }
 
+    /// The live connection (waiting briefly through a reconnect) and a new
+    /// channel on it, for declaring topology or consuming.
+    async fn fresh_channel(&self) -> Result<(Live, Channel), BrokerError> {
+        let live =
+            self.live(Duration::from_secs(10)).await.ok_or_else(|| BrokerError::Unavailable("not connected".into()))?;
+        let channel = live.connection.create_channel().await.map_err(|e| BrokerError::Unavailable(e.to_string()))?;
+        Ok((live, channel))
+    }
+
     fn route(&self, message: &OutgoingMessage) -> (String, String) {
         match &message.destination {
             Destination::Event => (self.config.exchange.clone(), message.event_type.clone()),
@@ -232,12 +241,7 @@ impl MessageBroker for RabbitBroker {
         handler: Arc<dyn Handler>,
     ) -> BoxFuture<'_, Result<SubscriptionId, BrokerError>> {
         Box::pin(async move {
-            let live = self
-                .live(Duration::from_secs(10))
-                .await
-                .ok_or_else(|| BrokerError::Unavailable("not connected".into()))?;
-            let channel =
-                live.connection.create_channel().await.map_err(|e| BrokerError::Unavailable(e.to_string()))?;
+            let (live, channel) = self.fresh_channel().await?;
             amqp::declare_subscription(&channel, &self.config, &subscription)
                 .await
                 .map_err(|e| BrokerError::Refused(e.to_string()))?;
@@ -265,12 +269,7 @@ impl MessageBroker for RabbitBroker {
 
     fn declare_task_queue<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<(), BrokerError>> {
         Box::pin(async move {
-            let live = self
-                .live(Duration::from_secs(10))
-                .await
-                .ok_or_else(|| BrokerError::Unavailable("not connected".into()))?;
-            let channel =
-                live.connection.create_channel().await.map_err(|e| BrokerError::Unavailable(e.to_string()))?;
+            let (_, channel) = self.fresh_channel().await?;
             amqp::declare_queue(&channel, &self.config, queue)
                 .await
                 .map_err(|e| BrokerError::Refused(e.to_string()))?;
