@@ -8,7 +8,12 @@ use prost::Message as _;
 
 /// Each package is compiled on its own so its descriptor set can be
 /// registered for reflection by exactly the service that implements it.
-const PACKAGES: &[(&str, &str)] = &[("user/v1/user.proto", "user_v1")];
+const PACKAGES: &[(&str, &str)] = &[
+    ("user/v1/user.proto", "user_v1"),
+    ("inventory/v1/inventory.proto", "inventory_v1"),
+    ("order/v1/order.proto", "order_v1"),
+    ("analytics/v1/analytics.proto", "analytics_v1"),
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);

@@ -5,19 +5,25 @@
 //! - [`process`]: a service run from its binary as a separate process;
 //! - [`otlp`]: an OTLP receiver recording spans, and the process's telemetry;
 //! - [`fault_proxy`]: a TCP proxy that adds latency, refuses, hangs or cuts;
-//! - [`consul`]: a Consul HTTP API double that runs real health checks.
+//! - [`consul`]: a Consul HTTP API double that runs real health checks;
+//! - [`broker`]: a broker namespace of the test's own;
+//! - [`probe`]: a subscriber that records events, and publishes like a peer.
 
+pub mod broker;
 pub mod broker_conformance;
 pub mod consul;
 pub mod db;
 pub mod fault_proxy;
 pub mod otlp;
+pub mod probe;
 pub mod problem;
 pub mod process;
 
+pub use broker::{broker_env, broker_settings};
 pub use consul::ConsulDouble;
 pub use db::TestDatabase;
 pub use fault_proxy::FaultProxy;
 pub use otlp::otlp;
+pub use probe::EventProbe;
 pub use problem::assert_problem;
 pub use process::ServiceProcess;

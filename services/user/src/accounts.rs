@@ -1,6 +1,8 @@
 //! The use cases, shared by the REST and gRPC front doors: each parses its
 //! input once, touches the database once, and answers with a [`UserError`].
 
+use comms::messaging::{Envelope, outbox};
+use events::UserRegistered;
 use uuid::Uuid;
 
 use crate::db::{self, Inserted, Updated};
@@ -56,9 +58,13 @@ pub async fn register(state: &AppState, new: NewUser) -> Result<User, UserError>
     // Hash before taking a connection: the pool is for queries, not for
     // waiting on the CPU.
     let hash = new.password.hash().await?;
-    let mut conn = state.db.acquire().await?;
-    match db::insert_user(&mut conn, &new.email, &new.name, &hash, roles).await? {
+    let mut tx = state.db.begin().await?;
+    match db::insert_user(&mut tx, &new.email, &new.name, &hash, roles).await? {
         Inserted::Created(user) => {
+            // The event commits with the user or not at all.
+            let event = UserRegistered { user_id: user.id, email: user.email.clone(), name: user.name.clone() };
+            outbox::enqueue(&mut tx, &Envelope::new("user", &event, None)).await?;
+            tx.commit().await?;
             tracing::info!(user_id = %user.id, "user registered");
             Ok(user)
         }

@@ -14,6 +14,10 @@
 //! | `USER_SHUTDOWN_GRACE_SECS` | `20` |
 //! | `USER_CONSUL_URL` | unset (no registration); e.g. `http://consul:8500` |
 //! | `USER_ADVERTISE_HOST` | `127.0.0.1`; the host others reach this instance at |
+//!
+//! The broker is shared by the whole system, so its variables have no
+//! prefix: `BROKER`, `AMQP_URL`, `KAFKA_BROKERS`, `BROKER_NAMESPACE`
+//! (see `comms::messaging::settings`).
 
 use std::time::Duration;
 
@@ -39,6 +43,8 @@ pub struct Settings {
     pub shutdown_grace_secs: u64,
     #[serde(flatten)]
     pub discovery: comms::discovery::DiscoverySettings,
+    #[serde(skip)]
+    pub broker: comms::messaging::settings::BrokerSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -55,7 +61,9 @@ pub struct JwtSettings {
 
 impl Settings {
     pub fn from_env() -> anyhow::Result<Self> {
-        Ok(comms::settings::from_env("USER_")?)
+        let mut settings: Self = comms::settings::from_env("USER_")?;
+        settings.broker = comms::messaging::settings::BrokerSettings::from_env()?;
+        Ok(settings)
     }
 
     pub fn admin_emails(&self) -> Vec<String> {

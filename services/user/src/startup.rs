@@ -7,6 +7,7 @@ use std::sync::Arc;
 use comms::Shutdown;
 use comms::discovery::DiscoverySettings;
 use comms::grpc::GrpcServices;
+use comms::messaging::Messaging;
 use comms::service::Servers;
 use contracts::user::v1::FILE_DESCRIPTOR_SET;
 use contracts::user::v1::user_service_server::UserServiceServer;
@@ -34,6 +35,7 @@ pub struct Application {
     state: Arc<AppState>,
     grace: std::time::Duration,
     discovery: DiscoverySettings,
+    messaging: Messaging,
 }
 
 impl Application {
@@ -46,6 +48,7 @@ impl Application {
             .connect(&settings.database_url)
             .await?;
         MIGRATOR.run(&db).await?;
+        let messaging = Messaging::connect(&settings.broker, "user", &db).await?;
         let tokens = TokenIssuer::from_pem(
             &settings.jwt.private_key_pem()?,
             settings.jwt.issuer.clone(),
@@ -55,7 +58,14 @@ impl Application {
         let http = TcpListener::bind((settings.host.as_str(), settings.http_port)).await?;
         let grpc = TcpListener::bind((settings.host.as_str(), settings.grpc_port)).await?;
         let state = Arc::new(AppState { db, tokens, admin_emails: settings.admin_emails() });
-        Ok(Self { http, grpc, state, grace: settings.shutdown_grace(), discovery: settings.discovery.clone() })
+        Ok(Self {
+            http,
+            grpc,
+            state,
+            grace: settings.shutdown_grace(),
+            discovery: settings.discovery.clone(),
+            messaging,
+        })
     }
 
     pub fn http_addr(&self) -> SocketAddr {
@@ -87,7 +97,9 @@ impl Application {
             grace: self.grace,
             registry,
         };
+        self.messaging.start_relay(self.state.db.clone());
         comms::service::run(servers, shutdown).await?;
+        self.messaging.stop().await;
         self.state.db.close().await;
         Ok(())
     }

@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod rabbitmq;
 pub mod relay;
 pub mod router;
+pub mod runtime;
 pub mod settings;
 pub mod spans;
 
@@ -21,3 +22,4 @@ pub use broker::{
 pub use envelope::{DecodeError, Envelope, Event};
 pub use relay::{CrashPoint, OutboxRelay, RelayConfig};
 pub use router::EventRouter;
+pub use runtime::Messaging;

@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS comms_outbox (
     last_error    text,
     next_attempt_at timestamptz NOT NULL DEFAULT now()
 );
+-- Set for a task (point-to-point) instead of a domain event.
+ALTER TABLE comms_outbox ADD COLUMN IF NOT EXISTS task_queue text;
 CREATE INDEX IF NOT EXISTS comms_outbox_pending
     ON comms_outbox (next_attempt_at, created_at) WHERE published_at IS NULL;
 CREATE TABLE IF NOT EXISTS comms_inbox (
@@ -52,15 +54,29 @@ pub async fn install(pool: &sqlx::PgPool) -> sqlx::Result<()> {
 /// is woken when (and only if) the transaction commits.
 #[tracing::instrument(skip_all, fields(event_type = %envelope.event_type, event_id = %envelope.id))]
 pub async fn enqueue(tx: &mut PgConnection, envelope: &Envelope) -> sqlx::Result<()> {
+    insert(tx, envelope, None).await
+}
+
+/// Adds a task for the work queue `queue` inside the caller's transaction:
+/// the point-to-point twin of [`enqueue`], just as reliable.
+#[tracing::instrument(skip_all, fields(queue = %queue, task_type = %envelope.event_type, task_id = %envelope.id))]
+pub async fn enqueue_task(tx: &mut PgConnection, queue: &str, envelope: &Envelope) -> sqlx::Result<()> {
+    insert(tx, envelope, Some(queue)).await
+}
+
+async fn insert(tx: &mut PgConnection, envelope: &Envelope, task_queue: Option<&str>) -> sqlx::Result<()> {
     let mut trace_context = HashMap::new();
     crate::telemetry::inject_map(&mut trace_context);
-    sqlx::query("INSERT INTO comms_outbox (id, event_type, envelope, trace_context) VALUES ($1, $2, $3, $4)")
-        .bind(envelope.id)
-        .bind(&envelope.event_type)
-        .bind(sqlx::types::Json(envelope))
-        .bind(sqlx::types::Json(trace_context))
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO comms_outbox (id, event_type, envelope, trace_context, task_queue) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(envelope.id)
+    .bind(&envelope.event_type)
+    .bind(sqlx::types::Json(envelope))
+    .bind(sqlx::types::Json(trace_context))
+    .bind(task_queue)
+    .execute(&mut *tx)
+    .await?;
     // NOTIFY is transactional: listeners hear it at commit, never before.
     sqlx::query("SELECT pg_notify($1, '')").bind(NOTIFY_CHANNEL).execute(&mut *tx).await?;
     Ok(())

@@ -77,6 +77,7 @@ struct Row {
     id: Uuid,
     envelope: Json<Envelope>,
     trace_context: Json<std::collections::HashMap<String, String>>,
+    task_queue: Option<String>,
 }
 
 impl OutboxRelay {
@@ -139,7 +140,7 @@ impl OutboxRelay {
     pub async fn publish_batch(&self) -> Result<usize, RelayError> {
         let mut tx = self.pool.begin().await?;
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, envelope, trace_context FROM comms_outbox
+            "SELECT id, envelope, trace_context, task_queue FROM comms_outbox
              WHERE published_at IS NULL AND next_attempt_at <= now()
              ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
@@ -159,16 +160,15 @@ impl OutboxRelay {
             .map(|row| {
                 let envelope = &row.envelope.0;
                 let parent = crate::telemetry::extract_map(&row.trace_context.0);
-                let span = spans::producer(
-                    self.system,
-                    &envelope.event_type,
-                    &envelope.event_type,
-                    &envelope.id.to_string(),
-                    parent,
-                );
+                let destination = match &row.task_queue {
+                    Some(queue) => Destination::Task { queue: queue.clone() },
+                    None => Destination::Event,
+                };
+                let target = row.task_queue.as_deref().unwrap_or(&envelope.event_type);
+                let span = spans::producer(self.system, target, &envelope.event_type, &envelope.id.to_string(), parent);
                 let headers = spans::context_headers(&span);
                 spans_.push(span);
-                OutgoingMessage::from_envelope(envelope, Destination::Event, headers)
+                OutgoingMessage::from_envelope(envelope, destination, headers)
             })
             .collect();
         let outcomes = self

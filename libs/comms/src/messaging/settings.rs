@@ -17,11 +17,25 @@ pub struct BrokerSettings {
     pub amqp_url: String,
     #[serde(default = "default_kafka_brokers")]
     pub kafka_brokers: String,
+    /// Prefixes the exchange, queues, topics and groups, so several systems
+    /// (test runs) can share one broker. Empty by default.
+    #[serde(default)]
+    pub broker_namespace: String,
+    /// Let the broker delete queues unused this long (test systems clean up
+    /// after themselves). Unset in production.
+    #[serde(default)]
+    pub broker_queue_expiry_secs: Option<u64>,
 }
 
 impl Default for BrokerSettings {
     fn default() -> Self {
-        Self { broker: default_broker(), amqp_url: default_amqp_url(), kafka_brokers: default_kafka_brokers() }
+        Self {
+            broker: default_broker(),
+            amqp_url: default_amqp_url(),
+            kafka_brokers: default_kafka_brokers(),
+            broker_namespace: String::new(),
+            broker_queue_expiry_secs: None,
+        }
     }
 }
 
@@ -36,11 +50,18 @@ fn default_kafka_brokers() -> String {
 }
 
 impl BrokerSettings {
-    /// Reads `BROKER`, `AMQP_URL` and `KAFKA_BROKERS` (shared by every
-    /// service: one system, one broker).
+    /// Reads `BROKER`, `AMQP_URL`, `KAFKA_BROKERS`, `BROKER_NAMESPACE` and
+    /// `BROKER_QUEUE_EXPIRY_SECS` (shared by every service: one system, one
+    /// broker).
     pub fn from_env() -> Result<Self, figment::Error> {
         figment::Figment::new()
-            .merge(figment::providers::Env::raw().only(&["broker", "amqp_url", "kafka_brokers"]))
+            .merge(figment::providers::Env::raw().only(&[
+                "broker",
+                "amqp_url",
+                "kafka_brokers",
+                "broker_namespace",
+                "broker_queue_expiry_secs",
+            ]))
             .extract()
     }
 
@@ -48,12 +69,17 @@ impl BrokerSettings {
     pub async fn connect(&self, service: &str) -> Result<(Arc<dyn MessageBroker>, &'static str), BrokerError> {
         match self.broker.as_str() {
             "rabbitmq" => {
-                let broker = RabbitBroker::connect(RabbitConfig::new(self.amqp_url.clone(), service)).await?;
+                let mut config = RabbitConfig::new(self.amqp_url.clone(), service);
+                config.exchange = format!("{}{}", self.broker_namespace, config.exchange);
+                config.prefix.clone_from(&self.broker_namespace);
+                config.queue_expiry = self.broker_queue_expiry_secs.map(std::time::Duration::from_secs);
+                let broker = RabbitBroker::connect(config).await?;
                 Ok((broker, "rabbitmq"))
             }
             #[cfg(feature = "kafka")]
             "kafka" => {
-                let config = super::kafka::KafkaConfig::new(self.kafka_brokers.clone(), service);
+                let mut config = super::kafka::KafkaConfig::new(self.kafka_brokers.clone(), service);
+                config.prefix.clone_from(&self.broker_namespace);
                 Ok((super::kafka::KafkaBroker::connect(config).await?, "kafka"))
             }
             other => Err(BrokerError::Refused(format!("unknown BROKER {other:?}: use rabbitmq or kafka"))),

@@ -22,6 +22,7 @@ pub struct TestApp {
     pub db: TestDatabase,
     pub http: reqwest::Client,
     pub shutdown: Shutdown,
+    pub broker: comms::messaging::settings::BrokerSettings,
 }
 
 pub fn dev_key_path() -> PathBuf {
@@ -45,12 +46,14 @@ pub fn test_settings(database_url: &str) -> Settings {
         admin_emails: ADMIN_EMAIL.into(),
         shutdown_grace_secs: 5,
         discovery: Default::default(),
+        broker: testkit::broker_settings(),
     }
 }
 
 /// The environment that starts the service binary against `database_url`.
 pub fn process_env(database_url: &str) -> Vec<(&'static str, String)> {
-    vec![
+    let mut env = testkit::broker_env(&testkit::broker_settings());
+    env.extend([
         ("USER_HOST", "127.0.0.1".into()),
         ("USER_HTTP_PORT", "0".into()),
         ("USER_GRPC_PORT", "0".into()),
@@ -58,18 +61,21 @@ pub fn process_env(database_url: &str) -> Vec<(&'static str, String)> {
         ("USER_JWT__PRIVATE_KEY_FILE", dev_key_path().display().to_string()),
         ("USER_SHUTDOWN_GRACE_SECS", "5".into()),
         ("RUST_LOG", "info".into()),
-    ]
+    ]);
+    env
 }
 
 pub async fn spawn_app() -> TestApp {
     testkit::otlp();
     let db = TestDatabase::create(&MIGRATOR).await.expect("test database");
-    let app = Application::build(&test_settings(&db.url)).await.expect("build app");
+    let settings = test_settings(&db.url);
+    let broker = settings.broker.clone();
+    let app = Application::build(&settings).await.expect("build app");
     let base = format!("http://{}", app.http_addr());
     let grpc_addr = app.grpc_addr();
     let shutdown = Shutdown::new();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    TestApp { base, grpc_addr, db, http: reqwest::Client::new(), shutdown }
+    TestApp { base, grpc_addr, db, http: reqwest::Client::new(), shutdown, broker }
 }
 
 /// The identity the gateway would vouch for.

@@ -52,6 +52,9 @@ pub struct RabbitConfig {
     pub queue_expiry: Option<Duration>,
     /// Delete the exchange when its last binding goes (tests).
     pub exchange_auto_delete: bool,
+    /// Prepended to every queue name: one namespace per system on a shared
+    /// broker (tests run many systems side by side). Empty in production.
+    pub prefix: String,
 }
 
 impl RabbitConfig {
@@ -62,7 +65,12 @@ impl RabbitConfig {
             connection_name: connection_name.into(),
             queue_expiry: None,
             exchange_auto_delete: false,
+            prefix: String::new(),
         }
+    }
+
+    fn queue(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
     }
 
     fn uri_with_heartbeat(&self) -> String {
@@ -216,7 +224,7 @@ impl RabbitBroker {
     fn route(&self, message: &OutgoingMessage) -> (String, String) {
         match &message.destination {
             Destination::Event => (self.config.exchange.clone(), message.event_type.clone()),
-            Destination::Task { queue } => (String::new(), queue.clone()),
+            Destination::Task { queue } => (String::new(), self.config.queue(queue)),
         }
     }
 }
@@ -241,6 +249,7 @@ impl MessageBroker for RabbitBroker {
         handler: Arc<dyn Handler>,
     ) -> BoxFuture<'_, Result<SubscriptionId, BrokerError>> {
         Box::pin(async move {
+            let subscription = Subscription { name: self.config.queue(&subscription.name), ..subscription };
             let (live, channel) = self.fresh_channel().await?;
             amqp::declare_subscription(&channel, &self.config, &subscription)
                 .await
@@ -270,7 +279,7 @@ impl MessageBroker for RabbitBroker {
     fn declare_task_queue<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<(), BrokerError>> {
         Box::pin(async move {
             let (_, channel) = self.fresh_channel().await?;
-            amqp::declare_queue(&channel, &self.config, queue)
+            amqp::declare_queue(&channel, &self.config, &self.config.queue(queue))
                 .await
                 .map_err(|e| BrokerError::Refused(e.to_string()))?;
             let _ = channel.close(200, "OK".into()).await;

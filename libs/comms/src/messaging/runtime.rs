@@ -1,0 +1,80 @@
+//! A service's messaging, wired the same way in every service: one broker
+//! connection chosen by configuration, the outbox relay, the service's
+//! subscriptions, and an orderly stop.
+
+use std::sync::{Arc, Mutex};
+
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+
+use super::broker::{BrokerError, Handler, MessageBroker, Subscription, SubscriptionId};
+use super::relay::{OutboxRelay, RelayConfig};
+use super::settings::BrokerSettings;
+use crate::shutdown::Shutdown;
+
+pub struct Messaging {
+    broker: Arc<dyn MessageBroker>,
+    system: &'static str,
+    subscriptions: Mutex<Vec<SubscriptionId>>,
+    relay: Mutex<Option<JoinHandle<()>>>,
+    stop_relay: Shutdown,
+}
+
+impl Messaging {
+    /// Connects to the configured broker and installs the outbox and inbox
+    /// tables in the service's database.
+    pub async fn connect(settings: &BrokerSettings, service: &str, db: &PgPool) -> anyhow::Result<Self> {
+        super::outbox::install(db).await?;
+        let (broker, system) = settings.connect(service).await?;
+        Ok(Self {
+            broker,
+            system,
+            subscriptions: Mutex::new(Vec::new()),
+            relay: Mutex::new(None),
+            stop_relay: Shutdown::new(),
+        })
+    }
+
+    pub fn broker(&self) -> &Arc<dyn MessageBroker> {
+        &self.broker
+    }
+
+    /// `rabbitmq` or `kafka`, for spans.
+    pub fn system(&self) -> &'static str {
+        self.system
+    }
+
+    /// Starts relaying the outbox of `db` to the broker.
+    pub fn start_relay(&self, db: PgPool) {
+        let relay = OutboxRelay::new(db, self.broker.clone(), self.system, RelayConfig::default());
+        let task = tokio::spawn(relay.run(self.stop_relay.clone()));
+        *self.relay.lock().expect("relay lock") = Some(task);
+    }
+
+    pub async fn subscribe(
+        &self,
+        subscription: Subscription,
+        handler: Arc<dyn Handler>,
+    ) -> Result<SubscriptionId, BrokerError> {
+        let id = self.broker.subscribe(subscription, handler).await?;
+        self.subscriptions.lock().expect("subscriptions lock").push(id);
+        Ok(id)
+    }
+
+    /// Stops consuming, then stops the relay after its current batch. Call
+    /// after the servers have drained and before the pool closes: events
+    /// written by the last requests are still relayed by the next start.
+    pub async fn stop(&self) {
+        let ids = std::mem::take(&mut *self.subscriptions.lock().expect("subscriptions lock"));
+        for id in ids {
+            if let Err(error) = self.broker.unsubscribe(id).await {
+                tracing::warn!(%error, "unsubscribe failed");
+            }
+        }
+        self.stop_relay.trigger();
+        let relay = self.relay.lock().expect("relay lock").take();
+        if let Some(relay) = relay {
+            let _ = relay.await;
+        }
+    }
+}
