@@ -5,6 +5,7 @@
 //! Transport crates (tonic's server set-up, OTLP, later lapin and Consul)
 //! stay behind these modules.
 
+pub mod cli;
 pub mod client;
 pub mod discovery;
 pub mod error;

@@ -14,9 +14,9 @@
 //! | `GATEWAY_CONSUL_URL` | unset: static upstreams from `GATEWAY_UPSTREAMS` |
 //! | `GATEWAY_UPSTREAMS` | e.g. `user=127.0.0.1:8081;order=127.0.0.1:8083` |
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Settings {
     #[serde(default = "default_host")]
     pub host: String,

@@ -21,9 +21,9 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Settings {
     #[serde(default = "default_host")]
     pub host: String,
@@ -35,6 +35,7 @@ pub struct Settings {
     pub database_url: String,
     #[serde(default = "default_max_connections")]
     pub database_max_connections: u32,
+    #[serde(default)]
     pub jwt: JwtSettings,
     /// Comma-separated; the one way to get the admin role besides seed data.
     #[serde(default)]
@@ -47,7 +48,7 @@ pub struct Settings {
     pub broker: comms::messaging::settings::BrokerSettings,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct JwtSettings {
     pub private_key: Option<String>,
     pub private_key_file: Option<String>,
@@ -72,6 +73,18 @@ impl Settings {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        Self {
+            private_key: None,
+            private_key_file: None,
+            issuer: default_issuer(),
+            audience: default_audience(),
+            ttl_secs: default_ttl(),
+        }
     }
 }
 

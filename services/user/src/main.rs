@@ -1,10 +1,15 @@
-//! The user service binary: telemetry, settings, build, run. Nothing else.
+//! The user service binary: telemetry, settings, build, run. Nothing else
+//! (besides `settings-keys` and `healthcheck`, see `comms::cli`).
 
 use user::config::Settings;
 use user::startup::Application;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let shared = [comms::settings::TELEMETRY_KEYS, comms::settings::BROKER_KEYS];
+    if let Some(code) = comms::cli::subcommand::<Settings>("USER_", &shared, |s| s.http_port) {
+        std::process::exit(code);
+    }
     let telemetry = comms::telemetry::init("user")?;
     let settings = Settings::from_env()?;
     let app = Application::build(&settings).await?;

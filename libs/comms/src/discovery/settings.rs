@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{ConsulRegistry, HealthCheck, Registration, ServiceRegistry, StaticRegistry};
 use crate::discovery::CheckKind;
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
 pub struct DiscoverySettings {
     /// Consul's HTTP address (`http://consul:8500`). Unset: static discovery.
     #[serde(default)]

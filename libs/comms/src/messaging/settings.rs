@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::broker::{BrokerError, MessageBroker};
 use super::rabbitmq::{RabbitBroker, RabbitConfig};
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 pub struct BrokerSettings {
     /// `rabbitmq` (default) or `kafka`.
     #[serde(default = "default_broker")]
