@@ -6,9 +6,49 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Run every test against local PostgreSQL and RabbitMQ (the README's test command).
+# Build the service binaries (the Docker build's own script, dev profile), then
+# run every test against local PostgreSQL and RabbitMQ (the README's test command).
 test:
+    deploy/build.sh dev all
     cargo test --workspace --locked
+
+# Build and start the whole system with docker compose, then print the URLs.
+up:
+    docker compose up --build --wait
+    @echo "gateway  http://localhost:8080/docs"
+    @echo "jaeger   http://localhost:16686"
+    @echo "rabbitmq http://localhost:15672  (guest / guest)"
+    @echo "consul   http://localhost:8500"
+    @echo "mail     http://localhost:8025"
+    @echo "admin    admin@switchyard.local / switchyard-admin"
+
+# The same with a Kafka-protocol broker (tansu) instead of RabbitMQ.
+up-kafka:
+    docker compose -f docker-compose.yml -f deploy/compose/kafka.yml up --build --wait
+
+# Stop and remove the containers (add `-v` to docker compose down to drop the data).
+down:
+    docker compose down
+
+logs *services:
+    docker compose logs -f {{services}}
+
+ps:
+    docker compose ps
+
+# All six services as local processes against PostgreSQL and RabbitMQ on
+# localhost (static discovery unless CONSUL_URL is set). Ctrl-C stops all.
+dev:
+    deploy/dev.sh
+
+# A scripted walk through the main flow against a running system (`just dev` or `just up`).
+demo url="http://localhost:8080":
+    deploy/demo.py {{url}}
+
+# Validate docker-compose.yml (no engine needed) and compare its variables
+# with the settings each binary reads.
+check-compose:
+    deploy/check-compose.py
 
 # Install (once) and start a Kafka-protocol broker (tansu) on 127.0.0.1:19092, for the Kafka tests.
 kafka:
@@ -19,18 +59,6 @@ check:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
     .ci/one-version
-
-# Static discovery unless CONSUL_URL is set; PostgreSQL on localhost. Ctrl-C stops all.
-# Run the services built so far as local processes: user 8081/9081, gateway 8080.
-dev:
-    psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'users'" | grep -q 1 \
-      || psql -h 127.0.0.1 -U postgres -c 'CREATE DATABASE users'
-    cargo build -p user -p gateway
-    trap 'kill 0' EXIT INT TERM; \
-    USER_JWT__PRIVATE_KEY_FILE=deploy/dev-keys/jwt-ed25519.pem USER_ADMIN_EMAILS=admin@switchyard.local \
-      USER_CONSUL_URL="${CONSUL_URL:-}" ./target/debug/user & \
-    GATEWAY_UPSTREAMS='user=127.0.0.1:8081' GATEWAY_CONSUL_URL="${CONSUL_URL:-}" ./target/debug/gateway & \
-    echo "gateway: http://localhost:8080/docs"; wait
 
 # Drop test databases left behind by interrupted test runs.
 clean-test-dbs:

@@ -53,6 +53,24 @@ impl UserChanges {
 #[tracing::instrument(skip_all)]
 pub async fn register(state: &AppState, new: NewUser) -> Result<User, UserError> {
     let admin = state.admin_emails.iter().any(|e| e == new.email.as_str());
+    create(state, new, admin).await
+}
+
+/// Creates the seed admin unless the email is already registered: safe to
+/// run at every start of every replica.
+pub async fn ensure_admin(state: &AppState, email: &str, password: &str) -> Result<(), UserError> {
+    let new = NewUser::parse(email, "Administrator", password)?;
+    match create(state, new, true).await {
+        Ok(user) => {
+            tracing::info!(user_id = %user.id, "seed admin created");
+            Ok(())
+        }
+        Err(UserError::EmailTaken) => Ok(()),
+        Err(other) => Err(other),
+    }
+}
+
+async fn create(state: &AppState, new: NewUser, admin: bool) -> Result<User, UserError> {
     let roles: &[&str] =
         if admin { &[Role::Customer.as_str(), Role::Admin.as_str()] } else { &[Role::Customer.as_str()] };
     // Hash before taking a connection: the pool is for queries, not for

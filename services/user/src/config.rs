@@ -11,6 +11,7 @@
 //! | `USER_JWT__ISSUER` / `USER_JWT__AUDIENCE` | `switchyard-user` / `switchyard` |
 //! | `USER_JWT__TTL_SECS` | `900` |
 //! | `USER_ADMIN_EMAILS` | empty; comma-separated emails that register as admins |
+//! | `USER_SEED_ADMIN__EMAIL` / `USER_SEED_ADMIN__PASSWORD` | unset; if both are set, this admin is created at start (once) |
 //! | `USER_SHUTDOWN_GRACE_SECS` | `20` |
 //! | `USER_CONSUL_URL` | unset (no registration); e.g. `http://consul:8500` |
 //! | `USER_ADVERTISE_HOST` | `127.0.0.1`; the host others reach this instance at |
@@ -40,6 +41,8 @@ pub struct Settings {
     /// Comma-separated; the one way to get the admin role besides seed data.
     #[serde(default)]
     pub admin_emails: String,
+    #[serde(default)]
+    pub seed_admin: SeedAdmin,
     #[serde(default = "default_grace")]
     pub shutdown_grace_secs: u64,
     #[serde(flatten)]
@@ -74,6 +77,14 @@ impl Settings {
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
     }
+}
+
+/// An admin account created at start if absent, so a fresh system can be
+/// administered (compose and `just dev` set it; production would not).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct SeedAdmin {
+    pub email: Option<String>,
+    pub password: Option<String>,
 }
 
 impl Default for JwtSettings {

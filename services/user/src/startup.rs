@@ -15,6 +15,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 
+use crate::accounts;
 use crate::config::Settings;
 use crate::grpc::UserGrpc;
 use crate::http;
@@ -58,6 +59,9 @@ impl Application {
         let http = TcpListener::bind((settings.host.as_str(), settings.http_port)).await?;
         let grpc = TcpListener::bind((settings.host.as_str(), settings.grpc_port)).await?;
         let state = Arc::new(AppState { db, tokens, admin_emails: settings.admin_emails() });
+        if let (Some(email), Some(password)) = (&settings.seed_admin.email, &settings.seed_admin.password) {
+            accounts::ensure_admin(&state, email, password).await.map_err(|e| anyhow::anyhow!("seed admin: {e}"))?;
+        }
         Ok(Self {
             http,
             grpc,

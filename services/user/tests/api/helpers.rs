@@ -44,6 +44,7 @@ pub fn test_settings(database_url: &str) -> Settings {
             ttl_secs: 900,
         },
         admin_emails: ADMIN_EMAIL.into(),
+        seed_admin: Default::default(),
         shutdown_grace_secs: 5,
         discovery: Default::default(),
         broker: testkit::broker_settings(),

@@ -260,3 +260,22 @@ async fn a_name_longer_than_100_characters_as_sent_is_refused_even_if_padded() {
     assert_eq!(violated_fields(&problem), ["name"]);
     assert_eq!(app.register("ok@example.com", &format!("  {}  ", "a".repeat(96)), PASSWORD).await.status(), 201);
 }
+
+#[tokio::test]
+async fn the_seed_admin_is_created_once_however_often_the_service_starts() {
+    testkit::otlp();
+    let db = testkit::TestDatabase::create(&user::startup::MIGRATOR).await.unwrap();
+    let mut settings = crate::helpers::test_settings(&db.url);
+    settings.seed_admin = user::config::SeedAdmin {
+        email: Some("root@example.com".into()),
+        password: Some("a long enough password".into()),
+    };
+    for _ in 0..2 {
+        drop(user::startup::Application::build(&settings).await.expect("build with a seed admin"));
+    }
+    let roles: Vec<Vec<String>> = sqlx::query_scalar("SELECT roles FROM users WHERE email = 'root@example.com'")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(roles, vec![vec!["customer".to_owned(), "admin".to_owned()]]);
+}
