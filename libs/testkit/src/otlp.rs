@@ -129,6 +129,11 @@ impl Otlp {
         &self.endpoint
     }
 
+    /// Every span recorded so far.
+    pub fn all_spans(&self) -> Vec<RecordedSpan> {
+        self.recorder.spans.lock().expect("recorder lock").clone()
+    }
+
     /// Every span recorded so far with this trace id.
     pub fn spans(&self, trace_id: &str) -> Vec<RecordedSpan> {
         let spans = self.recorder.spans.lock().expect("recorder lock");

@@ -1,0 +1,154 @@
+//! Starting, stopping and restarting the system's processes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use comms::messaging::settings::BrokerSettings;
+use testkit::{ConsulDouble, ServiceProcess, TestDatabase};
+
+/// Every service binary, in start order: a service starts after the ones it
+/// calls, as compose's `depends_on` orders them.
+pub const SERVICES: &[&str] = &["user", "inventory", "order", "notification", "analytics", "gateway"];
+
+pub const ADMIN_EMAIL: &str = "admin@switchyard.local";
+pub const ADMIN_PASSWORD: &str = "switchyard-admin";
+
+pub struct System {
+    /// The gateway's base URL: the only address tests talk to.
+    pub gateway: String,
+    pub consul: ConsulDouble,
+    pub broker: BrokerSettings,
+    processes: HashMap<&'static str, ServiceProcess>,
+    env: HashMap<&'static str, Vec<(&'static str, String)>>,
+    _databases: Vec<TestDatabase>,
+}
+
+impl System {
+    /// Starts everything on `broker` (`rabbitmq` or `kafka`), each service
+    /// on free ports, registered in the Consul double.
+    pub async fn start(broker: &str) -> anyhow::Result<Self> {
+        let otlp = testkit::otlp();
+        let consul = ConsulDouble::start().await;
+        let mut broker_settings = testkit::broker_settings();
+        broker.clone_into(&mut broker_settings.broker);
+        let shared: Vec<(&'static str, String)> = testkit::broker_env(&broker_settings)
+            .into_iter()
+            .chain([("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.endpoint().to_owned()), ("RUST_LOG", "info".to_owned())])
+            .collect();
+
+        let mut databases = Vec::new();
+        let mut env = HashMap::new();
+        for &service in SERVICES {
+            let prefix = prefix(service);
+            let mut vars = shared.clone();
+            vars.push((leak(format!("{prefix}HOST")), "127.0.0.1".into()));
+            vars.push((leak(format!("{prefix}CONSUL_URL")), consul.url()));
+            if service == "gateway" {
+                vars.retain(|(k, _)| !k.starts_with("BROKER") && !["AMQP_URL", "KAFKA_BROKERS"].contains(k));
+                vars.push(("GATEWAY_PORT", "0".into()));
+                vars.push(("GATEWAY_ROUTES_FILE", repo_path("deploy/gateway/routes.json")));
+            } else {
+                let db = TestDatabase::create_empty().await?;
+                vars.push((leak(format!("{prefix}DATABASE_URL")), db.url.clone()));
+                vars.push((leak(format!("{prefix}ADVERTISE_HOST")), "127.0.0.1".into()));
+                vars.push((leak(format!("{prefix}HTTP_PORT")), "0".into()));
+                vars.push((leak(format!("{prefix}GRPC_PORT")), "0".into()));
+                vars.push((leak(format!("{prefix}SHUTDOWN_GRACE_SECS")), "3".into()));
+                databases.push(db);
+            }
+            vars.extend(service_specific(service));
+            env.insert(service, vars);
+        }
+
+        let mut system = Self {
+            gateway: String::new(),
+            consul,
+            broker: broker_settings,
+            processes: HashMap::new(),
+            env,
+            _databases: databases,
+        };
+        for &service in SERVICES {
+            system.launch(service).await?;
+        }
+        system.gateway = format!("http://{}", system.processes["gateway"].addr("http_addr"));
+        Ok(system)
+    }
+
+    /// Stops a service as an orchestrator would (SIGTERM), waiting for it.
+    pub async fn stop(&mut self, service: &str) -> anyhow::Result<()> {
+        let mut process = self.processes.remove(service).ok_or_else(|| anyhow::anyhow!("{service} is not running"))?;
+        process.terminate()?;
+        process.wait(std::time::Duration::from_secs(15)).await?;
+        Ok(())
+    }
+
+    /// Starts a stopped service again, with the same database and settings.
+    pub async fn restart(&mut self, service: &'static str) -> anyhow::Result<()> {
+        self.launch(service).await
+    }
+
+    /// The log lines a service has written so far.
+    pub fn logs(&self, service: &str) -> Vec<String> {
+        self.processes.get(service).map(ServiceProcess::logs).unwrap_or_default()
+    }
+
+    async fn launch(&mut self, service: &'static str) -> anyhow::Result<()> {
+        let binary = binary(service)?;
+        let process = ServiceProcess::spawn(&binary, &self.env[service]).await?;
+        if service != "gateway" {
+            self.wait_until_passing(service, &process).await?;
+        }
+        self.processes.insert(service, process);
+        Ok(())
+    }
+
+    /// Waits until Consul's health check of the service passes, as compose
+    /// waits for `service_healthy` before starting what depends on it.
+    async fn wait_until_passing(&self, service: &str, process: &ServiceProcess) -> anyhow::Result<()> {
+        let port = process.addr("http_addr").port();
+        let id = format!("{service}-127.0.0.1-{port}");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while tokio::time::Instant::now() < deadline {
+            if self.consul.is_passing(&id) {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("{service} never passed its health check; its log:\n{}", process.logs().join("\n"))
+    }
+}
+
+fn service_specific(service: &str) -> Vec<(&'static str, String)> {
+    match service {
+        "user" => vec![
+            ("USER_JWT__PRIVATE_KEY_FILE", repo_path("deploy/dev-keys/jwt-ed25519.pem")),
+            ("USER_ADMIN_EMAILS", ADMIN_EMAIL.into()),
+            ("USER_SEED_ADMIN__EMAIL", ADMIN_EMAIL.into()),
+            ("USER_SEED_ADMIN__PASSWORD", ADMIN_PASSWORD.into()),
+        ],
+        _ => vec![],
+    }
+}
+
+fn prefix(service: &str) -> String {
+    format!("{}_", service.to_uppercase())
+}
+
+/// Variable names are built once per service and live for the test run.
+fn leak(name: String) -> &'static str {
+    Box::leak(name.into_boxed_str())
+}
+
+fn repo_path(relative: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(relative).display().to_string()
+}
+
+/// The built binary; `deploy/build.sh dev all` (the first step of
+/// `just test`) builds all six.
+fn binary(service: &str) -> anyhow::Result<String> {
+    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| PathBuf::from(repo_path("target")), PathBuf::from);
+    let path = target.join("debug").join(service);
+    anyhow::ensure!(path.exists(), "{} is not built: run `deploy/build.sh dev all` (`just test` does)", path.display());
+    Ok(path.display().to_string())
+}

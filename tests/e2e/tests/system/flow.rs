@@ -1,0 +1,150 @@
+//! The main flow (the order saga) on each broker, and the trace it leaves.
+
+use std::time::Duration;
+
+use e2e::{Api, System, items};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use testkit::otlp::RecordedSpan;
+
+const SAGA: Duration = Duration::from_secs(45);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_order_saga_runs_end_to_end_on_rabbitmq_and_leaves_one_trace() {
+    let system = System::start("rabbitmq").await.expect("the system starts");
+    main_flow(&system, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_order_saga_runs_end_to_end_on_kafka() {
+    if !kafka_available().await {
+        return;
+    }
+    let system = System::start("kafka").await.expect("the system starts on kafka");
+    main_flow(&system, false).await;
+    println!("KAFKA TEST RAN: the whole system on Kafka");
+}
+
+async fn main_flow(system: &System, check_trace: bool) {
+    let api = Api::new(&system.gateway);
+    let (customer_id, token) = api.new_customer("Ada").await;
+    let customer = api.with_token(&token);
+    let admin = api.with_token(&api.login(e2e_admin().0, e2e_admin().1).await);
+
+    // An admin creates a product.
+    let sku = format!("E2E-{}", &uuid::Uuid::new_v4().simple().to_string()[..8].to_uppercase());
+    let (status, product) =
+        admin.post("/api/products", json!({ "sku": sku, "name": "Test kettle", "price": 2500, "stock": 3 })).await;
+    assert_eq!(status, StatusCode::CREATED, "{product}");
+    let (status, _) =
+        customer.post("/api/products", json!({ "sku": "NOPE-1", "name": "x", "price": 1, "stock": 1 })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "customers cannot create products");
+
+    // The happy path: CONFIRMED, stock reduced, notified, counted.
+    let (status, order) = customer.place_order(json!([{ "sku": sku, "quantity": 2 }])).await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let order_id = order["id"].as_str().expect("order id").to_owned();
+    let confirmed = customer.poll(&format!("/api/orders/{order_id}"), SAGA, |o| o["status"] == "CONFIRMED").await;
+    assert_eq!(confirmed["status"], "CONFIRMED", "{confirmed}");
+    assert_eq!(stock(&customer, &sku).await, 1);
+    let notes = customer.poll("/api/notifications", SAGA, |page| mentions(page, &order_id)).await;
+    assert!(mentions(&notes, &order_id), "the customer is told about the order: {notes}");
+    let summary =
+        admin.poll("/api/analytics/summary", SAGA, |s| s.to_string().contains("CONFIRMED") && revenue(s) >= 5000).await;
+    assert!(revenue(&summary) >= 5000, "analytics counts the order's revenue: {summary}");
+
+    // More than the stock: REJECTED, stock untouched.
+    let (status, too_many) = customer.place_order(json!([{ "sku": sku, "quantity": 5 }])).await;
+    assert_eq!(status, StatusCode::CREATED, "{too_many}");
+    let rejected_id = too_many["id"].as_str().unwrap().to_owned();
+    let rejected = customer.poll(&format!("/api/orders/{rejected_id}"), SAGA, |o| o["status"] == "REJECTED").await;
+    assert_eq!(rejected["status"], "REJECTED", "{rejected}");
+    assert_eq!(stock(&customer, &sku).await, 1);
+
+    // Cancelling the confirmed order gives its stock back.
+    let (status, cancelled) = customer.post(&format!("/api/orders/{order_id}/cancel"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    let product = customer.poll(&format!("/api/products/{sku}"), SAGA, |p| p["stock"] == 3).await;
+    assert_eq!(product["stock"], 3, "the reservation is released: {product}");
+
+    // The registration was counted too.
+    let registrations = summary.get("registrations").and_then(Value::as_i64).unwrap_or_default();
+    assert!(registrations >= 1, "{summary}");
+    let _ = customer_id;
+
+    if check_trace {
+        assert_one_trace_across_all_services().await;
+    }
+}
+
+/// A trace of `POST /api/orders` on RabbitMQ holds spans of all six
+/// services, with no span whose parent is missing. (Tests in this binary
+/// share one receiver, so the broker attribute picks this test's traces.)
+async fn assert_one_trace_across_all_services() {
+    let otlp = testkit::otlp();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut best = Vec::new();
+    while tokio::time::Instant::now() < deadline {
+        let roots: Vec<RecordedSpan> = otlp
+            .all_spans()
+            .into_iter()
+            .filter(|s| s.service_name.as_deref() == Some("gateway") && s.name == "POST /api/orders")
+            .collect();
+        for root in roots {
+            let spans = otlp.spans(&root.trace_id);
+            let on_rabbitmq = spans.iter().any(|s| s.attribute("messaging.system") == Some("rabbitmq"));
+            if on_rabbitmq && services_of(&spans).len() == 6 && orphans(&spans).is_empty() {
+                return;
+            }
+            if services_of(&spans).len() >= services_of(&best).len() {
+                best = spans;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!(
+        "an order's trace should reach all six services with no orphans; best: services {:?}, orphans {:?}",
+        services_of(&best),
+        orphans(&best).iter().map(|s| (&s.service_name, &s.name)).collect::<Vec<_>>()
+    );
+}
+
+fn services_of(spans: &[RecordedSpan]) -> std::collections::BTreeSet<String> {
+    spans.iter().filter_map(|s| s.service_name.clone()).collect()
+}
+
+fn orphans(spans: &[RecordedSpan]) -> Vec<&RecordedSpan> {
+    spans
+        .iter()
+        .filter(|s| !s.parent_span_id.is_empty() && !spans.iter().any(|p| p.span_id == s.parent_span_id))
+        .collect()
+}
+
+async fn stock(api: &Api, sku: &str) -> i64 {
+    let (status, product) = api.get(&format!("/api/products/{sku}")).await;
+    assert_eq!(status, StatusCode::OK, "{product}");
+    product["stock"].as_i64().expect("stock")
+}
+
+fn mentions(page: &Value, order_id: &str) -> bool {
+    items(page).iter().any(|n| n.to_string().contains(order_id) || n.to_string().contains(&order_id[..8]))
+}
+
+fn revenue(summary: &Value) -> i64 {
+    summary.get("revenue").and_then(Value::as_i64).unwrap_or_default()
+}
+
+fn e2e_admin() -> (&'static str, &'static str) {
+    ("admin@switchyard.local", "switchyard-admin")
+}
+
+/// The Kafka-protocol broker is needed; with `CI` set its absence fails.
+async fn kafka_available() -> bool {
+    let brokers = std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".into());
+    let reachable = tokio::net::TcpStream::connect(brokers.split(',').next().unwrap_or_default()).await.is_ok();
+    assert!(reachable || std::env::var("CI").is_err(), "CI is set but no Kafka broker listens at {brokers}");
+    if !reachable {
+        eprintln!("skipping: no Kafka broker at {brokers} (run `just kafka`)");
+    }
+    reachable
+}
