@@ -49,9 +49,12 @@ def show(label, value):
     print(f"   {label}: {json.dumps(value, sort_keys=True)}")
 
 
+class DemoFailed(Exception):
+    pass
+
+
 def fail(message):
-    print(f"\nDEMO FAILED: {message}", file=sys.stderr)
-    sys.exit(1)
+    raise DemoFailed(message)
 
 
 def wait_until(what, probe, timeout=30):
@@ -72,7 +75,17 @@ def wait_for_gateway():
         except (urllib.error.URLError, OSError):
             return None
 
-    wait_until("the gateway", ready, timeout=60)
+    wait_until("the gateway", ready, timeout=120)
+
+    def products():
+        try:
+            call("GET", "/api/products")
+            return True
+        except DemoFailed:
+            return None
+
+    # The gateway may be up before the services behind it.
+    wait_until("the services behind the gateway", products, timeout=60)
 
 
 def order_status(order_id, token, wanted):
@@ -147,4 +160,8 @@ def items(page):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DemoFailed as failure:
+        print(f"\nDEMO FAILED: {failure}", file=sys.stderr)
+        sys.exit(1)

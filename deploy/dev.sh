@@ -43,11 +43,15 @@ GATEWAY_CONSUL_URL="$consul" \
   target/debug/gateway >"$logs/gateway.log" 2>&1 &
 
 echo "logs: $logs/<service>.log"
-for _ in $(seq 120); do
-  if target/debug/gateway healthcheck 2>/dev/null; then break; fi
-  sleep 0.5
+# Each binary checks its own readiness on its default port.
+for service in user inventory order notification analytics gateway; do
+  for _ in $(seq 120); do
+    env -i target/debug/$service healthcheck 2>/dev/null && break
+    sleep 0.5
+  done
+  env -i target/debug/$service healthcheck 2>/dev/null || { echo "$service did not become ready; see $logs/$service.log"; exit 1; }
 done
-echo "gateway: http://localhost:8080/docs (Ctrl-C stops everything)"
+echo "all six services ready; gateway: http://localhost:8080/docs (Ctrl-C stops everything)"
 wait -n
 echo "a service exited; stopping the rest (see $logs)"
 exit 1
