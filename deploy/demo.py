@@ -35,6 +35,8 @@ def call(method, path, body=None, token=None, headers=None, expect=(200, 201)):
             status, text = response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         status, text = error.code, error.read().decode()
+    except (urllib.error.URLError, OSError) as error:
+        fail(f"{method} {path}: {error}")
     payload = json.loads(text) if text else None
     if status not in expect:
         fail(f"{method} {path} answered {status}: {text}")

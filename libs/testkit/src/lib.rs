@@ -7,7 +7,8 @@
 //! - [`fault_proxy`]: a TCP proxy that adds latency, refuses, hangs or cuts;
 //! - [`consul`]: a Consul HTTP API double that runs real health checks;
 //! - [`broker`]: a broker namespace of the test's own;
-//! - [`probe`]: a subscriber that records events, and publishes like a peer.
+//! - [`probe`]: a subscriber that records events, and publishes like a peer;
+//! - [`smtp`]: an SMTP server that records what it is sent, or refuses it.
 
 pub mod broker;
 pub mod broker_conformance;
@@ -18,6 +19,7 @@ pub mod otlp;
 pub mod probe;
 pub mod problem;
 pub mod process;
+pub mod smtp;
 
 pub use broker::{broker_env, broker_settings};
 pub use consul::ConsulDouble;
@@ -27,3 +29,4 @@ pub use otlp::otlp;
 pub use probe::EventProbe;
 pub use problem::assert_problem;
 pub use process::ServiceProcess;
+pub use smtp::SmtpSink;
