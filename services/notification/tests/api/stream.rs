@@ -1,0 +1,83 @@
+//! The live stream: Server-Sent Events of the caller's new notifications,
+//! fed through PostgreSQL LISTEN/NOTIFY.
+
+use std::time::Duration;
+
+use events::UserRegistered;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::helpers::{As, PATIENCE, spawn_app};
+
+/// Reads an SSE response event by event.
+struct EventReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl EventReader {
+    /// The next event's `event` and `data` fields (comments skipped), or
+    /// `None` when the stream ends; panics past `PATIENCE`.
+    async fn next(&mut self) -> Option<(String, String)> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    block
+                        .lines()
+                        .filter_map(|l| l.strip_prefix(name))
+                        .map(str::trim_start)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                let data = field("data:");
+                if !data.is_empty() {
+                    return Some((field("event:"), data));
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .expect("an event within the deadline")
+                .expect("the stream reads");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk?));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_new_notification_arrives_on_the_callers_live_stream_and_no_one_elses() {
+    let app = spawn_app().await;
+    let (ada, grace) = (Uuid::now_v7(), Uuid::now_v7());
+    let response = app.get("/notifications/stream", &As::customer(ada)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut stream = EventReader { response, buffer: String::new() };
+
+    // Grace's first, and stored, so that if the stream leaked it, it would
+    // be the first event read.
+    let theirs = UserRegistered { user_id: grace, email: "grace@example.com".into(), name: "Grace".into() };
+    let envelope = app.publish("user", &theirs).await;
+    app.wait_for_stored(envelope.id, |s| s.len() == 1).await;
+    let mine = UserRegistered { user_id: ada, email: "ada@example.com".into(), name: "Ada".into() };
+    let envelope = app.publish("user", &mine).await;
+
+    let (event, data) = stream.next().await.expect("an event");
+    assert_eq!(event, "notification");
+    let notification: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(notification["subject"], "Welcome to switchyard, Ada");
+    assert_eq!(notification["recipient"], "ada@example.com");
+    assert_eq!(notification["event_id"], envelope.id.to_string());
+}
+
+#[tokio::test]
+async fn live_streams_end_when_the_service_shuts_down() {
+    let app = spawn_app().await;
+    let response = app.get("/notifications/stream", &As::customer(Uuid::now_v7())).send().await.unwrap();
+    let mut stream = EventReader { response, buffer: String::new() };
+
+    app.shutdown.trigger();
+    // Promptly: well within the 5 s grace the server would otherwise wait.
+    let ended = tokio::time::timeout(Duration::from_secs(4), stream.next()).await;
+    assert!(matches!(ended, Ok(None)), "the stream ended instead of holding up the drain");
+}
