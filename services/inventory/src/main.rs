@@ -1,0 +1,14 @@
+//! The inventory service binary: telemetry, settings, build, run. Nothing else.
+
+use inventory::config::Settings;
+use inventory::startup::Application;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let telemetry = comms::telemetry::init("inventory")?;
+    let settings = Settings::from_env()?;
+    let app = Application::build(&settings).await?;
+    app.run_until_stopped(comms::Shutdown::on_signal()).await?;
+    telemetry.shutdown();
+    Ok(())
+}

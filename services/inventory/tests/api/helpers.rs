@@ -1,0 +1,226 @@
+//! `spawn_app()`, replicas of it, and typed request helpers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use comms::Shutdown;
+use comms::messaging::settings::BrokerSettings;
+use contracts::inventory::v1::inventory_service_client::InventoryServiceClient;
+use inventory::config::Settings;
+use inventory::startup::{Application, MIGRATOR};
+use reqwest::Method;
+use serde_json::{Value, json};
+use testkit::TestDatabase;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+pub use testkit::assert_problem;
+
+/// How long any asynchronous effect may take before a test fails. Generous:
+/// the machine may be busy with other builds.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+pub struct TestApp {
+    pub base: String,
+    pub grpc_addr: SocketAddr,
+    pub db: TestDatabase,
+    pub http: reqwest::Client,
+    pub shutdown: Shutdown,
+    pub settings: Settings,
+    pub events_handled: Arc<AtomicU64>,
+}
+
+/// A second instance on the same database and broker namespace.
+pub struct Replica {
+    pub base: String,
+    pub events_handled: Arc<AtomicU64>,
+    shutdown: Shutdown,
+}
+
+pub fn test_settings(database_url: &str, broker: BrokerSettings) -> Settings {
+    Settings {
+        host: "127.0.0.1".into(),
+        http_port: 0,
+        grpc_port: 0,
+        database_url: database_url.into(),
+        database_max_connections: 10,
+        low_stock_threshold: 5,
+        watch_buffer: 256,
+        seed_demo_products: false,
+        shutdown_grace_secs: 5,
+        discovery: Default::default(),
+        broker,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// An app whose settings `configure` adjusts first.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    testkit::otlp();
+    let db = TestDatabase::create(&MIGRATOR).await.expect("test database");
+    let mut settings = test_settings(&db.url, testkit::broker_settings());
+    configure(&mut settings);
+    let app = Application::build(&settings).await.expect("build app");
+    let base = format!("http://{}", app.http_addr());
+    let grpc_addr = app.grpc_addr();
+    let events_handled = app.events_handled();
+    let shutdown = Shutdown::new();
+    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    TestApp { base, grpc_addr, db, http: reqwest::Client::new(), shutdown, settings, events_handled }
+}
+
+/// The identity the gateway would vouch for.
+#[derive(Clone, Debug)]
+pub struct As {
+    pub id: Uuid,
+    pub roles: &'static str,
+}
+
+impl As {
+    pub fn customer() -> Self {
+        Self { id: Uuid::now_v7(), roles: "customer" }
+    }
+
+    pub fn admin() -> Self {
+        Self { id: Uuid::now_v7(), roles: "customer,admin" }
+    }
+}
+
+impl TestApp {
+    /// Another instance of the service on this app's database and broker
+    /// namespace, as a second replica would run in production.
+    pub async fn spawn_replica(&self) -> Replica {
+        let app = Application::build(&self.settings).await.expect("build replica");
+        let base = format!("http://{}", app.http_addr());
+        let events_handled = app.events_handled();
+        let shutdown = Shutdown::new();
+        tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        Replica { base, events_handled, shutdown }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn request(&self, method: Method, path: &str, who: &As) -> reqwest::RequestBuilder {
+        as_caller(self.http.request(method, self.url(path)), who)
+    }
+
+    /// Creates a product through the API, as an admin.
+    pub async fn create_product(&self, sku: &str, price: i64, stock: i64) -> Value {
+        let body = json!({ "sku": sku, "name": format!("Product {sku}"), "price": price, "stock": stock });
+        let response = self.request(Method::POST, "/products", &As::admin()).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 201, "creating {sku}");
+        response.json().await.unwrap()
+    }
+
+    pub async fn restock(&self, sku: &str, quantity: i64) -> reqwest::Response {
+        self.request(Method::POST, &format!("/products/{sku}/restock"), &As::admin())
+            .json(&json!({ "quantity": quantity }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Inserts a product straight into the table (fast set-up).
+    pub async fn insert_product(&self, sku: &str, stock: i64) {
+        sqlx::query("INSERT INTO products (sku, name, price, stock) VALUES ($1, $2, 1000, $3)")
+            .bind(sku)
+            .bind(format!("Product {sku}"))
+            .bind(stock)
+            .execute(&self.db.pool)
+            .await
+            .expect("insert product");
+    }
+
+    pub async fn stock(&self, sku: &str) -> i64 {
+        sqlx::query_scalar("SELECT stock FROM products WHERE sku = $1")
+            .bind(sku)
+            .fetch_one(&self.db.pool)
+            .await
+            .expect("stock")
+    }
+
+    pub async fn grpc(&self) -> InventoryServiceClient<Channel> {
+        InventoryServiceClient::connect(format!("http://{}", self.grpc_addr)).await.expect("grpc connect")
+    }
+
+    pub fn handled(&self) -> u64 {
+        self.events_handled.load(Ordering::SeqCst)
+    }
+
+    /// Waits until this app has handled `count` messages and relayed every
+    /// event it wrote to the outbox: after this, nothing more is on its way.
+    pub async fn settle(&self, count: u64) {
+        eventually("the app to handle and relay everything", || async {
+            let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM comms_outbox WHERE published_at IS NULL")
+                .fetch_one(&self.db.pool)
+                .await
+                .unwrap();
+            self.handled() >= count && pending == 0
+        })
+        .await;
+    }
+
+    /// How many events of `event_type` this service has emitted (through
+    /// its outbox), published or not.
+    pub async fn emitted(&self, event_type: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM comms_outbox WHERE event_type = $1")
+            .bind(event_type)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+    }
+}
+
+pub fn as_caller(request: reqwest::RequestBuilder, who: &As) -> reqwest::RequestBuilder {
+    request.header("x-user-id", who.id.to_string()).header("x-user-roles", who.roles)
+}
+
+/// Polls `condition` until it holds, failing the test after [`DEADLINE`].
+pub async fn eventually<F, Fut>(what: &str, condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    eventually_within(DEADLINE, what, condition).await;
+}
+
+pub async fn eventually_within<F, Fut>(deadline: Duration, what: &str, condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let give_up = tokio::time::Instant::now() + deadline;
+    while !condition().await {
+        assert!(tokio::time::Instant::now() < give_up, "gave up waiting for {what} after {deadline:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The field names of a problem's violations.
+pub fn violated_fields(problem: &Value) -> Vec<String> {
+    let mut fields: Vec<String> = problem["errors"]
+        .as_array()
+        .map_or_else(Vec::new, |errors| errors.iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect());
+    fields.sort();
+    fields
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop serving before the test's database is dropped underneath.
+        self.shutdown.trigger();
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}

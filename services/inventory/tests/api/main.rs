@@ -1,0 +1,11 @@
+//! The inventory service's integration tests: one binary (link time is the
+//! cost on small machines), one module per area, each test against real
+//! PostgreSQL (a database of its own) and RabbitMQ (a namespace of its own).
+
+mod concurrency;
+mod grpc;
+mod helpers;
+mod probe;
+mod reservations;
+mod rest;
+mod watch;

@@ -1,0 +1,120 @@
+//! WatchStock: a snapshot, then changes as they are committed, from this
+//! instance or any other; and a reader that falls behind is dropped.
+
+use std::time::Duration;
+
+use contracts::inventory::v1 as pb;
+use futures::StreamExt;
+use tonic::Code;
+use tonic::transport::Endpoint;
+
+use crate::helpers::{As, DEADLINE, as_caller, spawn_app, spawn_app_with};
+use crate::probe::{Probe, line, order_placed};
+
+type Changes = tonic::Streaming<pb::StockChange>;
+
+/// The next change, within the deadline, as (sku, stock, reason).
+async fn next(stream: &mut Changes) -> (String, i64, String) {
+    let change = tokio::time::timeout(DEADLINE, stream.next())
+        .await
+        .expect("a change arrives")
+        .expect("the stream goes on")
+        .expect("a change, not an error");
+    (change.sku, change.stock, change.reason)
+}
+
+fn change(sku: &str, stock: i64, reason: &str) -> (String, i64, String) {
+    (sku.into(), stock, reason.into())
+}
+
+async fn watch(app: &crate::helpers::TestApp, skus: &[&str]) -> Changes {
+    let request = pb::WatchStockRequest { skus: skus.iter().map(|s| (*s).to_owned()).collect() };
+    app.grpc().await.watch_stock(request).await.unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn a_watcher_gets_the_snapshot_then_each_change_to_its_skus_as_it_is_committed() {
+    let app = spawn_app().await;
+    app.create_product("SKU-KETTLE", 3499, 5).await;
+    app.create_product("SKU-MUG", 899, 9).await;
+    let mut stream = watch(&app, &["SKU-KETTLE"]).await;
+    assert_eq!(next(&mut stream).await, change("SKU-KETTLE", 5, "snapshot"));
+
+    // Notifications arrive in commit order, so the mug's restock, committed
+    // first, would come first if the filter let it through.
+    assert_eq!(app.restock("SKU-MUG", 1).await.status(), 200);
+    assert_eq!(app.restock("SKU-KETTLE", 3).await.status(), 200);
+    assert_eq!(next(&mut stream).await, change("SKU-KETTLE", 8, "restocked"));
+
+    let probe = Probe::start(&app.settings.broker).await;
+    probe.publish(&order_placed(vec![line("SKU-KETTLE", 2)])).await;
+    assert_eq!(next(&mut stream).await, change("SKU-KETTLE", 6, "reserved"));
+
+    let patch = as_caller(app.http.patch(app.url("/products/SKU-KETTLE")), &As::admin());
+    patch.json(&serde_json::json!({ "price": 2999 })).send().await.unwrap();
+    assert_eq!(next(&mut stream).await, change("SKU-KETTLE", 6, "updated"));
+}
+
+#[tokio::test]
+async fn a_watcher_sees_changes_committed_by_another_replica() {
+    let app = spawn_app().await;
+    let replica = app.spawn_replica().await;
+    app.create_product("SKU-TEAPOT", 4599, 2).await;
+    let mut everything = watch(&app, &[]).await;
+    assert_eq!(next(&mut everything).await, change("SKU-TEAPOT", 2, "snapshot"));
+
+    let restock = as_caller(app.http.post(format!("{}/products/SKU-TEAPOT/restock", replica.base)), &As::admin());
+    assert_eq!(restock.json(&serde_json::json!({ "quantity": 4 })).send().await.unwrap().status(), 200);
+    assert_eq!(next(&mut everything).await, change("SKU-TEAPOT", 6, "restocked"));
+}
+
+#[tokio::test]
+async fn a_watcher_that_falls_behind_is_dropped_with_resource_exhausted() {
+    // A backlog of 4 changes per watcher; a snapshot far larger than every
+    // buffer between the server and a client that is not reading.
+    let app = spawn_app_with(|settings| settings.watch_buffer = 4).await;
+    sqlx::query(
+        "INSERT INTO products (sku, name, price, stock)
+         SELECT 'SKU-' || lpad(n::text, 28, '0'), 'Bulk', 1, 1 FROM generate_series(1, 20000) AS n",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let first = format!("SKU-{:028}", 1);
+
+    // Small HTTP/2 windows so the client buffers little of what it does not read.
+    let channel = Endpoint::from_shared(format!("http://{}", app.grpc_addr))
+        .unwrap()
+        .initial_stream_window_size(65_535)
+        .initial_connection_window_size(65_535)
+        .connect()
+        .await
+        .unwrap();
+    let mut client = pb::inventory_service_client::InventoryServiceClient::new(channel);
+    let mut stalled = client.watch_stock(pb::WatchStockRequest { skus: vec![] }).await.unwrap().into_inner();
+
+    // A second watcher that keeps up shows when every change has been
+    // broadcast, i.e. queued for the stalled one too.
+    let mut keeping_up = watch(&app, &[&first]).await;
+    assert_eq!(next(&mut keeping_up).await.2, "snapshot");
+    for n in 1..=12 {
+        assert_eq!(app.restock(&first, 1).await.status(), 200);
+        assert_eq!(next(&mut keeping_up).await, change(&first, 1 + n, "restocked"));
+    }
+
+    let mut snapshot = 0;
+    let ended = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match stalled.next().await {
+                Some(Ok(change)) if change.reason == "snapshot" => snapshot += 1,
+                Some(Ok(change)) => panic!("a change passed on after some were missed: {change:?}"),
+                Some(Err(status)) => return status,
+                None => panic!("the stream ended without saying why"),
+            }
+        }
+    })
+    .await
+    .expect("the stalled stream ends");
+    assert_eq!(ended.code(), Code::ResourceExhausted, "{ended:?}");
+    assert_eq!(snapshot, 20_000, "the whole snapshot came first");
+}
