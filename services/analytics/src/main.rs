@@ -1,0 +1,15 @@
+//! The analytics service binary: telemetry, settings, build, run. Nothing
+//! else.
+
+use analytics::config::Settings;
+use analytics::startup::Application;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let telemetry = comms::telemetry::init("analytics")?;
+    let settings = Settings::from_env()?;
+    let app = Application::build(&settings).await?;
+    app.run_until_stopped(comms::Shutdown::on_signal()).await?;
+    telemetry.shutdown();
+    Ok(())
+}
