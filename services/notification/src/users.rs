@@ -2,10 +2,10 @@
 //! over REST through the comms client (retries, breaker, balancing over the
 //! instances discovery knows).
 
-use axum::http::HeaderValue;
 use comms::client::CallError;
 use comms::client::http::HttpClient;
 use comms::http::caller::{USER_ID_HEADER, USER_ROLES_HEADER};
+use http::{HeaderName, HeaderValue, StatusCode};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -24,7 +24,7 @@ pub enum LookupError {
     /// It answered, but not as its contract says (a 403 would mean the
     /// identity headers below are no longer accepted).
     #[error("the user service answered {0}")]
-    Unexpected(http::StatusCode),
+    Unexpected(StatusCode),
 }
 
 #[derive(Clone)]
@@ -50,13 +50,13 @@ impl UserDirectory {
         let response = self
             .client
             .get(&format!("/users/{id}"))
-            .header(http::HeaderName::from_static(USER_ID_HEADER), user_id)
-            .header(http::HeaderName::from_static(USER_ROLES_HEADER), HeaderValue::from_static("customer"))
+            .header(HeaderName::from_static(USER_ID_HEADER), user_id)
+            .header(HeaderName::from_static(USER_ROLES_HEADER), HeaderValue::from_static("customer"))
             .send_json::<Customer>()
             .await?;
         match response {
             Ok(customer) => Ok(Some(customer)),
-            Err(response) if response.status() == http::StatusCode::NOT_FOUND => Ok(None),
+            Err(response) if response.status() == StatusCode::NOT_FOUND => Ok(None),
             Err(response) => Err(LookupError::Unexpected(response.status())),
         }
     }

@@ -48,6 +48,12 @@ async fn a_registered_user_gets_one_welcome_delivered_even_when_the_event_arrive
     let to_ada = sink.messages().into_iter().filter(|m| m.recipients == ["ada@example.com"]).count();
     assert_eq!(to_ada, 1, "one delivery for the event");
     assert_eq!(app.queued_tasks().await, 2, "one delivery task per notification");
+    let inbox: i64 = sqlx::query_scalar("SELECT count(*) FROM comms_inbox WHERE event_id = $1")
+        .bind(envelope.id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(inbox, 1, "the inbox recorded the event once");
     assert!(app.users.lookups().is_empty(), "user.registered carries all it needs");
 }
 

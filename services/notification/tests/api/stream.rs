@@ -7,7 +7,7 @@ use events::UserRegistered;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{As, PATIENCE, spawn_app};
+use crate::helpers::{As, PATIENCE, spawn_app, spawn_app_with};
 
 /// Reads an SSE response event by event.
 struct EventReader {
@@ -80,4 +80,12 @@ async fn live_streams_end_when_the_service_shuts_down() {
     // Promptly: well within the 5 s grace the server would otherwise wait.
     let ended = tokio::time::timeout(Duration::from_secs(4), stream.next()).await;
     assert!(matches!(ended, Ok(None)), "the stream ended instead of holding up the drain");
+}
+
+#[tokio::test]
+async fn an_idle_stream_gets_keep_alive_comments() {
+    let app = spawn_app_with(|s| s.stream_keep_alive_secs = 1).await;
+    let mut response = app.get("/notifications/stream", &As::customer(Uuid::now_v7())).send().await.unwrap();
+    let chunk = tokio::time::timeout(PATIENCE, response.chunk()).await.expect("a keep-alive").unwrap().unwrap();
+    assert!(chunk.starts_with(b":"), "an SSE comment line: {chunk:?}");
 }
