@@ -78,19 +78,21 @@ pub async fn on_order_placed(state: &AppState, envelope: &Envelope, order: Order
     let taken = products::move_stock(&mut tx, &skus, &deltas).await.map_err(transient)?;
     reservations::insert_lines(&mut tx, order.order_id, &order.lines).await.map_err(transient)?;
     announce(&mut tx, &taken, Reason::Reserved).await?;
-    for product in &taken {
-        let before = product.stock + demand[&product.sku];
-        if crossed_threshold(before, product.stock, state.low_stock_threshold) {
-            let low = LowStock {
-                sku: product.sku.clone(),
-                name: product.name.clone(),
-                stock: product.stock,
-                threshold: state.low_stock_threshold,
-            };
-            emit(&mut tx, &low, envelope).await?;
-        }
-    }
+    // Stock before = after + what this order took.
+    let low: Vec<LowStock> = taken
+        .iter()
+        .filter(|p| crossed_threshold(p.stock + demand[&p.sku], p.stock, state.low_stock_threshold))
+        .map(|p| LowStock {
+            sku: p.sku.clone(),
+            name: p.name.clone(),
+            stock: p.stock,
+            threshold: state.low_stock_threshold,
+        })
+        .collect();
     emit(&mut tx, &InventoryReserved { order_id: order.order_id, lines: order.lines }, envelope).await?;
+    for event in &low {
+        emit(&mut tx, event, envelope).await?;
+    }
     tx.commit().await.map_err(transient)?;
     tracing::info!(lines = demand.len(), "order reserved");
     Ok(())

@@ -1,6 +1,7 @@
 /// A stock-keeping unit: 1 to 32 characters of `A-Z`, `0-9` and `-`, not
 /// starting with `-`. Surrounding spaces, tabs and line breaks are dropped
-/// (exactly those the OpenAPI pattern allows), nothing else is changed:
+/// (exactly what the OpenAPI pattern `^[ \t\n\r]*[A-Z0-9][A-Z0-9-]{0,31}[ \t\n\r]*$`
+/// allows around it), nothing else is changed:
 /// `sku-mug` is not `SKU-MUG`, so it is refused rather than guessed at.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Sku(String);
