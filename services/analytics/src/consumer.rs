@@ -44,10 +44,20 @@ where
     let db = db.clone();
     move |envelope, event| {
         let db = db.clone();
-        Box::pin(async move {
-            // Every failure here is the database's: worth retrying.
-            apply(&db, &envelope, event.into()).await.map_err(|e| HandlerError::Transient(e.to_string()))
-        })
+        Box::pin(async move { apply(&db, &envelope, event.into()).await.map_err(classify) })
+    }
+}
+
+/// Every failure here is the database's. Most are worth retrying (a
+/// restart, a lost connection); a data exception (SQLSTATE class 22, such
+/// as a NUL character in a sku, which jsonb cannot hold) fails the same way
+/// every time, so it is dead-lettered at once instead of after the retries.
+fn classify(error: sqlx::Error) -> HandlerError {
+    match &error {
+        sqlx::Error::Database(db) if db.code().is_some_and(|code| code.starts_with("22")) => {
+            HandlerError::Permanent(error.to_string())
+        }
+        _ => HandlerError::Transient(error.to_string()),
     }
 }
 

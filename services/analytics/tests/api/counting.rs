@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DurationRound, TimeDelta, Utc};
+use comms::messaging::Envelope;
 use serde_json::json;
 
 use crate::helpers::{Order, envelope, registered, spawn_app, statuses};
@@ -89,4 +90,21 @@ async fn a_late_event_lands_in_the_minute_it_happened() {
     let total: i64 = points.iter().map(|p| p["events"].as_i64().unwrap()).sum();
     assert_eq!(total, 2, "and nowhere else: the other one is in the last minute or two");
     assert_eq!(app.series("order.confirmed", 15).await["points"].as_array().unwrap().len(), 15);
+}
+
+#[tokio::test]
+async fn an_event_the_database_cannot_store_is_dead_lettered_at_once_and_the_rest_still_count() {
+    let app = spawn_app().await;
+    let dead_letters = app.dead_letters().await;
+    let poison = app.emit(&Order::of(&[("NUL\0SKU", 1, 100)]).placed()).await;
+    app.emit(&registered()).await;
+
+    let summary = app.wait_for_events(1).await;
+    assert_eq!(summary["registrations"], 1);
+    let dead = dead_letters.first().await;
+    assert_eq!(Envelope::from_bytes(&dead.body).unwrap().id, poison.id);
+    assert_eq!(dead.attempt, 1, "not retried: it would fail the same way every time");
+    let reason = &dead.headers[comms::messaging::broker::headers::DEATH_REASON];
+    assert!(reason.contains("unsupported Unicode escape sequence"), "the database's own reason: {reason}");
+    assert_eq!(app.summary().await["orders_by_status"], statuses(0, 0, 0, 0), "nothing of it was recorded");
 }

@@ -10,9 +10,12 @@ use analytics::config::Settings;
 use analytics::startup::{Application, MIGRATOR};
 use comms::Shutdown;
 use comms::messaging::settings::BrokerSettings;
-use comms::messaging::{Destination, Envelope, Event, MessageBroker, OutgoingMessage};
+use comms::messaging::{
+    Delivery, Destination, Envelope, Event, Handler, HandlerError, MessageBroker, OutgoingMessage, Subscription,
+};
 use contracts::analytics::v1::analytics_service_client::AnalyticsServiceClient;
 use events::{OrderCancelled, OrderConfirmed, OrderLine, OrderPlaced, OrderRejected, UserRegistered};
+use futures::future::BoxFuture;
 use serde_json::Value;
 use testkit::TestDatabase;
 use tonic::transport::Channel;
@@ -235,4 +238,41 @@ pub fn violated_fields(problem: &Value) -> Vec<String> {
     problem["errors"]
         .as_array()
         .map_or_else(Vec::new, |errors| errors.iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect())
+}
+
+/// Records what the analytics consumer dead-letters.
+#[derive(Default)]
+pub struct DeadLetters {
+    seen: std::sync::Mutex<Vec<Delivery>>,
+}
+
+impl Handler for DeadLetters {
+    fn handle<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), HandlerError>> {
+        self.seen.lock().expect("dead letters lock").push(delivery.clone());
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+impl TestApp {
+    /// Starts recording the dead letters of the analytics subscription.
+    pub async fn dead_letters(&self) -> Arc<DeadLetters> {
+        let recorder = Arc::new(DeadLetters::default());
+        let subscription = Subscription::dead_letters(analytics::consumer::CONSUMER);
+        self.broker.subscribe(subscription, recorder.clone()).await.expect("subscribe to dead letters");
+        recorder
+    }
+}
+
+impl DeadLetters {
+    /// Waits for the first dead letter.
+    pub async fn first(&self) -> Delivery {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            if let Some(delivery) = self.seen.lock().expect("dead letters lock").first() {
+                return delivery.clone();
+            }
+            assert!(tokio::time::Instant::now() < deadline, "nothing was dead-lettered");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
