@@ -19,11 +19,17 @@ use uuid::Uuid;
 #[derive(Clone, Default)]
 pub struct Users {
     ids: Arc<Mutex<HashSet<Uuid>>>,
+    traceparents: Arc<Mutex<Vec<String>>>,
 }
 
 impl Users {
     pub fn add(&self, id: Uuid) {
         self.ids.lock().unwrap().insert(id);
+    }
+
+    /// The `traceparent` of every GetUser call received.
+    pub fn traceparents(&self) -> Vec<String> {
+        self.traceparents.lock().unwrap().clone()
     }
 }
 
@@ -33,6 +39,9 @@ impl UserService for Users {
         &self,
         request: Request<user::GetUserRequest>,
     ) -> Result<Response<user::GetUserResponse>, Status> {
+        if let Some(traceparent) = request.metadata().get("traceparent").and_then(|v| v.to_str().ok()) {
+            self.traceparents.lock().unwrap().push(traceparent.to_owned());
+        }
         let id: Uuid = request.get_ref().id.parse().map_err(|_| Status::invalid_argument("id must be a UUID"))?;
         if !self.ids.lock().unwrap().contains(&id) {
             return Err(Status::not_found("user not found"));

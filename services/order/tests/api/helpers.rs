@@ -72,7 +72,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         broker: broker.clone(),
     };
     adjust(&mut settings);
-    let app = Application::build(&settings).await.expect("build app");
+    let app = Application::build(&settings).await.unwrap_or_else(|e| panic!("build app: {e:#}"));
     let base = format!("http://{}", app.http_addr());
     let grpc_addr = app.grpc_addr();
     let shutdown = Shutdown::new();
@@ -216,6 +216,11 @@ impl Bus {
             .filter_map(|d| Envelope::from_bytes(&d.body).ok())
             .filter(|e| e.event_type == E::TYPE && e.subject.as_deref() == Some(order_id))
             .collect()
+    }
+
+    /// Everything received so far, as delivered.
+    pub fn deliveries(&self) -> Vec<comms::messaging::Delivery> {
+        self.seen.deliveries()
     }
 
     /// Waits for the first `E` about `order_id`.

@@ -12,4 +12,5 @@ mod helpers;
 mod idempotency;
 mod reading;
 mod saga;
+mod tracing;
 mod validation;
