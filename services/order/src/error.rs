@@ -15,10 +15,10 @@ use crate::domain::OrderStatus;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
-    /// 400 / INVALID_ARGUMENT: the request is unusable as sent (a missing
-    /// or malformed `Idempotency-Key` header).
-    #[error("bad request")]
-    BadRequest(Vec<FieldViolation>),
+    /// 400 / INVALID_ARGUMENT: the `Idempotency-Key` header is missing,
+    /// repeated or malformed (the reason says which).
+    #[error("the Idempotency-Key header is missing or malformed")]
+    BadIdempotencyKey(String),
     /// 422 / INVALID_ARGUMENT, listing every bad field.
     #[error("invalid input")]
     Invalid(Vec<FieldViolation>),
@@ -70,7 +70,7 @@ impl OrderError {
 
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::BadRequest(_) => ErrorKind::BadRequest,
+            Self::BadIdempotencyKey(_) => ErrorKind::BadRequest,
             Self::Invalid(_) | Self::UnknownProducts(_) | Self::KeyReused => ErrorKind::InvalidInput,
             Self::UnknownCustomer => ErrorKind::Forbidden,
             Self::NotFound => ErrorKind::NotFound,
@@ -87,9 +87,9 @@ impl IntoResponse for OrderError {
     fn into_response(self) -> Response {
         match self {
             Self::Internal(cause) => Problem::internal(cause),
-            Self::BadRequest(violations) => {
-                Problem::new(ErrorKind::BadRequest).detail("bad request headers").violations(violations)
-            }
+            Self::BadIdempotencyKey(ref reason) => Problem::new(self.kind())
+                .detail(self.to_string())
+                .violations(vec![FieldViolation::new("Idempotency-Key", reason.clone())]),
             Self::Invalid(violations) => Problem::new(ErrorKind::InvalidInput).violations(violations),
             Self::UnknownProducts(ref skus) => {
                 let violations = skus.iter().map(|sku| FieldViolation::new("lines", format!("unknown sku {sku}")));
@@ -109,9 +109,7 @@ impl IntoResponse for OrderError {
 impl From<OrderError> for tonic::Status {
     fn from(e: OrderError) -> Self {
         match e {
-            OrderError::Invalid(violations) | OrderError::BadRequest(violations) => {
-                comms::grpc::invalid_argument("invalid input", &violations)
-            }
+            OrderError::Invalid(violations) => comms::grpc::invalid_argument("invalid input", &violations),
             OrderError::Internal(cause) => {
                 // The gRPC path has no response middleware to log for it.
                 tracing::error!(cause = %format!("{cause:#}"), "request failed");

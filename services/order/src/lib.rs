@@ -6,6 +6,18 @@
 //! event in one transaction. Inventory's answer (`inventory.reserved` or
 //! `inventory.rejected`) confirms or rejects it; the customer may cancel it.
 //! An `Idempotency-Key` makes placing safe to retry.
+//!
+//! Choices a client sees (each explained where it is made):
+//! - the key is required: 1 to 255 visible ASCII characters, else 400; it
+//!   belongs to the customer; only a successful placement is recorded, so a
+//!   failed one can be retried with the same key (`idempotency`, `placing`);
+//! - a replay answers the first response byte for byte, with
+//!   `Idempotency-Replayed: true`; the same key with another body is 422;
+//! - a sku sent twice in one order is refused (422), not merged;
+//! - another customer's order is 404, as if it did not exist (`orders`);
+//! - user or inventory down → 503 (with `Retry-After` while our breaker is
+//!   open), slower than `ORDER_UPSTREAM_TIMEOUT_MS` → 504, a nonsensical
+//!   answer → 502; an account that no longer exists → 403 (`upstream`).
 
 pub mod config;
 pub mod consumers;

@@ -79,10 +79,6 @@ impl Application {
         self.grpc.local_addr().expect("bound listener has an address")
     }
 
-    pub fn db(&self) -> &PgPool {
-        &self.state.db
-    }
-
     /// Serves REST and gRPC until `shutdown` trips, registered in discovery
     /// if configured, relaying the outbox meanwhile; then drains (see
     /// `comms::service::run`) and stops messaging.

@@ -8,7 +8,7 @@ mod sku;
 mod status;
 
 pub use idempotency_key::IdempotencyKey;
-pub use order_request::{OrderRequest, Priced, RequestedLine};
+pub use order_request::{OrderRequest, Priced};
 pub use quantity::Quantity;
 pub use sku::Sku;
 pub use status::OrderStatus;

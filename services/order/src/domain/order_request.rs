@@ -14,9 +14,9 @@ pub struct OrderRequest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestedLine {
-    pub sku: Sku,
-    pub quantity: Quantity,
+struct RequestedLine {
+    sku: Sku,
+    quantity: Quantity,
 }
 
 /// The request's lines with inventory's prices, and their total.
@@ -59,10 +59,6 @@ impl OrderRequest {
         let mut lines: Vec<RequestedLine> = parsed.into_iter().map(|(_, line)| line).collect();
         lines.sort_by(|a, b| a.sku.cmp(&b.sku));
         Ok(Self { lines })
-    }
-
-    pub fn lines(&self) -> &[RequestedLine] {
-        &self.lines
     }
 
     pub fn skus(&self) -> Vec<String> {

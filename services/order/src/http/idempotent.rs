@@ -6,7 +6,6 @@ use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use comms::error::FieldViolation;
 
 use crate::domain::IdempotencyKey;
 use crate::error::OrderError;
@@ -23,12 +22,13 @@ impl<S: Send + Sync> FromRequestParts<S> for KeyHeader {
     type Rejection = OrderError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let bad = |reason: String| OrderError::BadRequest(vec![FieldViolation::new("Idempotency-Key", reason)]);
         let mut values = parts.headers.get_all(IdempotencyKey::HEADER).iter();
         let (Some(value), None) = (values.next(), values.next()) else {
-            return Err(bad("send exactly one: a unique value per order, sent again only to retry it".into()));
+            return Err(OrderError::BadIdempotencyKey(
+                "send exactly one: a unique value per order, sent again only to retry it".into(),
+            ));
         };
-        IdempotencyKey::parse(value.as_bytes()).map(Self).map_err(bad)
+        IdempotencyKey::parse(value.as_bytes()).map(Self).map_err(OrderError::BadIdempotencyKey)
     }
 }
 
