@@ -109,14 +109,10 @@ async fn kafka_events_with_one_subject_are_handled_in_publish_order() {
     println!("KAFKA TEST RAN: ordering");
 }
 
-// Against tansu 0.6 the survivor intermittently missed some records that
-// were produced to the departed member's partitions (24 of 300 in one CI
-// run, with the whole suite running in parallel). Alone it passed 5 runs of
-// 5, and a probe with bare rdkafka consumers doing the same takeover lost
-// nothing. Until the cause is found it does not gate CI:
-// `cargo test -p comms --test comms kafka_group -- --ignored` runs it.
+// The survivor must pick up the departed member's partitions at their
+// committed offsets: records handled but not committed come again (the
+// inbox absorbs them), records not yet handled are not skipped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "intermittent loss on group takeover under parallel load; under investigation (issue 13)"]
 async fn kafka_group_members_share_partitions_and_a_survivor_takes_over() {
     let Some(factory) = factory().await else { return };
     let shop = Shop::on(Box::new(factory), "kafka").await;
