@@ -132,7 +132,7 @@ def main():
     notes = wait_until("a notification", lambda: (lambda n: n if n else None)(
         items(call("GET", "/api/notifications", token=customer))))
     for note in notes[:3]:
-        show("notification", {k: note.get(k) for k in ("kind", "subject", "status")})
+        show("notification", {k: note.get(k) for k in ("event_type", "subject", "status")})
 
     step("6. analytics summary (admin only; built from the same events)")
     show("summary", call("GET", "/api/analytics/summary", token=admin))

@@ -52,7 +52,9 @@ impl System {
                 vars.push((leak(format!("{prefix}DATABASE_URL")), db.url.clone()));
                 vars.push((leak(format!("{prefix}ADVERTISE_HOST")), "127.0.0.1".into()));
                 vars.push((leak(format!("{prefix}HTTP_PORT")), "0".into()));
-                vars.push((leak(format!("{prefix}GRPC_PORT")), "0".into()));
+                if service != "notification" {
+                    vars.push((leak(format!("{prefix}GRPC_PORT")), "0".into()));
+                }
                 vars.push((leak(format!("{prefix}SHUTDOWN_GRACE_SECS")), "3".into()));
                 databases.push(db);
             }
