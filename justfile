@@ -45,6 +45,11 @@ dev:
 demo url="http://localhost:8080":
     deploy/demo.py {{url}}
 
+# Fuzz the public API through the gateway from its OpenAPI document
+# (schemathesis), as a customer and as an admin, against a running system.
+fuzz url="http://localhost:8080" examples="15":
+    tests/fuzz/run.py {{url}} {{examples}}
+
 # Validate docker-compose.yml (no engine needed) and compare its variables
 # with the settings each binary reads.
 check-compose:

@@ -12,6 +12,7 @@
 
 pub mod broker;
 pub mod broker_conformance;
+pub mod browser;
 pub mod consul;
 pub mod db;
 pub mod fault_proxy;

@@ -1,4 +1,5 @@
 //! The system end to end, through the gateway only: one test binary.
 
+mod api_page;
 mod flow;
 mod outage;
