@@ -50,6 +50,11 @@ demo url="http://localhost:8080":
 fuzz url="http://localhost:8080" examples="15":
     tests/fuzz/run.py {{url}} {{examples}}
 
+# The benchmark suite (release builds; nginx, wrk and pgbench are installed
+# if missing): writes bench/results/latest.md and latest.json.
+bench *args:
+    bench/run.py {{args}}
+
 # Validate docker-compose.yml (no engine needed) and compare its variables
 # with the settings each binary reads.
 check-compose:

@@ -66,7 +66,15 @@ impl Customer {
     }
 
     /// Browses and orders until `deadline`, at `rate` orders per second if set.
-    pub async fn shop_until(self, deadline: Instant, shop: &Shop, browse: usize, rate: Option<f64>, stats: &Stats) {
+    pub async fn shop_until(
+        self,
+        deadline: Instant,
+        shop: &Shop,
+        browse: usize,
+        follow: bool,
+        rate: Option<f64>,
+        stats: &Stats,
+    ) {
         let pause = rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
         let mut next = Instant::now();
         let mut n = 0usize;
@@ -82,6 +90,7 @@ impl Customer {
             if let Ok(order) =
                 self.call(stats, "POST /api/orders", Method::POST, "/api/orders", Some(order), Some(&key)).await
                 && let Some(id) = order["id"].as_str()
+                && follow
             {
                 self.follow(id, placed_at, stats).await;
             }

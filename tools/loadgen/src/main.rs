@@ -43,6 +43,9 @@ pub struct Args {
     admin_email: String,
     #[arg(long, default_value = "switchyard-admin")]
     admin_password: String,
+    /// Don't poll placed orders until CONFIRMED (measure placement alone).
+    #[arg(long)]
+    no_follow: bool,
     /// Print the summary as JSON (for scripts) instead of a table.
     #[arg(long)]
     json: bool,
@@ -74,10 +77,10 @@ async fn main() -> anyhow::Result<()> {
     let mut customers = tokio::task::JoinSet::new();
     for n in 0..args.users {
         let (shop, stats, gateway) = (shop.clone(), stats.clone(), args.gateway.clone());
-        let browse = args.browse;
+        let (browse, follow) = (args.browse, !args.no_follow);
         customers.spawn(async move {
             match Customer::sign_up(&gateway, n, &stats).await {
-                Ok(customer) => customer.shop_until(deadline, &shop, browse, per_user_rate, &stats).await,
+                Ok(customer) => customer.shop_until(deadline, &shop, browse, follow, per_user_rate, &stats).await,
                 Err(error) => stats.failed_sign_up(&error),
             }
         });
