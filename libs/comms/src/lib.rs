@@ -1,9 +1,9 @@
 //! The communication library: everything that crosses a process boundary.
 //!
-//! Services use this crate for telemetry, errors, health, metrics, servers
-//! and shutdown, so each of those is written, tested and explained once.
-//! Transport crates (tonic's server set-up, OTLP, later lapin and Consul)
-//! stay behind these modules.
+//! Services use this crate for telemetry, errors, health, metrics, servers,
+//! clients, discovery, messaging and shutdown, so each of those is written,
+//! tested and explained once. Transport crates (tonic's server set-up, OTLP,
+//! lapin, rdkafka, Consul's HTTP API) stay behind these modules.
 
 pub mod cli;
 pub mod client;

@@ -12,7 +12,7 @@
 //! | `GATEWAY_SOCKET_BUFFER_BYTES` | unset (kernel autotuning) |
 //! | `GATEWAY_SHUTDOWN_GRACE_SECS` | `20` |
 //! | `GATEWAY_CONSUL_URL` | unset: static upstreams from `GATEWAY_UPSTREAMS` |
-//! | `GATEWAY_UPSTREAMS` | e.g. `user=127.0.0.1:8081;order=127.0.0.1:8083` |
+//! | `GATEWAY_UPSTREAMS` | e.g. `user=127.0.0.1:8081;order=127.0.0.1:8082` |
 
 use serde::{Deserialize, Serialize};
 
