@@ -71,7 +71,9 @@ mod tests {
         jwt: Inner,
         #[serde(flatten)]
         discovery: crate::discovery::DiscoverySettings,
+        // Skipped fields (read elsewhere, like the broker's) are not listed.
         #[serde(skip)]
+        #[allow(dead_code)]
         broker: crate::messaging::settings::BrokerSettings,
     }
 
