@@ -37,6 +37,11 @@ def markdown(r):
         ", ".join(f"{s} {idle[s]:.0f}/{load[s]:.0f} MB" for s in sorted(idle)), "each < 30 MB idle",
         all(v < 30 for v in idle.values()))
 
+    busy = sorted(o.get("cores_busy_during_load", {}).items(), key=lambda kv: -kv[1])
+    profile = ["", "### Where the time goes while orders are placed (figure 5)", "",
+               "Cores busy per process during the order load (2 cores in all; the load generator is the rest):", "",
+               "| process | cores busy |", "|---|---:|"] + [f"| {name} | {share:.2f} |" for name, share in busy]
+
     patterns = ["", "### 7. One call four ways", "",
                 "| broker | pattern | p50 ms (1 in flight) | p99 ms | throughput (16 in flight) |", "|---|---|---:|---:|---:|"]
     for broker, figures in sorted(r["patterns"].items()):
@@ -48,4 +53,4 @@ def markdown(r):
     head = [f"Measured {meta['date']} on {meta['cores']} cores in {meta['seconds']} s"
             + (" (quick run)" if meta["quick"] else "") + ".", "",
             "| figure | measured | target | met |", "|---|---|---|---|"]
-    return "\n".join(head + rows + patterns) + "\n"
+    return "\n".join(head + rows + patterns + profile) + "\n"

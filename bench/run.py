@@ -50,7 +50,10 @@ def run(command, **kwargs):
 
 def output(command):
     log("$ " + " ".join(command))
-    return subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{command[0]} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result.stdout
 
 
 def ensure_tools():
@@ -94,7 +97,7 @@ class System:
         psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         psql(f'CREATE DATABASE "{database}"')
         env.update({f"{prefix}HTTP_PORT": str(http), f"{prefix}DATABASE_URL": f"{PG}/{database}",
-                    f"{prefix}DATABASE_MAX_CONNECTIONS": "20"})
+                    f"{prefix}DATABASE_MAX_CONNECTIONS": "10"})
         if grpc:
             env[f"{prefix}GRPC_PORT"] = str(grpc)
         env.update({
@@ -135,6 +138,16 @@ class System:
             sizes[service] = round(kb / 1024, 1)
         return sizes
 
+    def cpu_seconds(self):
+        """CPU time used so far by each service, PostgreSQL and RabbitMQ:
+        the difference over a load says where the machine's time went."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        used = {service: cpu_ticks(process.pid) / ticks for service, process in self.processes.items()}
+        for name, pattern in (("postgresql", "postgres"), ("rabbitmq", "beam.smp")):
+            pids = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+            used[name] = sum(cpu_ticks(int(pid)) for pid in pids) / ticks
+        return used
+
     def stop(self):
         for process in self.processes.values():
             if process.poll() is None:
@@ -144,6 +157,15 @@ class System:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def cpu_ticks(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def psql(sql, database="postgres"):
@@ -268,15 +290,20 @@ def figures(args, system):
 
     log("5. placing orders end to end vs single-insert transactions (pgbench), same clients")
     clients = 8
+    cpu_before, wall_before = system.cpu_seconds(), time.monotonic()
     summary = json.loads(output([os.path.join(RELEASE, "loadgen"), "--gateway", gateway, "--users", str(clients),
                                  "--duration", f"{d}s", "--browse", "0", "--no-follow", "--json", "--quiet"]))
     results["memory_load_mb"] = system.rss_mb()
+    wall = time.monotonic() - wall_before
+    cpu_after = system.cpu_seconds()
+    cpu_share = {name: round((cpu_after[name] - cpu_before.get(name, 0)) / wall, 2) for name in cpu_after}
     if summary["errors"]:
         raise FigureFailed(f"order placement saw non-2xx answers: {summary['statuses']}")
     orders_per_sec = summary["routes"]["POST /api/orders"]["per_sec"]
     tps = pgbench(clients, d)
     results["orders"] = {"orders_per_sec": orders_per_sec, "p99_ms": summary["routes"]["POST /api/orders"]["p99_ms"],
-                         "pgbench_tps": tps, "ratio": orders_per_sec / tps}
+                         "pgbench_tps": tps, "ratio": orders_per_sec / tps,
+                         "cores_busy_during_load": cpu_share}
 
     log("6. event latency: outbox commit to consumer effect")
     results["event_latency"] = bench_tool("event-latency", "--database-url", f"{PG}/postgres", "--amqp", AMQP,

@@ -34,7 +34,9 @@ impl Shop {
             client
                 .post(format!("{}/api/products", args.gateway))
                 .bearer_auth(token)
-                .json(&json!({ "sku": sku, "name": format!("Load item {n}"), "price": 100 + n * 50, "stock": 10_000_000 }))
+                .json(
+                    &json!({ "sku": sku, "name": format!("Load item {n}"), "price": 100 + n * 50, "stock": 1_000_000 }),
+                )
                 .send()
                 .await?
                 .error_for_status()?;
