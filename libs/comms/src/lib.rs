@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod db;
 pub mod discovery;
 pub mod error;
 pub mod grpc;

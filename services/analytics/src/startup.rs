@@ -13,7 +13,6 @@ use comms::service::Servers;
 use contracts::analytics::v1::FILE_DESCRIPTOR_SET;
 use contracts::analytics::v1::analytics_service_server::AnalyticsServiceServer;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -44,13 +43,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = PgPoolOptions::new()
-            .max_connections(settings.database_max_connections)
-            // Fail a request quickly when the pool is exhausted instead of
-            // queueing it past its own timeout.
-            .acquire_timeout(std::time::Duration::from_secs(5))
-            .connect(&settings.database_url)
-            .await?;
+        let db = comms::db::pool(&settings.database_url, settings.database_max_connections).await?;
         MIGRATOR.run(&db).await?;
         let messaging = Messaging::connect(&settings.broker, CONSUMER, &db).await?;
         // The feed listens before the consumer starts, so it hears about

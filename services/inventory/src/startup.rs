@@ -14,7 +14,6 @@ use comms::service::Servers;
 use contracts::inventory::v1::FILE_DESCRIPTOR_SET;
 use contracts::inventory::v1::inventory_service_server::InventoryServiceServer;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -47,13 +46,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = PgPoolOptions::new()
-            .max_connections(settings.database_max_connections)
-            // Fail a request quickly when the pool is exhausted instead of
-            // queueing it past its own timeout.
-            .acquire_timeout(std::time::Duration::from_secs(5))
-            .connect(&settings.database_url)
-            .await?;
+        let db = comms::db::pool(&settings.database_url, settings.database_max_connections).await?;
         MIGRATOR.run(&db).await?;
         if settings.seed_demo_products {
             seed::demo_products(&db).await?;

@@ -13,7 +13,6 @@ use comms::discovery::{DiscoverySettings, ServiceRegistry};
 use comms::messaging::{Messaging, Subscription};
 use comms::service::Servers;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
@@ -54,13 +53,7 @@ impl Application {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("NOTIFICATION_OPERATOR_EMAILS: {e}"))?;
         let channel = channel::from_settings(settings)?;
-        let db = PgPoolOptions::new()
-            .max_connections(settings.database_max_connections)
-            // Fail a request quickly when the pool is exhausted instead of
-            // queueing it past its own timeout.
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(&settings.database_url)
-            .await?;
+        let db = comms::db::pool(&settings.database_url, settings.database_max_connections).await?;
         MIGRATOR.run(&db).await?;
         let messaging = Messaging::connect(&settings.broker, "notification", &db).await?;
         let feed = FeedListener::connect(&db).await.context("LISTEN for the live feed")?;

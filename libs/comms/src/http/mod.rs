@@ -11,4 +11,4 @@ pub mod trace;
 pub use caller::Caller;
 pub use extract::{ApiJson, ApiQuery};
 pub use problem::Problem;
-pub use server::{ServerLimits, serve, with_standard_layers};
+pub use server::{ServerLimits, serve, service_router, with_standard_layers};

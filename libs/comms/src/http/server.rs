@@ -82,3 +82,19 @@ async fn not_found() -> Problem {
 async fn method_not_allowed() -> Problem {
     Problem::new(ErrorKind::MethodNotAllowed).detail("this path does not accept this method")
 }
+
+/// A service's whole HTTP surface: its API, `/openapi.json` (the document
+/// the gateway aggregates), `/health/*` with `readiness`, `/metrics`, and
+/// the standard layers around all of it.
+pub fn service_router(
+    api: Router,
+    openapi: utoipa::openapi::OpenApi,
+    readiness: Vec<std::sync::Arc<dyn crate::health::ReadinessCheck>>,
+) -> Router {
+    let openapi = std::sync::Arc::new(openapi);
+    let routes = api
+        .route("/openapi.json", axum::routing::get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))))
+        .merge(crate::health::router(readiness))
+        .merge(crate::prometheus::router());
+    with_standard_layers(routes, ServerLimits::default())
+}

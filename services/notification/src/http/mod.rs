@@ -6,7 +6,6 @@ mod notifications;
 use std::sync::Arc;
 
 use axum::Router;
-use comms::http::{ServerLimits, with_standard_layers};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -24,10 +23,5 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(notifications::router())
         .with_state(state.clone())
         .split_for_parts();
-    let openapi = Arc::new(openapi);
-    let service_routes = api
-        .route("/openapi.json", axum::routing::get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))))
-        .merge(comms::health::router(vec![Arc::new(state.db.clone())]))
-        .merge(comms::prometheus::router());
-    with_standard_layers(service_routes, ServerLimits::default())
+    comms::http::service_router(api, openapi, vec![Arc::new(state.db.clone())])
 }

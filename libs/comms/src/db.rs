@@ -1,0 +1,17 @@
+//! The database pool every service opens the same way.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+/// A pool of at most `max_connections` to `url`.
+pub async fn pool(url: &str, max_connections: u32) -> sqlx::Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        // Fail a request quickly when the pool is exhausted instead of
+        // queueing it past its own timeout.
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+}
