@@ -55,11 +55,7 @@ impl From<AnalyticsError> for tonic::Status {
     fn from(e: AnalyticsError) -> Self {
         match e {
             AnalyticsError::Invalid(violations) => comms::grpc::invalid_argument("invalid input", &violations),
-            AnalyticsError::Internal(cause) => {
-                // The gRPC path has no response middleware to log for it.
-                tracing::error!(cause = %format!("{cause:#}"), "request failed");
-                comms::grpc::status(ErrorKind::Internal, "internal error")
-            }
+            AnalyticsError::Internal(cause) => comms::grpc::internal(&cause),
             other => comms::grpc::status(other.kind(), other.to_string()),
         }
     }

@@ -63,11 +63,7 @@ impl From<InventoryError> for tonic::Status {
     fn from(e: InventoryError) -> Self {
         match e {
             InventoryError::Invalid(violations) => comms::grpc::invalid_argument("invalid input", &violations),
-            InventoryError::Internal(cause) => {
-                // The gRPC path has no response middleware to log for it.
-                tracing::error!(cause = %format!("{cause:#}"), "request failed");
-                comms::grpc::status(ErrorKind::Internal, "internal error")
-            }
+            InventoryError::Internal(cause) => comms::grpc::internal(&cause),
             other => comms::grpc::status(other.kind(), other.to_string()),
         }
     }

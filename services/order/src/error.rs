@@ -110,11 +110,7 @@ impl From<OrderError> for tonic::Status {
     fn from(e: OrderError) -> Self {
         match e {
             OrderError::Invalid(violations) => comms::grpc::invalid_argument("invalid input", &violations),
-            OrderError::Internal(cause) => {
-                // The gRPC path has no response middleware to log for it.
-                tracing::error!(cause = %format!("{cause:#}"), "request failed");
-                comms::grpc::status(ErrorKind::Internal, "internal error")
-            }
+            OrderError::Internal(cause) => comms::grpc::internal(&cause),
             other => comms::grpc::status(other.kind(), other.to_string()),
         }
     }

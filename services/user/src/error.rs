@@ -68,11 +68,7 @@ impl From<UserError> for tonic::Status {
     fn from(e: UserError) -> Self {
         match e {
             UserError::Invalid(violations) => comms::grpc::invalid_argument("invalid input", &violations),
-            UserError::Internal(cause) => {
-                // The gRPC path has no response middleware to log for it.
-                tracing::error!(cause = %format!("{cause:#}"), "request failed");
-                comms::grpc::status(ErrorKind::Internal, "internal error")
-            }
+            UserError::Internal(cause) => comms::grpc::internal(&cause),
             other => comms::grpc::status(other.kind(), other.to_string()),
         }
     }

@@ -8,7 +8,7 @@ mod status;
 
 pub use metrics::GrpcMetricsLayer;
 pub use server::{GrpcServices, serve};
-pub use status::{invalid_argument, status};
+pub use status::{internal, invalid_argument, status};
 
 /// The type of [`inject_trace`] as a function pointer, for naming the type
 /// of an intercepted client.

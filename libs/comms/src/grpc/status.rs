@@ -19,3 +19,11 @@ pub fn invalid_argument(message: impl Into<String>, violations: &[FieldViolation
     }
     Status::with_error_details(tonic::Code::InvalidArgument, message, details)
 }
+
+/// INTERNAL with a generic message; the cause goes to the log only. The twin
+/// of `Problem::internal`: the gRPC path has no response middleware to log
+/// for it, so the error is logged here.
+pub fn internal(cause: &anyhow::Error) -> Status {
+    tracing::error!(cause = %format!("{cause:#}"), "request failed");
+    status(ErrorKind::Internal, "internal error")
+}

@@ -2,14 +2,10 @@
 //! publishes what the order service would, and collects what inventory
 //! emits.
 
-use std::sync::{Arc, Mutex};
-
 use comms::messaging::settings::BrokerSettings;
-use comms::messaging::{
-    Delivery, Destination, Envelope, Event, Handler, HandlerError, MessageBroker, OutgoingMessage, Subscription,
-};
+use comms::messaging::{Envelope, Event};
 use events::{OrderCancelled, OrderLine, OrderPlaced};
-use futures::future::BoxFuture;
+use testkit::EventProbe;
 use uuid::Uuid;
 
 use crate::helpers::eventually_within;
@@ -18,57 +14,31 @@ use crate::helpers::eventually_within;
 pub const INVENTORY_EVENTS: &[&str] =
     &["inventory.reserved", "inventory.rejected", "inventory.released", "inventory.low_stock"];
 
-pub struct Probe {
-    broker: Arc<dyn MessageBroker>,
-    received: Arc<Mutex<Vec<Envelope>>>,
-}
-
-struct Collector(Arc<Mutex<Vec<Envelope>>>);
-
-impl Handler for Collector {
-    fn handle<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            let envelope = Envelope::from_bytes(&delivery.body).map_err(|e| HandlerError::Permanent(e.to_string()))?;
-            self.0.lock().unwrap().push(envelope);
-            Ok(())
-        })
-    }
-}
+/// The test kit's probe, speaking as the order service and reading by type.
+pub struct Probe(EventProbe);
 
 impl Probe {
     /// Connects to the app's broker namespace and starts collecting. Start
     /// it before publishing, so nothing inventory emits is missed.
     pub async fn start(settings: &BrokerSettings) -> Self {
-        let (broker, _) = settings.connect("probe").await.expect("probe connects");
-        let received = Arc::new(Mutex::new(Vec::new()));
-        broker
-            .subscribe(Subscription::events("probe", INVENTORY_EVENTS), Arc::new(Collector(received.clone())))
-            .await
-            .expect("probe subscribes");
-        Self { broker, received }
+        Self(EventProbe::start(settings, INVENTORY_EVENTS).await)
     }
 
     /// Publishes `event` as the order service would, returning its envelope.
     pub async fn publish<E: Event>(&self, event: &E) -> Envelope {
-        let envelope = Envelope::new("order", event, None);
-        self.publish_all(std::slice::from_ref(&envelope)).await;
-        envelope
+        self.0.publish("order", event).await
     }
 
     /// Publishes envelopes as they are (the same one twice is a duplicate).
     pub async fn publish_all(&self, envelopes: &[Envelope]) {
-        let messages: Vec<OutgoingMessage> = envelopes
-            .iter()
-            .map(|e| OutgoingMessage::from_envelope(e, Destination::Event, Default::default()))
-            .collect();
-        for outcome in self.broker.publish(&messages).await {
-            outcome.expect("published");
+        for envelope in envelopes {
+            self.0.publish_envelope(envelope).await;
         }
     }
 
     /// What has arrived of `event_type` so far.
     pub fn received(&self, event_type: &str) -> Vec<Envelope> {
-        self.received.lock().unwrap().iter().filter(|e| e.event_type == event_type).cloned().collect()
+        self.0.seen().into_iter().filter(|e| e.event_type == event_type).collect()
     }
 
     pub fn payloads<E: Event>(&self) -> Vec<E> {
