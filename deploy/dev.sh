@@ -25,7 +25,7 @@ mkdir -p "$logs"
 trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT INT TERM
 
 USER_DATABASE_URL=$(db users) USER_CONSUL_URL="$consul" \
-  USER_JWT__PRIVATE_KEY_FILE=deploy/dev-keys/jwt-ed25519.pem USER_ADMIN_EMAILS=admin@switchyard.local \
+  USER_JWT__PRIVATE_KEY_FILE=deploy/dev-keys/jwt-ed25519.pem \
   USER_SEED_ADMIN__EMAIL=admin@switchyard.local USER_SEED_ADMIN__PASSWORD=switchyard-admin \
   target/debug/user >"$logs/user.log" 2>&1 &
 INVENTORY_DATABASE_URL=$(db inventory) INVENTORY_CONSUL_URL="$consul" INVENTORY_SEED_DEMO_PRODUCTS=true \

@@ -52,20 +52,32 @@ impl UserChanges {
 
 #[tracing::instrument(skip_all)]
 pub async fn register(state: &AppState, new: NewUser) -> Result<User, UserError> {
-    let admin = state.admin_emails.iter().any(|e| e == new.email.as_str());
-    create(state, new, admin).await
+    // Always a customer: the admin role comes from the seed alone (see
+    // `config::SeedAdmin`).
+    create(state, new, false).await
 }
 
 /// Creates the seed admin unless the email is already registered: safe to
 /// run at every start of every replica.
 pub async fn ensure_admin(state: &AppState, email: &str, password: &str) -> Result<(), UserError> {
     let new = NewUser::parse(email, "Administrator", password)?;
+    let email = new.email.clone();
     match create(state, new, true).await {
         Ok(user) => {
             tracing::info!(user_id = %user.id, "seed admin created");
             Ok(())
         }
-        Err(UserError::EmailTaken) => Ok(()),
+        Err(UserError::EmailTaken) => {
+            // Either an earlier start created it, or someone registered the
+            // address after the seed account was deleted; that account stays
+            // a customer, and an operator should hear about it.
+            if let Some((user, _)) = db::find_credentials(&state.db, &email).await?
+                && !user.roles.iter().any(|r| r == Role::Admin.as_str())
+            {
+                tracing::warn!(user_id = %user.id, "the seed admin's email belongs to an account without the admin role");
+            }
+            Ok(())
+        }
         Err(other) => Err(other),
     }
 }

@@ -10,8 +10,7 @@
 //! | `USER_JWT__PRIVATE_KEY` or `USER_JWT__PRIVATE_KEY_FILE` | required: an Ed25519 PKCS#8 PEM |
 //! | `USER_JWT__ISSUER` / `USER_JWT__AUDIENCE` | `switchyard-user` / `switchyard` |
 //! | `USER_JWT__TTL_SECS` | `900` |
-//! | `USER_ADMIN_EMAILS` | empty; comma-separated emails that register as admins |
-//! | `USER_SEED_ADMIN__EMAIL` / `USER_SEED_ADMIN__PASSWORD` | unset; if both are set, this admin is created at start (once) |
+//! | `USER_SEED_ADMIN__EMAIL` / `USER_SEED_ADMIN__PASSWORD` | unset; if both are set, this admin is created at start (once); the only account that gets the admin role |
 //! | `USER_SHUTDOWN_GRACE_SECS` | `20` |
 //! | `USER_CONSUL_URL` | unset (no registration); e.g. `http://consul:8500` |
 //! | `USER_ADVERTISE_HOST` | `127.0.0.1`; the host others reach this instance at |
@@ -38,9 +37,6 @@ pub struct Settings {
     pub database_max_connections: u32,
     #[serde(default)]
     pub jwt: JwtSettings,
-    /// Comma-separated; the one way to get the admin role besides seed data.
-    #[serde(default)]
-    pub admin_emails: String,
     #[serde(default)]
     pub seed_admin: SeedAdmin,
     #[serde(default = "default_grace")]
@@ -70,10 +66,6 @@ impl Settings {
         Ok(settings)
     }
 
-    pub fn admin_emails(&self) -> Vec<String> {
-        self.admin_emails.split(',').map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()).collect()
-    }
-
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
     }
@@ -81,6 +73,10 @@ impl Settings {
 
 /// An admin account created at start if absent, so a fresh system can be
 /// administered (compose and `just dev` set it; production would not).
+///
+/// It is the only way to the admin role. Registration never grants it, not
+/// even for this email: were the seed account deleted, whoever registered
+/// the address next would otherwise become an admin.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct SeedAdmin {
     pub email: Option<String>,

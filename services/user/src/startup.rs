@@ -26,7 +26,6 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct AppState {
     pub db: PgPool,
     pub tokens: TokenIssuer,
-    pub admin_emails: Vec<String>,
 }
 
 pub struct Application {
@@ -51,7 +50,7 @@ impl Application {
         )?;
         let http = TcpListener::bind((settings.host.as_str(), settings.http_port)).await?;
         let grpc = TcpListener::bind((settings.host.as_str(), settings.grpc_port)).await?;
-        let state = Arc::new(AppState { db, tokens, admin_emails: settings.admin_emails() });
+        let state = Arc::new(AppState { db, tokens });
         if let (Some(email), Some(password)) = (&settings.seed_admin.email, &settings.seed_admin.password) {
             accounts::ensure_admin(&state, email, password).await.map_err(|e| anyhow::anyhow!("seed admin: {e}"))?;
         }

@@ -125,7 +125,6 @@ fn service_specific(service: &str) -> Vec<(&'static str, String)> {
     match service {
         "user" => vec![
             ("USER_JWT__PRIVATE_KEY_FILE", repo_path("deploy/dev-keys/jwt-ed25519.pem")),
-            ("USER_ADMIN_EMAILS", ADMIN_EMAIL.into()),
             ("USER_SEED_ADMIN__EMAIL", ADMIN_EMAIL.into()),
             ("USER_SEED_ADMIN__PASSWORD", ADMIN_PASSWORD.into()),
         ],

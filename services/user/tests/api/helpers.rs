@@ -12,8 +12,6 @@ use user::config::{JwtSettings, Settings};
 use user::startup::{Application, MIGRATOR};
 use uuid::Uuid;
 
-/// Registers as admin in every test app.
-pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
@@ -43,7 +41,6 @@ pub fn test_settings(database_url: &str) -> Settings {
             audience: "switchyard".into(),
             ttl_secs: 900,
         },
-        admin_emails: ADMIN_EMAIL.into(),
         seed_admin: Default::default(),
         shutdown_grace_secs: 5,
         discovery: Default::default(),
@@ -70,6 +67,11 @@ pub async fn spawn_app() -> TestApp {
     testkit::otlp();
     let db = TestDatabase::create(&MIGRATOR).await.expect("test database");
     let settings = test_settings(&db.url);
+    spawn_app_on(db, settings).await
+}
+
+/// Serves `settings` on a database the test has prepared.
+pub async fn spawn_app_on(db: TestDatabase, settings: Settings) -> TestApp {
     let broker = settings.broker.clone();
     let app = Application::build(&settings).await.expect("build app");
     let base = format!("http://{}", app.http_addr());

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_EMAIL, As, PASSWORD, assert_problem, spawn_app, violated_fields};
+use crate::helpers::{As, PASSWORD, assert_problem, spawn_app, spawn_app_on, violated_fields};
 
 #[tokio::test]
 async fn a_user_registers_logs_in_reads_updates_is_listed_and_deleted() {
@@ -180,14 +180,6 @@ async fn listing_pages_through_every_user_with_a_cursor() {
 }
 
 #[tokio::test]
-async fn the_admin_role_comes_only_from_configuration() {
-    let app = spawn_app().await;
-    let response = app.register(ADMIN_EMAIL, "Admin", PASSWORD).await;
-    let admin: Value = response.json().await.unwrap();
-    assert_eq!(admin["roles"], json!(["customer", "admin"]));
-}
-
-#[tokio::test]
 async fn request_ids_are_kept_when_sane_and_replaced_otherwise() {
     let app = spawn_app().await;
     let kept = app.http.get(app.url("/health/live")).header("x-request-id", "abc-123").send().await.unwrap();
@@ -278,4 +270,27 @@ async fn the_seed_admin_is_created_once_however_often_the_service_starts() {
         .await
         .unwrap();
     assert_eq!(roles, vec![vec!["customer".to_owned(), "admin".to_owned()]]);
+}
+
+#[tokio::test]
+async fn registering_the_seed_admins_address_after_it_was_deleted_gives_no_admin_role() {
+    testkit::otlp();
+    let db = testkit::TestDatabase::create(&user::startup::MIGRATOR).await.unwrap();
+    let mut settings = crate::helpers::test_settings(&db.url);
+    settings.seed_admin =
+        user::config::SeedAdmin { email: Some("root@example.com".into()), password: Some(PASSWORD.into()) };
+    let app = spawn_app_on(db, settings.clone()).await;
+    let deleted =
+        sqlx::query("DELETE FROM users WHERE email = 'root@example.com'").execute(&app.db.pool).await.unwrap();
+    assert_eq!(deleted.rows_affected(), 1, "the seed admin existed");
+
+    // Someone claims the free address, then the service starts again.
+    let claimed: Value = app.register("root@example.com", "Claimant", PASSWORD).await.json().await.unwrap();
+    assert_eq!(claimed["roles"], json!(["customer"]));
+    drop(user::startup::Application::build(&settings).await.expect("restart"));
+    let roles: Vec<Vec<String>> = sqlx::query_scalar("SELECT roles FROM users WHERE email = 'root@example.com'")
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(roles, vec![vec!["customer".to_owned()]], "a restart does not promote the claimant");
 }
