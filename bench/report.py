@@ -41,6 +41,14 @@ def markdown(r):
     profile = ["", "### Where the time goes while orders are placed (figure 5)", "",
                "Cores busy per process during the order load (2 cores in all; the load generator is the rest):", "",
                "| process | cores busy |", "|---|---:|"] + [f"| {name} | {share:.2f} |" for name, share in busy]
+    cost = o.get("database_cost_per_order")
+    if cost:
+        profile += ["", "What one order placed cost PostgreSQL, saga included (counted once the sagas settled; "
+                    f"{cost['wal_flushes']:.1f} WAL flushes per order in all):", "",
+                    "| database | transactions per order | rows written per order |", "|---|---:|---:|"]
+        profile += [f"| {db} | {cost['transactions'][db]:.1f} | {cost['rows_written'][db]:.1f} |"
+                    for db in sorted(cost["transactions"])]
+        profile.append(f"| all | {sum(cost['transactions'].values()):.1f} | {sum(cost['rows_written'].values()):.1f} |")
 
     patterns = ["", "### 7. One call four ways", "",
                 "| broker | pattern | p50 ms (1 in flight) | p99 ms | throughput (16 in flight) |", "|---|---|---:|---:|---:|"]

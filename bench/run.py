@@ -169,8 +169,42 @@ def cpu_ticks(pid):
 
 
 def psql(sql, database="postgres"):
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-qAtc", sql],
-                   check=True, capture_output=True)
+    return subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-qAtc", sql],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def database_activity():
+    """Transactions (reads included) and written rows per service database,
+    and WAL flushes in all: what a load cost PostgreSQL, counted, not timed."""
+    activity = {}
+    for line in psql("SELECT datname, xact_commit, tup_inserted + tup_updated + tup_deleted FROM pg_stat_database "
+                     "WHERE datname LIKE 'bench\\_%'").split():
+        name, commits, rows = line.split("|")
+        activity[name.removeprefix("bench_")] = {"transactions": int(commits), "rows_written": int(rows)}
+    activity["wal_flushes"] = int(psql("SELECT wal_sync FROM pg_stat_wal").strip())
+    return activity
+
+
+def settled_activity():
+    """The activity once the sagas the load started have finished: the
+    counts stop moving (statistics reach the view within a second)."""
+    last = None
+    for _ in range(30):
+        time.sleep(1.5)
+        current = database_activity()
+        if current == last:
+            return current
+        last = current
+    return last
+
+
+def per_order(before, after, orders):
+    def diff(key, field):
+        return (after[key][field] - before.get(key, {}).get(field, 0)) / max(orders, 1)
+    services = sorted(k for k in after if k != "wal_flushes")
+    return {"transactions": {k: round(diff(k, "transactions"), 1) for k in services},
+            "rows_written": {k: round(diff(k, "rows_written"), 1) for k in services},
+            "wal_flushes": round((after["wal_flushes"] - before["wal_flushes"]) / max(orders, 1), 1)}
 
 
 class Nginx:
@@ -290,6 +324,7 @@ def figures(args, system):
 
     log("5. placing orders end to end vs single-insert transactions (pgbench), same clients")
     clients = 8
+    activity_before = settled_activity()
     cpu_before, wall_before = system.cpu_seconds(), time.monotonic()
     summary = json.loads(output([os.path.join(RELEASE, "loadgen"), "--gateway", gateway, "--users", str(clients),
                                  "--duration", f"{d}s", "--browse", "0", "--no-follow", "--json", "--quiet"]))
@@ -299,11 +334,12 @@ def figures(args, system):
     cpu_share = {name: round((cpu_after[name] - cpu_before.get(name, 0)) / wall, 2) for name in cpu_after}
     if summary["errors"]:
         raise FigureFailed(f"order placement saw non-2xx answers: {summary['statuses']}")
-    orders_per_sec = summary["routes"]["POST /api/orders"]["per_sec"]
+    placed = summary["routes"]["POST /api/orders"]
+    cost = per_order(activity_before, settled_activity(), placed["count"])
     tps = pgbench(clients, d)
-    results["orders"] = {"orders_per_sec": orders_per_sec, "p99_ms": summary["routes"]["POST /api/orders"]["p99_ms"],
-                         "pgbench_tps": tps, "ratio": orders_per_sec / tps,
-                         "cores_busy_during_load": cpu_share}
+    results["orders"] = {"orders_per_sec": placed["per_sec"], "p99_ms": placed["p99_ms"],
+                         "pgbench_tps": tps, "ratio": placed["per_sec"] / tps,
+                         "cores_busy_during_load": cpu_share, "database_cost_per_order": cost}
 
     log("6. event latency: outbox commit to consumer effect")
     results["event_latency"] = bench_tool("event-latency", "--database-url", f"{PG}/postgres", "--amqp", AMQP,

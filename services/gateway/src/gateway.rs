@@ -22,6 +22,8 @@ use crate::routes::{Auth, Route, RouteTable};
 
 pub struct Gateway {
     pub upstreams: HashMap<String, Upstream>,
+    /// For mapping upstream paths in `Location` back to public ones.
+    pub table: RouteTable,
     pub verifier: Verifier,
     pub limiter: ClientLimiter,
     pub client: HttpClient,
@@ -111,7 +113,25 @@ async fn handle(
     crate::headers::for_upstream(&mut parts.headers, claims.as_ref(), client.ip());
     // Chunked bodies have no length up front: enforce the limit as they flow.
     let body = Body::new(Limited::new(body, gateway.body_limit));
-    proxy::forward(&gateway.client, upstream, route, Request::from_parts(parts, body)).await
+    let mut response = proxy::forward(&gateway.client, upstream, route, Request::from_parts(parts, body)).await;
+    public_location(&gateway.table, &route.service, response.headers_mut());
+    response
+}
+
+/// A `Location` the upstream gave in its own paths (`/orders/42` after a
+/// create) would send the client to a path the gateway does not serve;
+/// it is mapped back through the route table. Absolute URLs, and paths no
+/// route leads to, are left as they are.
+fn public_location(table: &RouteTable, service: &str, headers: &mut http::HeaderMap) {
+    let Some(location) = headers.get(header::LOCATION).and_then(|v| v.to_str().ok()) else { return };
+    if !location.starts_with('/') || location.starts_with("//") {
+        return;
+    }
+    if let Some(public) = table.public_path(service, location)
+        && let Ok(value) = HeaderValue::from_str(&public)
+    {
+        headers.insert(header::LOCATION, value);
+    }
 }
 
 fn has_any_role(claims: &Claims, roles: &[String]) -> bool {

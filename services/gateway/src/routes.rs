@@ -93,6 +93,30 @@ impl RouteTable {
         grouped
     }
 
+    /// The public path for a path of `service`'s own, as an upstream puts
+    /// it in a `Location` header (`/orders/42` → `/api/orders/42`): the
+    /// route of that service whose rewrite matches it, literally or up to a
+    /// trailing capture, the longest such match winning. `None` if no route
+    /// leads there (the header is then passed on as it is).
+    pub fn public_path(&self, service: &str, upstream: &str) -> Option<String> {
+        let (path, suffix) = upstream.split_at(upstream.find(['?', '#']).unwrap_or(upstream.len()));
+        self.routes
+            .iter()
+            .filter(|route| route.service == service)
+            .filter_map(|route| match (route.rewrite.split_once('{'), route.path.split_once('{')) {
+                (None, None) => (route.rewrite == path).then(|| (path.len(), route.path.clone())),
+                // Only a capture at the end maps back: `/orders/{rest}`.
+                (Some((upstream_prefix, capture)), Some((public_prefix, _)))
+                    if capture.ends_with('}') && !capture.contains('/') && path.starts_with(upstream_prefix) =>
+                {
+                    Some((upstream_prefix.len(), format!("{public_prefix}{}", &path[upstream_prefix.len()..])))
+                }
+                _ => None,
+            })
+            .max_by_key(|(matched, _)| *matched)
+            .map(|(_, public)| format!("{public}{suffix}"))
+    }
+
     /// Every service the table sends traffic to.
     pub fn services(&self) -> Vec<String> {
         let mut services: Vec<String> = self.routes.iter().map(|r| r.service.clone()).collect();
@@ -122,5 +146,24 @@ mod tests {
     #[test]
     fn captures_are_encoded_again_for_the_upstream() {
         assert_eq!(super::encode_path("a/b c/ü?#"), "a/b%20c/%C3%BC%3F%23");
+    }
+
+    #[test]
+    fn upstream_paths_map_back_to_public_ones_by_the_longest_rewrite() {
+        let table = super::RouteTable::parse(
+            r#"{ "routes": [
+              { "name": "all", "path": "/api/orders", "methods": ["GET"], "service": "order", "rewrite": "/orders" },
+              { "name": "one", "path": "/api/orders/{*rest}", "methods": ["GET"], "service": "order", "rewrite": "/orders/{rest}" },
+              { "name": "deep", "path": "/api/shipping/{*rest}", "methods": ["GET"], "service": "order", "rewrite": "/orders/shipping/{rest}" },
+              { "name": "user", "path": "/api/users/{*rest}", "methods": ["GET"], "service": "user", "rewrite": "/users/{rest}" }
+            ] }"#,
+        )
+        .unwrap();
+        let public = |service, path| table.public_path(service, path);
+        assert_eq!(public("order", "/orders/42?x=1").as_deref(), Some("/api/orders/42?x=1"));
+        assert_eq!(public("order", "/orders").as_deref(), Some("/api/orders"));
+        assert_eq!(public("order", "/orders/shipping/7").as_deref(), Some("/api/shipping/7"));
+        assert_eq!(public("order", "/users/1"), None, "another service's path is not this one's to map");
+        assert_eq!(public("order", "/elsewhere"), None);
     }
 }

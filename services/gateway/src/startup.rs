@@ -64,6 +64,7 @@ impl Application {
         );
         let gateway = Arc::new(Gateway {
             upstreams,
+            table: table.clone(),
             verifier,
             limiter: ClientLimiter::new(settings.rate_per_second, settings.rate_burst),
             client: proxy::client(settings.socket_buffer_bytes),

@@ -1,9 +1,11 @@
 //! `bench grpc`: what the comms gRPC channel costs over a bare tonic
 //! channel, calling `grpc.health.v1.Health/Check` on a running service.
 //!
-//! Both sides share the target, so they take turns (bare, comms, bare,
-//! comms; a quarter of the time each) rather than run side by side: any
-//! drift in the machine or the service during the run is spread over both.
+//! Both sides share the target, so they take turns rather than run side by
+//! side: four rounds, bare first in odd rounds and comms first in even ones
+//! (an eighth of the time each turn), so drift in the machine or the
+//! service during the run, and any advantage of going first or second, is
+//! spread over both.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,12 +78,17 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
 
     load::warm_up("grpc bare", &bare, Duration::from_secs(5)).await?;
     load::warm_up("grpc comms", &comms, Duration::from_secs(5)).await?;
-    let phase = Duration::from_secs_f64(args.seconds as f64 / 4.0);
+    let phase = Duration::from_secs_f64(args.seconds as f64 / 8.0);
     let (mut bare_run, mut comms_run) = (Run::default(), Run::default());
-    for round in 1..=2 {
-        eprintln!("grpc: round {round} of 2, {phase:?} per side at concurrency {}", args.concurrency);
-        bare_run.absorb(load::closed_loop("grpc bare", &bare, args.concurrency, phase).await);
-        comms_run.absorb(load::closed_loop("grpc comms", &comms, args.concurrency, phase).await);
+    for round in 1..=4 {
+        eprintln!("grpc: round {round} of 4, {phase:?} per side at concurrency {}", args.concurrency);
+        for bare_turn in if round % 2 == 1 { [true, false] } else { [false, true] } {
+            if bare_turn {
+                bare_run.absorb(load::closed_loop("grpc bare", &bare, args.concurrency, phase).await);
+            } else {
+                comms_run.absorb(load::closed_loop("grpc comms", &comms, args.concurrency, phase).await);
+            }
+        }
     }
     let (bare, comms) = (Side::of(bare_run), Side::of(comms_run));
     let ratio_throughput = ratio(comms.ops_per_sec, bare.ops_per_sec);

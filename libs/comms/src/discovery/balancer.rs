@@ -15,9 +15,10 @@
 //!   service, never a hang or an empty URL.
 //!
 //! Picking reads the instance set from the watch channel: there is no
-//! registry call on the request path.
+//! registry call on the request path. The set is turned into pickable
+//! members once per change, not once per call, so a pick is a lock, a few
+//! atomic loads and two reference-count increments.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,13 +59,51 @@ struct Stats {
     ejected_until: Mutex<Option<Instant>>,
 }
 
+impl Stats {
+    fn ejected(&self, now: Instant) -> bool {
+        matches!(*self.ejected_until.lock().expect("stats lock"), Some(until) if now < until)
+    }
+}
+
+/// An instance and what the balancer knows of it.
+#[derive(Debug)]
+struct Member {
+    instance: Arc<Instance>,
+    stats: Arc<Stats>,
+}
+
+/// The instance set as last seen on the watch, ready to pick from.
+/// Rebuilt only when discovery sends a change, so a pick allocates nothing.
+#[derive(Debug)]
+struct LiveSet {
+    watch: watch::Receiver<Vec<Instance>>,
+    members: Arc<[Member]>,
+}
+
+impl LiveSet {
+    fn current(&mut self) -> Arc<[Member]> {
+        if self.watch.has_changed().unwrap_or(false) {
+            let instances = self.watch.borrow_and_update().clone();
+            // Keep the stats of instances that stay, so an ejection or the
+            // in-flight count survives an unrelated change to the set.
+            let stats_of = |id: &str| {
+                self.members.iter().find(|m| m.instance.id == id).map_or_else(Arc::default, |m| m.stats.clone())
+            };
+            self.members = instances
+                .into_iter()
+                .map(|instance| Member { stats: stats_of(&instance.id), instance: Arc::new(instance) })
+                .collect();
+        }
+        self.members.clone()
+    }
+}
+
 #[derive(Debug)]
 pub struct Balancer {
-    service: String,
+    service: Arc<str>,
     strategy: BalanceStrategy,
     ejection: EjectionConfig,
-    instances: watch::Receiver<Vec<Instance>>,
-    stats: Mutex<HashMap<String, Arc<Stats>>>,
+    live: Mutex<LiveSet>,
     next: AtomicUsize,
 }
 
@@ -72,27 +111,26 @@ pub struct Balancer {
 /// the call's in-flight count either way.
 #[derive(Debug)]
 pub struct Picked {
-    pub instance: Instance,
+    pub instance: Arc<Instance>,
     stats: Arc<Stats>,
     ejection: EjectionConfig,
-    service: String,
+    service: Arc<str>,
 }
 
 impl Balancer {
     pub fn new(
         service: impl Into<String>,
-        instances: watch::Receiver<Vec<Instance>>,
+        mut instances: watch::Receiver<Vec<Instance>>,
         strategy: BalanceStrategy,
         ejection: EjectionConfig,
     ) -> Self {
-        Self {
-            service: service.into(),
-            strategy,
-            ejection,
-            instances,
-            stats: Mutex::default(),
-            next: AtomicUsize::new(0),
-        }
+        let members = instances
+            .borrow_and_update()
+            .iter()
+            .map(|instance| Member { instance: Arc::new(instance.clone()), stats: Arc::default() })
+            .collect();
+        let live = LiveSet { watch: instances, members };
+        Self { service: service.into().into(), strategy, ejection, live: Mutex::new(live), next: AtomicUsize::new(0) }
     }
 
     pub fn service(&self) -> &str {
@@ -101,41 +139,49 @@ impl Balancer {
 
     /// The instances known right now.
     pub fn instances(&self) -> Vec<Instance> {
-        self.instances.borrow().clone()
+        self.members().iter().map(|m| Instance::clone(&m.instance)).collect()
+    }
+
+    fn members(&self) -> Arc<[Member]> {
+        self.live.lock().expect("balancer lock").current()
     }
 
     pub fn pick(&self) -> Result<Picked, NoInstances> {
-        let instances = self.instances.borrow().clone();
-        if instances.is_empty() {
-            return Err(NoInstances { service: self.service.clone() });
+        let members = self.members();
+        if members.is_empty() {
+            return Err(NoInstances { service: self.service.to_string() });
         }
         let now = Instant::now();
-        let all: Vec<(Instance, Arc<Stats>)> = {
-            let mut stats = self.stats.lock().expect("balancer lock");
-            // Forget instances that left, so the map tracks the live set.
-            stats.retain(|id, _| instances.iter().any(|i| &i.id == id));
-            instances.into_iter().map(|i| (i.clone(), stats.entry(i.id).or_default().clone())).collect()
-        };
-        let healthy: Vec<&(Instance, Arc<Stats>)> = all
-            .iter()
-            .filter(|(_, s)| !matches!(*s.ejected_until.lock().expect("stats lock"), Some(until) if now < until))
-            .collect();
-        let candidates: Vec<&(Instance, Arc<Stats>)> = if healthy.is_empty() { all.iter().collect() } else { healthy };
-
-        let chosen = match (self.strategy, candidates.len()) {
-            (_, 1) => candidates[0],
-            (BalanceStrategy::RoundRobin, n) => candidates[self.next.fetch_add(1, Ordering::Relaxed) % n],
-            (BalanceStrategy::PowerOfTwoChoices, n) => {
-                let a = fastrand::usize(..n);
-                let b = (a + 1 + fastrand::usize(..n - 1)) % n;
-                let load = |i: usize| candidates[i].1.in_flight.load(Ordering::Relaxed);
-                if load(b) < load(a) { candidates[b] } else { candidates[a] }
+        // Candidates are the healthy members, or all of them if none is.
+        let healthy = members.iter().filter(|m| !m.stats.ejected(now)).count();
+        let candidate = |k: usize| -> &Member {
+            if healthy == 0 {
+                &members[k]
+            } else {
+                members.iter().filter(|m| !m.stats.ejected(now)).nth(k).expect("k < healthy")
             }
         };
-        chosen.1.in_flight.fetch_add(1, Ordering::Relaxed);
+        let n = if healthy == 0 { members.len() } else { healthy };
+
+        let chosen = match (self.strategy, n) {
+            (_, 1) => candidate(0),
+            (BalanceStrategy::RoundRobin, n) => candidate(self.next.fetch_add(1, Ordering::Relaxed) % n),
+            (BalanceStrategy::PowerOfTwoChoices, n) => {
+                // Two distinct candidates at random; the less busy one wins.
+                let a = fastrand::usize(..n);
+                let b = (a + 1 + fastrand::usize(..n - 1)) % n;
+                let (a, b) = (candidate(a), candidate(b));
+                if b.stats.in_flight.load(Ordering::Relaxed) < a.stats.in_flight.load(Ordering::Relaxed) {
+                    b
+                } else {
+                    a
+                }
+            }
+        };
+        chosen.stats.in_flight.fetch_add(1, Ordering::Relaxed);
         Ok(Picked {
-            instance: chosen.0.clone(),
-            stats: chosen.1.clone(),
+            instance: chosen.instance.clone(),
+            stats: chosen.stats.clone(),
             ejection: self.ejection,
             service: self.service.clone(),
         })
@@ -155,7 +201,7 @@ impl Picked {
             *self.stats.ejected_until.lock().expect("stats lock") = Some(Instant::now() + self.ejection.cool_off);
             tracing::warn!(service = %self.service, instance = %self.instance.id, failures,
                 cool_off_secs = self.ejection.cool_off.as_secs(), "ejecting failing instance");
-            metrics::counter!("lb_ejections_total", "service" => self.service.clone()).increment(1);
+            metrics::counter!("lb_ejections_total", "service" => self.service.to_string()).increment(1);
         }
     }
 }

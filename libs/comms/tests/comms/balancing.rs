@@ -72,3 +72,29 @@ async fn under_power_of_two_choices_a_slow_instance_gets_a_small_share() {
     // Round robin would give it a third (107).
     assert!(slow.hits() < total / 8, "the slow instance got {} of {total}", slow.hits());
 }
+
+#[tokio::test]
+async fn an_ejection_outlasts_a_change_to_the_instance_set() {
+    let (bad_addr, bad) = start_upstream().await;
+    let (good_addr, good) = start_upstream().await;
+    let (late_addr, late) = start_upstream().await;
+    bad.always(500);
+    let registry = StaticRegistry::new();
+    registry.set("keep", &[&bad_addr.to_string(), &good_addr.to_string()]);
+    let mut config = config("keep", BalanceStrategy::RoundRobin);
+    config.ejection = EjectionConfig { consecutive_failures: 3, cool_off: Duration::from_secs(60) };
+    let client = HttpClient::new(config, registry.watch("keep"));
+    for _ in 0..10 {
+        let _ = client.get("/work").send().await;
+    }
+    assert_eq!(bad.hits(), 3, "ejected after three failures in a row");
+
+    // A third instance joins: the set is rebuilt, the verdict on `bad` kept.
+    registry.set("keep", &[&bad_addr.to_string(), &good_addr.to_string(), &late_addr.to_string()]);
+    for _ in 0..20 {
+        let _ = client.get("/work").send().await;
+    }
+    assert_eq!(bad.hits(), 3, "still ejected after the set changed");
+    assert!(late.hits() >= 9, "the new instance is in rotation: {}", late.hits());
+    assert_eq!(good.hits() + late.hits(), 27);
+}

@@ -44,8 +44,9 @@ pub const ECHO_OPENAPI: &str = r#"{ "openapi": "3.1.0", "info": { "title": "echo
   },
   "components": { "schemas": { "Thing": { "type": "object" } } } }"#;
 
-/// The upstream: answers every request with what it received, as JSON;
-/// `/slow` waits two seconds; `/fail` answers 500. It also serves the JWK
+/// The upstream: answers every request with what it received, as JSON
+/// (with `Location: X` if the query is `location=X`); `/slow` waits two
+/// seconds; `/fail` answers 500. It also serves the JWK
 /// Set, counting how often it is fetched.
 #[derive(Clone, Default)]
 pub struct Echo {
@@ -90,13 +91,18 @@ async fn echo(State(echo): State<Echo>, request: Request) -> axum::response::Res
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), Value::String(v.to_str().unwrap_or("").to_owned())))
         .collect();
-    axum::Json(json!({
+    let mut response = axum::Json(json!({
         "method": request.method().as_str(),
         "path": path,
         "query": request.uri().query(),
         "headers": headers,
     }))
-    .into_response()
+    .into_response();
+    // `?location=/x` answers with `Location: /x`, as a create would.
+    if let Some(location) = request.uri().query().and_then(|q| q.strip_prefix("location=")) {
+        response.headers_mut().insert(http::header::LOCATION, location.parse().unwrap());
+    }
+    response
 }
 
 async fn jwks(State(echo): State<Echo>) -> axum::Json<JwkSet> {

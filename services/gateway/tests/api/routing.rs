@@ -18,6 +18,27 @@ async fn paths_are_rewritten_and_queries_kept() {
 }
 
 #[tokio::test]
+async fn an_upstreams_location_is_mapped_back_to_the_public_path() {
+    let gw = spawn_gateway().await;
+    let location = |path: &str| {
+        let url = gw.url(path);
+        let http = gw.http.clone();
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            response.headers().get("location").map(|v| v.to_str().unwrap().to_owned())
+        }
+    };
+    assert_eq!(location("/api/echo/new?location=/echo/items/7").await.as_deref(), Some("/api/echo/items/7"));
+    assert_eq!(location("/api/echo/new?location=/things").await.as_deref(), Some("/api/things"));
+    assert_eq!(location("/api/echo/new?location=/nowhere/1").await.as_deref(), Some("/nowhere/1"), "no route: as is");
+    assert_eq!(
+        location("/api/echo/new?location=http://elsewhere.example/echo/1").await.as_deref(),
+        Some("http://elsewhere.example/echo/1"),
+        "an absolute URL is left alone"
+    );
+}
+
+#[tokio::test]
 async fn one_path_can_route_by_method_and_other_methods_get_405_with_allow() {
     let gw = spawn_gateway().await;
     let posted: serde_json::Value = gw.http.post(gw.url("/api/things")).send().await.unwrap().json().await.unwrap();

@@ -22,6 +22,11 @@
 mod amqp;
 mod consumer;
 
+/// The AMQP properties and headers a message is published with, for tools
+/// that publish beside the broker (the benchmark's raw-lapin side sends
+/// exactly what this broker sends, so only the client differs).
+pub use amqp::properties as message_properties;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
