@@ -128,6 +128,10 @@ fn service_specific(service: &str) -> Vec<(&'static str, String)> {
             ("USER_SEED_ADMIN__EMAIL", ADMIN_EMAIL.into()),
             ("USER_SEED_ADMIN__PASSWORD", ADMIN_PASSWORD.into()),
         ],
+        // Logging at warn must not turn tracing off: inventory's spans are
+        // still expected in the trace of an order (`flow.rs`). Its start-up
+        // line stays at info, for the test kit to read its ports from.
+        "inventory" => vec![("RUST_LOG", "warn,inventory::startup=info".into())],
         _ => vec![],
     }
 }
