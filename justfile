@@ -7,10 +7,12 @@ default:
     @just --list
 
 # Build the service binaries (the Docker build's own script, dev profile), then
-# run every test against local PostgreSQL and RabbitMQ (the README's test command).
+# run every test against local PostgreSQL and RabbitMQ (the README's test
+# command), and the benchmark suite's own checks (bench/test_run.py).
 test:
     deploy/build.sh dev all
     cargo test --workspace --locked
+    python3 -m unittest discover --start-directory bench --quiet
 
 # Build and start the whole system with docker compose, then print the URLs.
 up:

@@ -248,7 +248,12 @@ http {{
 
 
 def wrk(url, connections, seconds, threads=2):
-    text = output(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url])
+    return wrk_figures(output(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]), url)
+
+
+def wrk_figures(text, url):
+    """Throughput and latency from wrk's report, or FigureFailed if any
+    answer was not a 2xx or any socket failed."""
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     if non_2xx or (errors and any(int(n) for n in errors.groups())):
@@ -263,11 +268,24 @@ def wrk_ms(text, quantile):
 
 
 def bench_tool(*args):
-    result = json.loads(output([os.path.join(RELEASE, "bench")] + list(args)))
+    return tool_figures(json.loads(output([os.path.join(RELEASE, "bench")] + list(args))), args[0])
+
+
+def tool_figures(result, name):
+    """The bench tool's report, or FigureFailed if any `errors` in it is
+    not zero."""
     failures = {k: v for k, v in flatten(result).items() if k.endswith("errors") and v}
     if failures:
-        raise FigureFailed(f"bench {args[0]} had failures: {failures}")
+        raise FigureFailed(f"bench {name} had failures: {failures}")
     return result
+
+
+def placement_figures(summary):
+    """loadgen's placements, or FigureFailed if any request of the load got
+    an answer other than a 2xx (or none)."""
+    if summary["errors"]:
+        raise FigureFailed(f"order placement saw non-2xx answers: {summary['statuses']}")
+    return summary["routes"]["POST /api/orders"]
 
 
 def flatten(value, prefix=""):
@@ -332,9 +350,7 @@ def figures(args, system):
     wall = time.monotonic() - wall_before
     cpu_after = system.cpu_seconds()
     cpu_share = {name: round((cpu_after[name] - cpu_before.get(name, 0)) / wall, 2) for name in cpu_after}
-    if summary["errors"]:
-        raise FigureFailed(f"order placement saw non-2xx answers: {summary['statuses']}")
-    placed = summary["routes"]["POST /api/orders"]
+    placed = placement_figures(summary)
     cost = per_order(activity_before, settled_activity(), placed["count"])
     tps = pgbench(clients, d)
     results["orders"] = {"orders_per_sec": placed["per_sec"], "p99_ms": placed["p99_ms"],
