@@ -10,6 +10,7 @@ pub mod kafka;
 pub mod outbox;
 pub mod rabbitmq;
 pub mod relay;
+pub mod retention;
 pub mod router;
 pub mod runtime;
 pub mod settings;
@@ -21,5 +22,6 @@ pub use broker::{
 };
 pub use envelope::{DecodeError, Envelope, Event};
 pub use relay::{CrashPoint, OutboxRelay, RelayConfig};
+pub use retention::Retention;
 pub use router::EventRouter;
 pub use runtime::Messaging;

@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS comms_inbox (
     processed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (consumer, event_id)
 );
+-- For pruning (`retention`): finding expired rows without a full scan.
+CREATE INDEX IF NOT EXISTS comms_outbox_published
+    ON comms_outbox (published_at) WHERE published_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS comms_inbox_processed ON comms_inbox (processed_at);
 ";
 
 /// The channel the relay listens on.

@@ -1,6 +1,6 @@
 //! A service's messaging, wired the same way in every service: one broker
 //! connection chosen by configuration, the outbox relay, the service's
-//! subscriptions, and an orderly stop.
+//! subscriptions, pruning of the outbox and inbox, and an orderly stop.
 
 use std::sync::{Arc, Mutex};
 
@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use super::broker::{BrokerError, Handler, MessageBroker, Subscription, SubscriptionId};
 use super::relay::{OutboxRelay, RelayConfig};
+use super::retention::{self, Retention};
 use super::settings::BrokerSettings;
 use crate::shutdown::Shutdown;
 
@@ -17,22 +18,21 @@ pub struct Messaging {
     system: &'static str,
     subscriptions: Mutex<Vec<SubscriptionId>>,
     relay: Mutex<Option<JoinHandle<()>>>,
-    stop_relay: Shutdown,
+    pruning: JoinHandle<()>,
+    /// Stops the relay and the pruning.
+    stopping: Shutdown,
 }
 
 impl Messaging {
-    /// Connects to the configured broker and installs the outbox and inbox
-    /// tables in the service's database.
+    /// Connects to the configured broker, installs the outbox and inbox
+    /// tables in the service's database, and starts pruning them
+    /// ([`retention`], defaults).
     pub async fn connect(settings: &BrokerSettings, service: &str, db: &PgPool) -> anyhow::Result<Self> {
         super::outbox::install(db).await?;
         let (broker, system) = settings.connect(service).await?;
-        Ok(Self {
-            broker,
-            system,
-            subscriptions: Mutex::new(Vec::new()),
-            relay: Mutex::new(None),
-            stop_relay: Shutdown::new(),
-        })
+        let stopping = Shutdown::new();
+        let pruning = tokio::spawn(retention::run(db.clone(), Retention::default(), stopping.clone()));
+        Ok(Self { broker, system, subscriptions: Mutex::new(Vec::new()), relay: Mutex::new(None), pruning, stopping })
     }
 
     pub fn broker(&self) -> &Arc<dyn MessageBroker> {
@@ -47,7 +47,7 @@ impl Messaging {
     /// Starts relaying the outbox of `db` to the broker.
     pub fn start_relay(&self, db: PgPool) {
         let relay = OutboxRelay::new(db, self.broker.clone(), self.system, RelayConfig::default());
-        let task = tokio::spawn(relay.run(self.stop_relay.clone()));
+        let task = tokio::spawn(relay.run(self.stopping.clone()));
         *self.relay.lock().expect("relay lock") = Some(task);
     }
 
@@ -71,10 +71,13 @@ impl Messaging {
                 tracing::warn!(%error, "unsubscribe failed");
             }
         }
-        self.stop_relay.trigger();
+        self.stopping.trigger();
         let relay = self.relay.lock().expect("relay lock").take();
         if let Some(relay) = relay {
             let _ = relay.await;
         }
+        // Pruning stops between runs; one in progress is cut short (its
+        // deletes are batches, each complete or not done).
+        self.pruning.abort();
     }
 }

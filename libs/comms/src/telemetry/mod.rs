@@ -5,6 +5,7 @@
 //! passes them on. Export over OTLP/gRPC happens only when
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 
+mod filter;
 mod json_log;
 mod propagation;
 
@@ -17,10 +18,10 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer as _};
 
 pub use propagation::{
     extract_grpc, extract_http, extract_map, inject_context_map, inject_grpc, inject_http, inject_map,
@@ -98,24 +99,23 @@ pub fn init_with(config: TelemetryConfig) -> anyhow::Result<Telemetry> {
     global::set_text_map_propagator(TraceContextPropagator::new());
     global::set_tracer_provider(provider.clone());
 
-    // Two filters, one per layer: `RUST_LOG` decides what is logged, never
-    // what is traced. One global filter at `warn` would drop every info
-    // span, and with them the service's part of every trace.
+    // `RUST_LOG` decides what is logged, never what is traced: a service
+    // logging at `warn` still records its info spans (`filter.rs`).
     let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter = filter::TelemetryFilter::new(log_filter, EnvFilter::new(DEFAULT_FILTER));
     // Busy/idle times and thread names would be recorded on every span, at
     // a clock read per enter and exit and two attributes per span, for
     // figures no one here reads; every request pays for them.
     let otel = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer(config.service_name))
         .with_tracked_inactivity(false)
-        .with_threads(false)
-        .with_filter(EnvFilter::new(DEFAULT_FILTER));
+        .with_threads(false);
     let logs = tracing_subscriber::fmt::layer().fmt_fields(JsonFields::new()).event_format(json_log::JsonWithTrace);
-    let registry = tracing_subscriber::registry().with(otel);
+    let registry = tracing_subscriber::registry().with(filter).with(otel);
     if config.test_writer {
-        registry.with(logs.with_test_writer().with_filter(log_filter)).try_init()?;
+        registry.with(logs.with_test_writer()).try_init()?;
     } else {
-        registry.with(logs.with_filter(log_filter)).try_init()?;
+        registry.with(logs).try_init()?;
     }
     Ok(Telemetry { provider })
 }

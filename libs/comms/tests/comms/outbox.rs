@@ -457,3 +457,38 @@ trait InSpan: std::future::Future + Sized {
 }
 
 impl<F: std::future::Future> InSpan for F {}
+
+#[tokio::test]
+async fn pruning_removes_only_rows_past_their_retention_and_never_unpublished_ones() {
+    use comms::messaging::retention::{self, Pruned, Retention};
+
+    let db = TestDatabase::create_empty().await.unwrap();
+    outbox::install(&db.pool).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO comms_outbox (id, event_type, envelope, created_at, published_at) VALUES
+           ('00000000-0000-0000-0000-000000000001', 'test.ping', '{}', now() - interval '9 days', now() - interval '8 days'),
+           ('00000000-0000-0000-0000-000000000002', 'test.ping', '{}', now() - interval '2 hours', now() - interval '1 hour'),
+           ('00000000-0000-0000-0000-000000000003', 'test.ping', '{}', now() - interval '30 days', NULL);
+         INSERT INTO comms_inbox (consumer, event_id, processed_at) VALUES
+           ('shop', '00000000-0000-0000-0000-00000000000a', now() - interval '8 days'),
+           ('shop', '00000000-0000-0000-0000-00000000000b', now() - interval '1 hour');",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    // Batches of one: the loop must go on until a batch comes back short.
+    let retention = Retention { batch: 1, ..Retention::default() };
+    assert_eq!(retention::prune(&db.pool, &retention).await.unwrap(), Pruned { outbox: 1, inbox: 1 });
+    let outbox_left: Vec<String> =
+        sqlx::query_scalar("SELECT id::text FROM comms_outbox ORDER BY id").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(
+        outbox_left,
+        ["00000000-0000-0000-0000-000000000002", "00000000-0000-0000-0000-000000000003"],
+        "the recent row stays, and so does the unpublished one, however old"
+    );
+    let inbox_left: Vec<String> =
+        sqlx::query_scalar("SELECT event_id::text FROM comms_inbox").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(inbox_left, ["00000000-0000-0000-0000-00000000000b"]);
+    assert_eq!(retention::prune(&db.pool, &retention).await.unwrap(), Pruned::default(), "nothing more is due");
+}
