@@ -113,28 +113,11 @@ async fn measure(args: &Args, pool: &PgPool) -> anyhow::Result<Report> {
     // p99 of a whole run). They are written, applied and not counted.
     eprintln!("event-latency: warming up for {} s", WARM_UP.as_secs());
     let warm_up = produce(pool, args.rate, WARM_UP).await;
-    let mut warming = warm_up.committed.len();
-    let deadline = Instant::now() + DRAIN;
-    while warming > 0 && tokio::time::timeout_at(deadline, applied_rx.recv()).await.is_ok_and(|a| a.is_some()) {
-        warming -= 1;
-    }
+    collect_applied(&mut applied_rx, &warm_up.committed).await;
 
     eprintln!("event-latency: {} events/s for {} s", args.rate, args.seconds);
     let produced = produce(pool, args.rate, Duration::from_secs(args.seconds)).await;
-
-    let mut applied = HashMap::new();
-    let mut outstanding = produced.committed.len();
-    let deadline = Instant::now() + DRAIN;
-    while outstanding > 0 {
-        match tokio::time::timeout_at(deadline, applied_rx.recv()).await {
-            Ok(Some((id, at))) => {
-                if produced.committed.contains_key(&id) && applied.insert(id, at).is_none() {
-                    outstanding -= 1;
-                }
-            }
-            _ => break,
-        }
-    }
+    let applied = collect_applied(&mut applied_rx, &produced.committed).await;
 
     stop_relay.trigger();
     let _ = relay.await;
@@ -162,6 +145,26 @@ async fn measure(args: &Args, pool: &PgPool) -> anyhow::Result<Report> {
         max_ms: sorted.max(),
         errors: never_applied + produced.failed,
     })
+}
+
+/// When each of `committed` was applied, as far as they were within
+/// [`DRAIN`]; reports of other events are skipped.
+async fn collect_applied(
+    applied_rx: &mut mpsc::UnboundedReceiver<(Uuid, Instant)>,
+    committed: &HashMap<Uuid, Instant>,
+) -> HashMap<Uuid, Instant> {
+    let mut applied = HashMap::new();
+    let deadline = Instant::now() + DRAIN;
+    while applied.len() < committed.len() {
+        match tokio::time::timeout_at(deadline, applied_rx.recv()).await {
+            Ok(Some((id, at))) if committed.contains_key(&id) => {
+                applied.entry(id).or_insert(at);
+            }
+            Ok(Some(_)) => {}
+            _ => break,
+        }
+    }
+    applied
 }
 
 struct Produced {
