@@ -142,6 +142,23 @@ impl Shop {
             .unwrap()
     }
 
+    /// The numbers below `below` with no effect, and how often the
+    /// consumer was called: what a failed "nothing lost" check prints.
+    pub async fn missing(&self, below: i32) -> String {
+        let missing: Vec<i32> = sqlx::query_scalar(
+            "SELECT n FROM generate_series(0, $1 - 1) AS n WHERE n NOT IN (SELECT n FROM effects) ORDER BY n",
+        )
+        .bind(below)
+        .fetch_all(&self.db.pool)
+        .await
+        .unwrap();
+        format!(
+            "missing {missing:?}; {} deliveries, {} duplicates",
+            self.consumer.deliveries.load(Ordering::SeqCst),
+            self.consumer.duplicates.load(Ordering::SeqCst)
+        )
+    }
+
     /// Waits up to `limit` for `n` distinct effects.
     pub async fn wait_for_effects(&self, n: i64, limit: Duration) -> (i64, i64) {
         let deadline = tokio::time::Instant::now() + limit;

@@ -1,13 +1,13 @@
 //! Consuming one subscription from Kafka: a consumer for the main topics
-//! and one per retry level, each committing an offset only after the
-//! message was handled or moved on.
+//! and one per retry level, each storing an offset for commit only after
+//! the message was handled or moved on.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::producer::FutureProducer;
 use tokio::task::JoinHandle;
@@ -61,9 +61,15 @@ pub async fn start(
             .set("bootstrap.servers", &config.brokers)
             .set("group.id", &group)
             .set("client.id", &config.client_id)
-            .set("enable.auto.commit", "false")
-            // Offsets are stored and committed only by an explicit commit
-            // after the handler, never by the client on its own.
+            // An offset is stored only once its record was handled (below,
+            // never by the client on its own); the client commits what was
+            // stored every second, on a rebalance and on close. A crash
+            // re-delivers at most a second's records, and the inbox absorbs
+            // them. A synchronous commit per record would block a runtime
+            // worker for a broker round trip, and during a rebalance for as
+            // long as the rebalance waits on this very consumer's poll.
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
             // A new group starts at the beginning: events published before
             // the first replica subscribed are not skipped.
@@ -79,7 +85,7 @@ pub async fn start(
             .create()?;
         let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topic_refs)?;
-        let consumer = Arc::new(consumer);
+        let consumer = Arc::new(Member(Some(consumer)));
         let stage = Stage {
             names: names.clone(),
             subscription: subscription.clone(),
@@ -92,6 +98,34 @@ pub async fn start(
         }
     }
     Ok(tasks)
+}
+
+/// One group member. Closing a consumer leaves its group: librdkafka blocks
+/// the dropping thread until the broker has answered, which can take
+/// seconds on a busy broker. So the last handle closes it on the blocking
+/// pool, never on a runtime worker: on a small runtime a few members
+/// closing at once (one per retry level) would otherwise stall every other
+/// task, the surviving members' included.
+struct Member(Option<StreamConsumer>);
+
+impl std::ops::Deref for Member {
+    type Target = StreamConsumer;
+
+    fn deref(&self) -> &StreamConsumer {
+        self.0.as_ref().expect("a member is only emptied when dropped")
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let Some(consumer) = self.0.take() else { return };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn_blocking(move || {
+                drop(consumer);
+            });
+        }
+        // Outside a runtime (it is shutting down) the consumer closes here.
+    }
 }
 
 /// Waits (up to 30 s) until the group has given this member partitions, so
@@ -107,7 +141,7 @@ async fn wait_for_assignment(consumer: &StreamConsumer) {
     tracing::warn!("no partitions assigned within 30 s; consuming will start when they are");
 }
 
-async fn run(consumer: Arc<StreamConsumer>, stage: Stage) {
+async fn run(consumer: Arc<Member>, stage: Stage) {
     loop {
         let message = match consumer.recv().await {
             Ok(message) => message,
@@ -121,12 +155,13 @@ async fn run(consumer: Arc<StreamConsumer>, stage: Stage) {
         if let Some(wait) = wait_before(&string_headers) {
             tokio::time::sleep(wait).await;
         }
-        // Handled, or safely moved on: only then is the offset committed.
+        // Handled, or safely moved on: only then is the offset stored.
         while !process(&stage, &message, &string_headers, attempt).await {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        if let Err(error) = consumer.commit_message(&message, CommitMode::Sync) {
-            tracing::warn!(%error, "offset commit failed; the message may be delivered again");
+        if let Err(error) = consumer.store_offset_from_message(&message) {
+            // The partition moved to another member meanwhile.
+            tracing::warn!(%error, "offset not stored; the message may be delivered again");
         }
     }
 }

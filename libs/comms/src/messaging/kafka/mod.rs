@@ -20,10 +20,11 @@
 //! | message metadata | record headers | AMQP properties and headers |
 //!
 //! The producer is idempotent with `acks=all`; a record counts as published
-//! only once the broker acknowledged it. Consumers commit an offset only
-//! after the handler returned (its transaction committed). A failing
-//! message moves to a retry topic and its offset is committed, so it never
-//! blocks the messages behind it on its partition.
+//! only once the broker acknowledged it. Consumers store an offset for
+//! commit only after the handler returned (its transaction committed); the
+//! client commits stored offsets every second, on a rebalance and on close.
+//! A failing message moves to a retry topic and its offset is stored, so it
+//! never blocks the messages behind it on its partition.
 
 mod consumer;
 
