@@ -50,6 +50,15 @@ def markdown(r):
                     for db in sorted(cost["transactions"])]
         profile.append(f"| all | {sum(cost['transactions'].values()):.1f} | {sum(cost['rows_written'].values()):.1f} |")
 
+    grpc_cpu = ["", "### CPU per gRPC call (figure 3)", "",
+                "Both processes share the 2 cores, so CPU per call decides calls per second:", "",
+                "| channel | client µs/call | server µs/call |", "|---|---:|---:|"]
+    for name in ("bare", "comms"):
+        side = g[name]
+        server = side.get("server_cpu_us_per_call")
+        grpc_cpu.append(f"| {name} | {side['client_cpu_us_per_call']:.1f} | "
+                        + ("—" if server is None else f"{server:.1f}") + " |")
+
     patterns = ["", "### 7. One call four ways", "",
                 "| broker | pattern | p50 ms (1 in flight) | p99 ms | throughput (16 in flight) |", "|---|---|---:|---:|---:|"]
     for broker, figures in sorted(r["patterns"].items()):
@@ -61,4 +70,4 @@ def markdown(r):
     head = [f"Measured {meta['date']} on {meta['cores']} cores in {meta['seconds']} s"
             + (" (quick run)" if meta["quick"] else "") + ".", "",
             "| figure | measured | target | met |", "|---|---|---|---|"]
-    return "\n".join(head + rows + patterns + profile) + "\n"
+    return "\n".join(head + rows + grpc_cpu + patterns + profile) + "\n"

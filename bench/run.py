@@ -334,7 +334,7 @@ def figures(args, system):
 
     log("3. gRPC unary: comms client vs a bare tonic channel")
     results["grpc_client"] = bench_tool("grpc", "--address", f"127.0.0.1:{PORTS['user'][1]}", "--seconds", str(d * 2),
-                                        "--concurrency", "16")
+                                        "--concurrency", "16", "--server-pid", str(system.processes["user"].pid))
 
     log("4. publishing: comms broker vs raw lapin, same confirm window")
     results["publisher"] = bench_tool("publish", "--amqp", AMQP, "--messages", "4000" if args.quick else "20000",

@@ -6,6 +6,11 @@
 //! (an eighth of the time each turn), so drift in the machine or the
 //! service during the run, and any advantage of going first or second, is
 //! spread over both.
+//!
+//! Both sides also report the CPU time per call of this process and, given
+//! its pid, of the service: on a 2-core machine client and server share the
+//! CPUs, so a difference in calls per second is a difference in CPU per call
+//! somewhere, and these two figures say where.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +25,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
+use crate::cpu;
 use crate::load::{self, Call, Run};
 use crate::stats::ratio;
 
@@ -34,6 +40,10 @@ pub struct Args {
     /// Calls in flight on each side.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// The service's process id: with it, the report also gives the
+    /// server's CPU time per call on each side.
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -51,13 +61,46 @@ struct Side {
     p99_ms: f64,
     count: u64,
     errors: u64,
+    /// CPU time per successful call in this process (the client side).
+    client_cpu_us_per_call: f64,
+    /// CPU time per successful call in the service, if its pid was given.
+    server_cpu_us_per_call: Option<f64>,
 }
 
-impl Side {
-    fn of(run: Run) -> Self {
-        let (ops_per_sec, count, errors) = (run.ops_per_sec(), run.count(), run.errors);
-        let sorted = run.samples.sorted();
-        Self { ops_per_sec, p50_ms: sorted.percentile(0.50), p99_ms: sorted.percentile(0.99), count, errors }
+/// One side's calls and the CPU both processes spent on them.
+#[derive(Default)]
+struct Turns {
+    run: Run,
+    client_cpu: Duration,
+    server_cpu: Duration,
+}
+
+impl Turns {
+    /// Runs one turn of `call`, adding its calls and CPU time.
+    async fn take(&mut self, label: &str, call: &Call, args: &Args, phase: Duration) -> anyhow::Result<()> {
+        let server = args.server_pid.map(|pid| pid.to_string());
+        let (client_before, server_before) = (cpu::used("self")?, server.as_deref().map(cpu::used).transpose()?);
+        self.run.absorb(load::closed_loop(label, call, args.concurrency, phase).await);
+        self.client_cpu += cpu::used("self")?.saturating_sub(client_before);
+        if let (Some(pid), Some(before)) = (server.as_deref(), server_before) {
+            self.server_cpu += cpu::used(pid)?.saturating_sub(before);
+        }
+        Ok(())
+    }
+
+    fn side(self, server_measured: bool) -> Side {
+        let (ops_per_sec, count, errors) = (self.run.ops_per_sec(), self.run.count(), self.run.errors);
+        let per_call = |cpu: Duration| cpu.as_secs_f64() * 1e6 / count.max(1) as f64;
+        let sorted = self.run.samples.sorted();
+        Side {
+            ops_per_sec,
+            p50_ms: sorted.percentile(0.50),
+            p99_ms: sorted.percentile(0.99),
+            count,
+            errors,
+            client_cpu_us_per_call: per_call(self.client_cpu),
+            server_cpu_us_per_call: server_measured.then(|| per_call(self.server_cpu)),
+        }
     }
 }
 
@@ -79,18 +122,19 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     load::warm_up("grpc bare", &bare, Duration::from_secs(5)).await?;
     load::warm_up("grpc comms", &comms, Duration::from_secs(5)).await?;
     let phase = Duration::from_secs_f64(args.seconds as f64 / 8.0);
-    let (mut bare_run, mut comms_run) = (Run::default(), Run::default());
+    let (mut bare_turns, mut comms_turns) = (Turns::default(), Turns::default());
     for round in 1..=4 {
         eprintln!("grpc: round {round} of 4, {phase:?} per side at concurrency {}", args.concurrency);
         for bare_turn in if round % 2 == 1 { [true, false] } else { [false, true] } {
             if bare_turn {
-                bare_run.absorb(load::closed_loop("grpc bare", &bare, args.concurrency, phase).await);
+                bare_turns.take("grpc bare", &bare, &args, phase).await?;
             } else {
-                comms_run.absorb(load::closed_loop("grpc comms", &comms, args.concurrency, phase).await);
+                comms_turns.take("grpc comms", &comms, &args, phase).await?;
             }
         }
     }
-    let (bare, comms) = (Side::of(bare_run), Side::of(comms_run));
+    let measured = args.server_pid.is_some();
+    let (bare, comms) = (bare_turns.side(measured), comms_turns.side(measured));
     let ratio_throughput = ratio(comms.ops_per_sec, bare.ops_per_sec);
     Ok(Report { bare, comms, ratio_throughput })
 }

@@ -5,7 +5,7 @@
 //! and every failed operation is counted in an `errors` field.
 //!
 //! ```text
-//! bench grpc --address 127.0.0.1:9081 --seconds 10 --concurrency 16
+//! bench grpc --address 127.0.0.1:9081 --seconds 10 --concurrency 16 --server-pid 4242
 //! bench publish --amqp amqp://guest:guest@127.0.0.1:5672/%2f --messages 20000 --window 100
 //! bench event-latency --database-url postgres://postgres@127.0.0.1:5432/postgres --rate 200 --seconds 10
 //! bench patterns --broker rabbitmq --seconds 5 --concurrency 16
@@ -13,6 +13,7 @@
 //!
 //! No tracing subscriber is installed: comms' logs would go to stdout.
 
+mod cpu;
 mod event_latency;
 mod grpc;
 mod load;
