@@ -5,9 +5,9 @@
 use std::convert::Infallible;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::server::NamedService;
 use tonic::service::Routes;
+use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::shutdown::Shutdown;
@@ -77,7 +77,11 @@ pub async fn serve(listener: TcpListener, services: GrpcServices, shutdown: Shut
         .add_routes(services.routes)
         .add_service(health_service)
         .add_service(reflection)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining)
+        // TCP_NODELAY: HTTP/2 writes a response as several small frames, and
+        // with Nagle's algorithm on, the last of them can wait for the
+        // client's delayed ACK (up to 40 ms on Linux): a p99 of 40 ms for a
+        // call that takes one.
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), draining)
         .await?;
     Ok(())
 }
