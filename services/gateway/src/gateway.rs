@@ -25,7 +25,7 @@ pub struct Gateway {
     /// For mapping upstream paths in `Location` back to public ones.
     pub table: RouteTable,
     pub verifier: Verifier,
-    pub limiter: ClientLimiter,
+    pub limiter: Arc<ClientLimiter>,
     pub client: HttpClient,
     pub body_limit: usize,
 }

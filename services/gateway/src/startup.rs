@@ -20,6 +20,9 @@ use crate::proxy::{self, Upstream};
 use crate::rate_limit::ClientLimiter;
 use crate::routes::RouteTable;
 
+/// How often clients whose rate-limit bucket has refilled are forgotten.
+const PRUNE_LIMITER_EVERY: Duration = Duration::from_secs(60);
+
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
@@ -66,10 +69,11 @@ impl Application {
             upstreams,
             table: table.clone(),
             verifier,
-            limiter: ClientLimiter::new(settings.rate_per_second, settings.rate_burst),
+            limiter: Arc::new(ClientLimiter::new(settings.rate_per_second, settings.rate_burst)),
             client: proxy::client(settings.socket_buffer_bytes),
             body_limit: settings.body_limit_bytes,
         });
+        crate::rate_limit::prune_periodically(Arc::downgrade(&gateway.limiter), PRUNE_LIMITER_EVERY);
         // The server's own timeout must not cut a route's longer one short.
         let longest = table.routes.iter().map(|r| r.timeout()).max().unwrap_or_default();
         let limits = ServerLimits {
