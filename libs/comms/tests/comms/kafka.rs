@@ -43,9 +43,14 @@ pub async fn factory() -> Option<KafkaFactory> {
 }
 
 impl KafkaFactory {
+    /// `name` as this factory's brokers call the topic or group.
+    pub fn prefixed(&self, name: &str) -> String {
+        format!("t{}.{name}", self.id)
+    }
+
     pub async fn connect(&self) -> Arc<KafkaBroker> {
         let mut config = KafkaConfig::new(brokers(), format!("test-{}", self.id));
-        config.prefix = format!("t{}.", self.id);
+        config.prefix = self.prefixed("");
         KafkaBroker::connect(config).await.expect("Kafka broker")
     }
 }
@@ -115,6 +120,8 @@ async fn kafka_events_with_one_subject_are_handled_in_publish_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_group_members_share_partitions_and_a_survivor_takes_over() {
     let Some(factory) = factory().await else { return };
+    let group = factory.prefixed(&factory.name("shop"));
+    let topic = factory.prefixed(<Ping as comms::messaging::Event>::TYPE);
     let shop = Shop::on(Box::new(factory), "kafka").await;
     let first = shop.consume().await;
     let second = shop.consume().await;
@@ -131,13 +138,12 @@ async fn kafka_group_members_share_partitions_and_a_survivor_takes_over() {
     // resuming mid-batch during a rebalance would hit. A real broker returns
     // the whole batch and the client drops the records before the offset.
     drop(first);
-    let group = format!("t{}.{}", shop.service.rsplit('-').next().unwrap(), shop.service);
     assert!(group_settles_with_one_member(&group).await, "the survivor holds every partition within 30 s");
     shop.write(300..600).await;
     shop.relay_all(&relay).await;
     let (rows, distinct) = shop.wait_for_effects(600, Duration::from_secs(90)).await;
     if (rows, distinct) != (600, 600) {
-        let offsets = group_offsets(&group);
+        let offsets = group_offsets(&group, &topic);
         panic!(
             "nothing lost, nothing applied twice: {rows} rows, {distinct} distinct; {}; {offsets}",
             shop.missing(600).await
@@ -165,13 +171,10 @@ async fn group_settles_with_one_member(group: &str) -> bool {
     false
 }
 
-/// Per partition of the `test.ping` topic of `group` (the subscription's
-/// prefixed name): the group's committed offset and the log's end. Tells
-/// a stuck consumer (committed < end) from records the log never got.
-fn group_offsets(group: &str) -> String {
+/// Per partition of `topic`: `group`'s committed offset and the log's end.
+/// Tells a stuck consumer (committed < end) from records the log never got.
+fn group_offsets(group: &str, topic: &str) -> String {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    let prefix = group.split_once('.').map_or("", |(p, _)| p);
-    let topic = format!("{prefix}.test.ping");
     let reader: BaseConsumer =
         match rdkafka::ClientConfig::new().set("bootstrap.servers", brokers()).set("group.id", group).create() {
             Ok(reader) => reader,
@@ -179,13 +182,13 @@ fn group_offsets(group: &str) -> String {
         };
     let mut partitions = rdkafka::TopicPartitionList::new();
     for partition in 0..3 {
-        partitions.add_partition(&topic, partition);
+        partitions.add_partition(topic, partition);
     }
     let committed = reader.committed_offsets(partitions, Duration::from_secs(5));
     (0..3)
         .map(|partition| {
-            let end = reader.fetch_watermarks(&topic, partition, Duration::from_secs(5)).map(|(_, high)| high);
-            let at = committed.as_ref().ok().and_then(|c| c.find_partition(&topic, partition)).map(|e| e.offset());
+            let end = reader.fetch_watermarks(topic, partition, Duration::from_secs(5)).map(|(_, high)| high);
+            let at = committed.as_ref().ok().and_then(|c| c.find_partition(topic, partition)).map(|e| e.offset());
             format!("partition {partition}: committed {at:?}, end {end:?}")
         })
         .collect::<Vec<_>>()

@@ -120,9 +120,7 @@ impl Drop for Member {
     fn drop(&mut self) {
         let Some(consumer) = self.0.take() else { return };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn_blocking(move || {
-                drop(consumer);
-            });
+            runtime.spawn_blocking(move || drop(consumer));
         }
         // Outside a runtime (it is shutting down) the consumer closes here.
     }
