@@ -8,11 +8,13 @@ default:
 
 # Build the service binaries (the Docker build's own script, dev profile), then
 # run every test against local PostgreSQL and RabbitMQ (the README's test
-# command), and the benchmark suite's own checks (bench/test_run.py).
+# command), then, in the project's .venv (tools/python/run), the checks of the
+# benchmark suite (bench/test_run.py) and of the structure check (.ci/).
 test:
     deploy/build.sh dev all
     cargo test --workspace --locked
-    python3 -m unittest discover --start-directory bench --quiet
+    tools/python/run -m unittest discover --start-directory bench --quiet
+    tools/python/run -m unittest discover --start-directory .ci --quiet
 
 # Build and start the whole system with docker compose, then print the URLs.
 up:
@@ -45,22 +47,26 @@ dev:
 
 # A scripted walk through the main flow against a running system (`just dev` or `just up`).
 demo url="http://localhost:8080":
-    deploy/demo.py {{url}}
+    tools/python/run deploy/demo.py {{url}}
 
 # Fuzz the public API through the gateway from its OpenAPI document
 # (schemathesis), as a customer and as an admin, against a running system.
 fuzz url="http://localhost:8080" examples="15":
-    tests/fuzz/run.py {{url}} {{examples}}
+    tools/python/run tests/fuzz/run.py {{url}} {{examples}}
 
 # The benchmark suite (release builds; nginx, wrk and pgbench are installed
 # if missing): writes bench/results/latest.md and latest.json.
 bench *args:
-    bench/run.py {{args}}
+    tools/python/run bench/run.py {{args}}
 
 # Validate docker-compose.yml (no engine needed) and compare its variables
 # with the settings each binary reads.
 check-compose:
-    deploy/check-compose.py
+    tools/python/run deploy/check-compose.py
+
+# Fail on a cycle between a crate's files, or a service depending on a service.
+check-structure:
+    tools/python/run .ci/check-structure.py
 
 # Install (once) and start a Kafka-protocol broker (tansu) on 127.0.0.1:19092, for the Kafka tests.
 kafka:
@@ -71,6 +77,7 @@ check:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
     .ci/one-version
+    tools/python/run .ci/check-structure.py
 
 # Drop test databases left behind by interrupted test runs.
 clean-test-dbs:

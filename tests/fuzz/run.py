@@ -9,9 +9,11 @@ Needs a running system (`just dev` or `just up`). The SSE stream is left out:
 a stream that stays open is correct, and the fuzzer would wait on it until
 its timeout; the notification service's own tests cover it.
 
-Usage: tests/fuzz/run.py [gateway-url] [max-examples]
+Usage: tools/python/run tests/fuzz/run.py [gateway-url] [max-examples]
+       (`just fuzz`: schemathesis comes from the project's .venv)
 """
 import collections
+import importlib.util
 import json
 import os
 import subprocess
@@ -41,15 +43,17 @@ def tokens():
 
 
 def schemathesis():
-    try:
-        import schemathesis  # noqa: F401
-    except ImportError:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "schemathesis==4.32.5"], check=True)
+    """The fuzzer's command line, from the Python running this script: the
+    project's .venv, where tools/python/requirements.txt pins it."""
+    if importlib.util.find_spec("schemathesis") is None:
+        sys.exit("schemathesis is not installed for this Python: run `just fuzz` or "
+                 "`tools/python/run tests/fuzz/run.py`, which use the project's .venv "
+                 "(tools/python/requirements.txt)")
     return [sys.executable, "-m", "schemathesis.cli"]
 
 
-def run(role, token, report_dir):
-    command = schemathesis() + [
+def run(fuzzer, role, token, report_dir):
+    command = fuzzer + [
         "run", f"{BASE}/api/openapi.json",
         "--url", BASE,
         "-H", f"Authorization: Bearer {token}",
@@ -96,6 +100,8 @@ def normalise(uri):
 
 
 def main():
+    # Checked first: a missing fuzzer should not cost a registered user.
+    fuzzer = schemathesis()
     with urllib.request.urlopen(f"{BASE}/api/openapi.json", timeout=10) as response:
         document = json.loads(response.read())
     operations = [(method.upper(), path) for path, item in document["paths"].items() for method in item
@@ -106,7 +112,7 @@ def main():
     failed = False
     seen = collections.defaultdict(set)
     for role, token in tokens().items():
-        failed |= run(role, token, report_dir) != 0
+        failed |= run(fuzzer, role, token, report_dir) != 0
         for key, codes in statuses(os.path.join(report_dir, f"{role}.ndjson")).items():
             seen[key] |= codes
 

@@ -14,55 +14,38 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::settings::{ServiceDefaults, Settings};
+
 /// Handles a subcommand if one was given and returns the exit code; `None`
-/// means "run the service". `shared` lists the unprefixed variables the
-/// binary reads (see [`crate::settings::TELEMETRY_KEYS`]).
-pub fn subcommand<T: Serialize + DeserializeOwned>(
-    prefix: &str,
-    shared: &[&[&str]],
-    http_port: impl Fn(&T) -> u16,
+/// means "run the service".
+pub fn subcommand<T: Serialize + DeserializeOwned + Default>(service: &ServiceDefaults) -> Option<i32> {
+    answer(|| Ok(Settings::<T>::keys(service)?), || Ok(Settings::<T>::from_env(service)?.service.http_port))
+}
+
+/// The same for a binary with settings of its own shape (the gateway):
+/// `keys` lists its variables, `http_port` reads the port it serves on.
+pub fn answer(
+    keys: impl FnOnce() -> anyhow::Result<Vec<String>>,
+    http_port: impl FnOnce() -> anyhow::Result<u16>,
 ) -> Option<i32> {
-    match std::env::args().nth(1).as_deref() {
-        None => None,
-        Some("settings-keys") => Some(print_keys::<T>(prefix, shared)),
-        Some("healthcheck") => Some(healthcheck::<T>(prefix, http_port)),
+    let outcome = match std::env::args().nth(1).as_deref() {
+        None => return None,
+        Some("settings-keys") => keys().map(|keys| {
+            println!("{}", keys.join("\n"));
+            true
+        }),
+        Some("healthcheck") => http_port().and_then(|port| Ok(ready(port)?)),
         Some(other) => {
             eprintln!("unknown argument {other:?}: expected no argument, `settings-keys` or `healthcheck`");
-            Some(2)
-        }
-    }
-}
-
-fn print_keys<T: Serialize + DeserializeOwned>(prefix: &str, shared: &[&[&str]]) -> i32 {
-    match crate::settings::keys::<T>(prefix) {
-        Ok(mut keys) => {
-            keys.extend(shared.iter().flat_map(|group| group.iter().map(|k| (*k).to_owned())));
-            keys.sort();
-            keys.dedup();
-            println!("{}", keys.join("\n"));
-            0
-        }
-        Err(e) => {
-            eprintln!("settings: {e}");
-            1
-        }
-    }
-}
-
-fn healthcheck<T: DeserializeOwned>(prefix: &str, http_port: impl Fn(&T) -> u16) -> i32 {
-    let port = match crate::settings::from_env::<T>(prefix) {
-        Ok(settings) => http_port(&settings),
-        Err(e) => {
-            eprintln!("settings: {e}");
-            return 1;
+            return Some(2);
         }
     };
-    match ready(port) {
-        Ok(true) => 0,
-        Ok(false) => 1,
-        Err(e) => {
-            eprintln!("healthcheck: {e}");
-            1
+    match outcome {
+        Ok(true) => Some(0),
+        Ok(false) => Some(1),
+        Err(error) => {
+            eprintln!("{error:#}");
+            Some(1)
         }
     }
 }

@@ -1,20 +1,23 @@
 //! Typed settings from environment variables (twelve-factor).
 //!
-//! Each service declares a struct with serde defaults and loads it with its
-//! own prefix (`USER_`, `ORDER_`, ...), so one shell can hold the settings of
-//! every service without collisions. A missing or malformed variable fails
-//! start-up with the variable's name, not a panic deep inside the service.
+//! Every service reads the same shared variables under its own prefix
+//! (`USER_`, `ORDER_`, ...), so one shell can hold the settings of every
+//! service without collisions: [`ServiceSettings`] (listeners, database,
+//! shutdown grace, discovery) with defaults from the service's one
+//! [`ServiceDefaults`] constant, and the broker's unprefixed variables.
+//! What only one service reads is its own struct beside them, with its
+//! defaults in its `Default` impl ([`Settings`]).
+//!
+//! A malformed variable stops start-up with the variable's name, not a
+//! panic deep inside the service.
 
 use figment::Figment;
-use figment::providers::Env;
-use serde::Serialize;
+use figment::providers::{Env, Serialized};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-/// Loads `T` from variables named `{prefix}{FIELD}` (case-insensitive).
-/// Nested structs use `__`: `USER_JWT__ISSUER` sets `jwt.issuer`.
-pub fn from_env<T: DeserializeOwned>(prefix: &str) -> Result<T, figment::Error> {
-    Figment::new().merge(Env::prefixed(prefix).split("__")).extract()
-}
+use crate::discovery::DiscoverySettings;
+use crate::messaging::settings::BrokerSettings;
 
 /// Variables read by the telemetry set-up of every binary.
 pub const TELEMETRY_KEYS: &[&str] = &["OTEL_EXPORTER_OTLP_ENDPOINT", "RUST_LOG"];
@@ -24,15 +27,150 @@ pub const TELEMETRY_KEYS: &[&str] = &["OTEL_EXPORTER_OTLP_ENDPOINT", "RUST_LOG"]
 pub const BROKER_KEYS: &[&str] =
     &["BROKER", "AMQP_URL", "KAFKA_BROKERS", "BROKER_NAMESPACE", "BROKER_QUEUE_EXPIRY_SECS"];
 
-/// Every variable `T` reads under `prefix`, derived from `T` itself: its
-/// defaults are serialised and each leaf becomes `{prefix}{PATH}` with `__`
-/// between levels. Listing keys this way cannot drift from the struct, so a
-/// check can compare them with what compose sets (`<binary> settings-keys`).
-///
-/// `T` must load with no variables set (every field has a default).
-pub fn keys<T: Serialize + DeserializeOwned>(prefix: &str) -> Result<Vec<String>, figment::Error> {
-    let defaults: T = Figment::new().extract()?;
-    let value = serde_json::to_value(&defaults).map_err(|e| figment::Error::from(e.to_string()))?;
+/// Who a service is and what it needs, written once per service as a
+/// constant: its settings' defaults, its `settings-keys` and its start-up
+/// all read from it.
+#[derive(Clone, Copy, Debug)]
+pub struct ServiceDefaults {
+    /// The name it registers under, traces as and names its queues after.
+    pub name: &'static str,
+    /// The prefix of its variables, `INVENTORY_`.
+    pub prefix: &'static str,
+    pub http_port: u16,
+    /// `None`: the service has no gRPC API (and reads no `_GRPC_PORT`).
+    pub grpc_port: Option<u16>,
+    /// The database it owns on the local server; `None`: it has none.
+    pub database: Option<&'static str>,
+    /// Whether it writes events or tasks through an outbox (a relay runs).
+    pub publishes: bool,
+    /// Whether it consumes from the broker.
+    pub consumes: bool,
+}
+
+impl ServiceDefaults {
+    /// Whether the service connects to the broker at all.
+    pub fn uses_broker(&self) -> bool {
+        self.publishes || self.consumes
+    }
+}
+
+/// What every service is told by its environment, under its prefix.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ServiceSettings {
+    pub host: String,
+    /// 0 picks a free port (tests).
+    pub http_port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Also the most transactions in flight at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_max_connections: Option<u32>,
+    /// How long requests in flight may run on after shutdown starts.
+    pub shutdown_grace_secs: u64,
+    #[serde(flatten)]
+    pub discovery: DiscoverySettings,
+    /// Read from the unprefixed broker variables; `None` for a service
+    /// that uses no broker.
+    #[serde(skip)]
+    pub broker: Option<BrokerSettings>,
+}
+
+impl ServiceSettings {
+    /// The defaults of `service`: every interface, its own ports, its own
+    /// database on the local server as `postgres`, a 20 s drain.
+    pub fn defaults(service: &ServiceDefaults) -> Self {
+        Self {
+            host: "0.0.0.0".into(),
+            http_port: service.http_port,
+            grpc_port: service.grpc_port,
+            database_url: service.database.map(|db| format!("postgres://postgres@127.0.0.1:5432/{db}")),
+            // Ten covers a service's steady load here; each replica adds
+            // ten more to PostgreSQL's 100 by default.
+            database_max_connections: service.database.map(|_| 10),
+            shutdown_grace_secs: 20,
+            discovery: DiscoverySettings::default(),
+            broker: service.uses_broker().then(BrokerSettings::default),
+        }
+    }
+
+    pub fn shutdown_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+/// The own settings of a service that has none (yet).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct NoOwnSettings {}
+
+/// A service's settings: the shared part and its own.
+#[derive(Clone, Debug)]
+pub struct Settings<T> {
+    pub service: ServiceSettings,
+    pub own: T,
+}
+
+impl<T: Serialize + DeserializeOwned + Default> Settings<T> {
+    /// Reads `service`'s variables from the environment.
+    pub fn from_env(service: &ServiceDefaults) -> anyhow::Result<Self> {
+        let mut shared: ServiceSettings = load(ServiceSettings::defaults(service), service.prefix)?;
+        if service.uses_broker() {
+            shared.broker = Some(BrokerSettings::from_env()?);
+        }
+        if service.grpc_port.is_none() && shared.grpc_port.is_some() {
+            anyhow::bail!("{}GRPC_PORT is set, but {} serves no gRPC", service.prefix, service.name);
+        }
+        Ok(Self { service: shared, own: load(T::default(), service.prefix)? })
+    }
+
+    /// The defaults alone, as if no variable were set (tests start here).
+    pub fn defaults(service: &ServiceDefaults) -> Self {
+        Self { service: ServiceSettings::defaults(service), own: T::default() }
+    }
+
+    /// Every variable the service reads, sorted: derived from the two
+    /// structs themselves, so the list cannot drift from them, and a check
+    /// can compare it with what compose sets (`<binary> settings-keys`).
+    pub fn keys(service: &ServiceDefaults) -> Result<Vec<String>, figment::Error> {
+        let mut keys = keys_of(&ServiceSettings::defaults(service), service.prefix)?;
+        keys.extend(keys_of(&T::default(), service.prefix)?);
+        keys.extend(TELEMETRY_KEYS.iter().map(|k| (*k).to_owned()));
+        if service.uses_broker() {
+            keys.extend(BROKER_KEYS.iter().map(|k| (*k).to_owned()));
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+}
+
+/// Loads `T` from variables named `{prefix}{FIELD}` (case-insensitive) over
+/// `defaults`. Nested structs use `__`: `USER_JWT__ISSUER` sets `jwt.issuer`.
+pub fn load<T: Serialize + DeserializeOwned>(defaults: T, prefix: &str) -> anyhow::Result<T> {
+    let base = Figment::from(Serialized::defaults(defaults));
+    match base.clone().merge(Env::prefixed(prefix).split("__")).extract() {
+        Ok(settings) => Ok(settings),
+        Err(error) => Err(anyhow::anyhow!("{}: {error}", culprit::<T>(&base, prefix).unwrap_or_else(|| prefix.into()))),
+    }
+}
+
+/// The variable that makes loading fail. Flattened structs lose the
+/// field's path in serde's error, so each variable is tried on its own.
+fn culprit<T: DeserializeOwned>(base: &Figment, prefix: &str) -> Option<String> {
+    let names: Vec<String> =
+        std::env::vars().map(|(name, _)| name).filter(|name| name.to_uppercase().starts_with(prefix)).collect();
+    names.into_iter().find(|name| {
+        let key = name[prefix.len()..].to_lowercase();
+        let only = Env::prefixed(prefix).filter(move |k| k.as_str().eq_ignore_ascii_case(&key)).split("__");
+        base.clone().merge(only).extract::<T>().is_err()
+    })
+}
+
+/// The variables `value`'s type reads under `prefix`: each leaf of its
+/// serialised form becomes `{prefix}{PATH}` with `__` between levels.
+pub fn keys_of<T: Serialize>(value: &T, prefix: &str) -> Result<Vec<String>, figment::Error> {
+    let value = serde_json::to_value(value).map_err(|e| figment::Error::from(e.to_string()))?;
     let mut keys = Vec::new();
     collect(&value, prefix.to_owned(), &mut keys);
     keys.sort();
@@ -41,7 +179,7 @@ pub fn keys<T: Serialize + DeserializeOwned>(prefix: &str) -> Result<Vec<String>
 
 fn collect(value: &serde_json::Value, path: String, keys: &mut Vec<String>) {
     match value {
-        serde_json::Value::Object(fields) if !fields.is_empty() => {
+        serde_json::Value::Object(fields) => {
             let separator = if path.ends_with('_') || path.is_empty() { "" } else { "__" };
             for (name, field) in fields {
                 collect(field, format!("{path}{separator}{}", name.to_uppercase()), keys);
@@ -55,41 +193,84 @@ fn collect(value: &serde_json::Value, path: String, keys: &mut Vec<String>) {
 mod tests {
     use serde::{Deserialize, Serialize};
 
-    #[derive(Default, Serialize, Deserialize)]
-    struct Inner {
-        #[serde(default)]
+    use super::{ServiceDefaults, Settings};
+
+    const SVC: ServiceDefaults = ServiceDefaults {
+        name: "svc",
+        prefix: "SVC_",
+        http_port: 8089,
+        grpc_port: None,
+        database: Some("svc"),
+        publishes: false,
+        consumes: false,
+    };
+
+    #[derive(Clone, Debug, Serialize, Deserialize)]
+    struct Jwt {
         issuer: String,
-        #[serde(default)]
         private_key_file: Option<String>,
     }
 
-    #[derive(Serialize, Deserialize)]
-    struct Example {
-        #[serde(default)]
-        http_port: u16,
-        #[serde(default)]
-        jwt: Inner,
-        #[serde(flatten)]
-        discovery: crate::discovery::DiscoverySettings,
-        // Skipped fields (read elsewhere, like the broker's) are not listed.
-        #[serde(skip)]
-        #[allow(dead_code)]
-        broker: crate::messaging::settings::BrokerSettings,
+    #[derive(Clone, Debug, Serialize, Deserialize)]
+    struct Own {
+        jwt: Jwt,
+        threshold: u32,
+    }
+
+    impl Default for Own {
+        fn default() -> Self {
+            Self { jwt: Jwt { issuer: "me".into(), private_key_file: None }, threshold: 5 }
+        }
     }
 
     #[test]
-    fn keys_come_from_the_struct_including_nested_and_flattened_fields() {
-        let keys = super::keys::<Example>("SVC_").unwrap();
+    fn keys_come_from_the_structs_including_nested_and_flattened_fields() {
+        let keys = Settings::<Own>::keys(&SVC).unwrap();
         assert_eq!(
             keys,
             [
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "RUST_LOG",
                 "SVC_ADVERTISE_HOST",
                 "SVC_CONSUL_URL",
+                "SVC_DATABASE_MAX_CONNECTIONS",
+                "SVC_DATABASE_URL",
+                "SVC_HOST",
                 "SVC_HTTP_PORT",
                 "SVC_JWT__ISSUER",
                 "SVC_JWT__PRIVATE_KEY_FILE",
-                "SVC_UPSTREAMS"
-            ]
+                "SVC_SHUTDOWN_GRACE_SECS",
+                "SVC_THRESHOLD",
+                "SVC_UPSTREAMS",
+            ],
+            "no gRPC port and no broker keys for a service without them"
         );
+    }
+
+    #[test]
+    fn defaults_come_from_the_service_constant() {
+        let settings = Settings::<Own>::defaults(&SVC);
+        assert_eq!(settings.service.http_port, 8089);
+        assert_eq!(settings.service.database_url.as_deref(), Some("postgres://postgres@127.0.0.1:5432/svc"));
+        assert!(settings.service.broker.is_none());
+        assert_eq!(settings.own.threshold, 5);
+    }
+
+    #[test]
+    fn a_bad_value_is_named_by_its_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SVC_HTTP_PORT", "8090");
+            jail.set_env("SVC_THRESHOLD", "many");
+            let error = Settings::<Own>::from_env(&SVC).unwrap_err().to_string();
+            assert!(error.starts_with("SVC_THRESHOLD: "), "{error}");
+            jail.set_env("SVC_THRESHOLD", "7");
+            jail.set_env("SVC_SHUTDOWN_GRACE_SECS", "-1");
+            let error = Settings::<Own>::from_env(&SVC).unwrap_err().to_string();
+            assert!(error.starts_with("SVC_SHUTDOWN_GRACE_SECS: "), "{error}");
+            jail.set_env("SVC_SHUTDOWN_GRACE_SECS", "3");
+            let settings = Settings::<Own>::from_env(&SVC).unwrap();
+            assert_eq!((settings.service.http_port, settings.own.threshold), (8090, 7));
+            Ok(())
+        });
     }
 }

@@ -26,3 +26,19 @@ pub fn broker_env(settings: &BrokerSettings) -> Vec<(&'static str, String)> {
     }
     env
 }
+
+/// The shared settings of `service` for a test: loopback, free ports
+/// (port 0), the test's own database and broker namespace, a short drain.
+pub fn service_settings(
+    service: &comms::settings::ServiceDefaults,
+    database_url: &str,
+) -> comms::settings::ServiceSettings {
+    let mut settings = comms::settings::ServiceSettings::defaults(service);
+    settings.host = "127.0.0.1".into();
+    settings.http_port = 0;
+    settings.grpc_port = service.grpc_port.map(|_| 0);
+    settings.database_url = service.database.map(|_| database_url.to_owned());
+    settings.shutdown_grace_secs = 5;
+    settings.broker = service.uses_broker().then(broker_settings);
+    settings
+}

@@ -251,7 +251,11 @@ pub async fn malformed_messages_are_dead_lettered_with_a_reason(factory: &dyn Br
     let broker = factory.broker().await;
     let good = Recorder::new();
     let dead = Recorder::new();
-    let router = typed_pings(good.clone());
+    // The router a service consumes with: it decodes before it opens a
+    // transaction, but it needs a database to open one in.
+    let db = crate::TestDatabase::create_empty().await.unwrap();
+    comms::messaging::outbox::install(&db.pool).await.unwrap();
+    let router = typed_pings(good.clone()).consumer(db.pool.clone(), &service);
     broker
         .subscribe(fast(Subscription::events(&service, &[Ping::TYPE, "test.unknown"])), Arc::new(router))
         .await
@@ -286,13 +290,16 @@ pub async fn an_event_with_no_subscriber_is_reported_unroutable(factory: &dyn Br
 }
 
 /// The typed router over `Ping`, recording each decoded event.
-fn typed_pings(seen: Recorder) -> comms::messaging::EventRouter {
-    comms::messaging::EventRouter::new().on(move |envelope: Envelope, _ping: Ping| {
-        let seen = seen.clone();
-        async move {
-            let delivery =
-                Delivery { body: envelope.to_bytes(), headers: HashMap::new(), attempt: 1, redelivered: false };
-            seen.handle(&delivery).await
-        }
-    })
+fn typed_pings(seen: Recorder) -> comms::messaging::EventRouter<Recorder> {
+    comms::messaging::EventRouter::with_state(Arc::new(seen)).on(record_ping)
+}
+
+async fn record_ping(
+    seen: &Recorder,
+    _tx: &mut sqlx::PgConnection,
+    envelope: &Envelope,
+    _ping: Ping,
+) -> Result<(), HandlerError> {
+    let delivery = Delivery { body: envelope.to_bytes(), headers: HashMap::new(), attempt: 1, redelivered: false };
+    seen.handle(&delivery).await
 }

@@ -22,7 +22,7 @@ pub mod problem;
 pub mod process;
 pub mod smtp;
 
-pub use broker::{broker_env, broker_settings};
+pub use broker::{broker_env, broker_settings, service_settings};
 pub use consul::ConsulDouble;
 pub use db::TestDatabase;
 pub use fault_proxy::FaultProxy;

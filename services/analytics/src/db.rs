@@ -74,7 +74,7 @@ pub async fn count_event(tx: &mut PgConnection, event_type: &str, at: DateTime<U
 /// Announces a change to every listening instance. PostgreSQL delivers it
 /// when (and only if) the transaction commits.
 pub async fn notify_changed(tx: &mut PgConnection) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_notify($1, '')").bind(CHANGED_CHANNEL).execute(tx).await.map(|_| ())
+    comms::db::ChangeFeed::notify(tx, CHANGED_CHANNEL, "").await
 }
 
 /// Every aggregate, read from one snapshot of the database so the numbers

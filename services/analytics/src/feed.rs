@@ -14,12 +14,12 @@
 
 use std::time::Duration;
 
-use comms::Shutdown;
+use comms::db::ChangeFeed;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{Notify, watch};
 
-use crate::db::{self, CHANGED_CHANNEL};
+use crate::db;
 use crate::domain::Summary;
 
 /// The least time between two recomputations: a dashboard refreshes no
@@ -29,42 +29,26 @@ const PACE: Duration = Duration::from_millis(200);
 /// How long to wait before trying again after the database failed us.
 const RETRY: Duration = Duration::from_secs(1);
 
-pub struct Feed {
+/// Subscribes to `changes` first, then reads the first summary: a change
+/// committed in between is both in that summary and announced, never lost.
+/// Returns the receiver streams read from and the task that keeps it
+/// current: it publishes a fresh summary after each announced change until
+/// the change feed ends (the service stops); then the sender drops, and
+/// every open stream ends.
+pub(crate) async fn start(
     db: PgPool,
-    listener: PgListener,
-    latest: watch::Sender<Summary>,
-}
-
-impl Feed {
-    /// Listens first, then reads the first summary: a change committed in
-    /// between is both in that summary and announced, never lost. The
-    /// listener has a connection of its own so it never waits on the pool.
-    pub async fn start(db: PgPool, database_url: &str) -> anyhow::Result<(Self, watch::Receiver<Summary>)> {
-        let mut listener = PgListener::connect(database_url).await?;
-        listener.listen(CHANGED_CHANNEL).await?;
-        let (latest, summaries) = watch::channel(db::load_summary(&db).await?);
-        Ok((Self { db, listener, latest }, summaries))
-    }
-
-    /// Publishes a fresh summary after each announced change until
-    /// `shutdown` trips. Then the sender drops, and every open stream ends.
-    pub async fn run(self, shutdown: Shutdown) {
-        let Self { db, mut listener, latest } = self;
+    changes: &ChangeFeed,
+) -> anyhow::Result<(watch::Receiver<Summary>, impl Future<Output = anyhow::Result<()>> + use<>)> {
+    let mut notices = changes.subscribe();
+    let (latest, summaries) = watch::channel(db::load_summary(&db).await?);
+    let task = async move {
         let stale = Notify::new();
-        // Notify keeps at most one permit: any number of notifications
-        // while a recomputation runs cause exactly one more.
+        // Notify keeps at most one permit: any number of notices while a
+        // recomputation runs cause exactly one more. An interruption or a
+        // lag means notices were missed, so it marks the summary stale too.
         let listen = async {
-            loop {
-                match listener.try_recv().await {
-                    Ok(Some(_)) => stale.notify_one(),
-                    // The connection was lost and is back: notifications
-                    // sent meanwhile are gone, so assume we missed some.
-                    Ok(None) => stale.notify_one(),
-                    Err(error) => {
-                        tracing::warn!(%error, "listening for changes failed; retrying");
-                        tokio::time::sleep(RETRY).await;
-                    }
-                }
+            while !matches!(notices.recv().await, Err(RecvError::Closed)) {
+                stale.notify_one();
             }
         };
         let publish = async {
@@ -84,9 +68,10 @@ impl Feed {
             }
         };
         tokio::select! {
-            () = shutdown.wait() => {}
             () = listen => {}
             () = publish => {}
         }
-    }
+        Ok(())
+    };
+    Ok((summaries, task))
 }

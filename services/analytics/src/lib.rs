@@ -30,10 +30,26 @@
 
 pub mod config;
 pub mod consumer;
-pub mod db;
-pub mod domain;
-pub mod error;
-pub mod feed;
-pub mod grpc;
-pub mod http;
 pub mod startup;
+pub mod state;
+
+mod db;
+mod domain;
+mod error;
+mod feed;
+mod grpc;
+mod http;
+
+use comms::settings::ServiceDefaults;
+
+/// Who this service is; its settings' defaults come from here. It
+/// publishes nothing, so no outbox relay runs.
+pub const SERVICE: ServiceDefaults = ServiceDefaults {
+    name: "analytics",
+    prefix: "ANALYTICS_",
+    http_port: 8085,
+    grpc_port: Some(9085),
+    database: Some("analytics"),
+    publishes: false,
+    consumes: true,
+};

@@ -107,3 +107,18 @@ impl Verifier {
         }
     }
 }
+
+/// Fetches the JWK Set from an instance of the user service.
+pub(crate) fn jwks_fetcher(instances: tokio::sync::watch::Receiver<Vec<comms::discovery::Instance>>) -> FetchKeys {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().expect("reqwest client");
+    Box::new(move || {
+        let http = http.clone();
+        let instance = instances.borrow().first().cloned();
+        Box::pin(async move {
+            let instance =
+                instance.ok_or_else(|| anyhow::anyhow!("no instance of the user service to fetch keys from"))?;
+            let url = format!("http://{}/.well-known/jwks.json", instance.address);
+            Ok(http.get(url).send().await?.error_for_status()?.json::<JwkSet>().await?)
+        })
+    })
+}

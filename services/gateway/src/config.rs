@@ -14,77 +14,83 @@
 //! | `GATEWAY_CONSUL_URL` | unset: static upstreams from `GATEWAY_UPSTREAMS` |
 //! | `GATEWAY_UPSTREAMS` | e.g. `user=127.0.0.1:8081;order=127.0.0.1:8082` |
 
+use comms::settings::{ServiceDefaults, ServiceSettings};
 use serde::{Deserialize, Serialize};
+
+/// Who the gateway is: no database, no broker, no gRPC. Its listener's
+/// variables keep their own names (`GATEWAY_PORT`), so it has a settings
+/// struct of its own rather than the services' shared one.
+pub const GATEWAY: ServiceDefaults = ServiceDefaults {
+    name: "gateway",
+    prefix: "GATEWAY_",
+    http_port: 8080,
+    grpc_port: None,
+    database: None,
+    publishes: false,
+    consumes: false,
+};
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Settings {
-    #[serde(default = "default_host")]
     pub host: String,
-    #[serde(default = "default_port")]
     pub port: u16,
-    #[serde(default = "default_routes")]
     pub routes_file: String,
-    #[serde(default = "default_issuer")]
     pub jwt_issuer: String,
-    #[serde(default = "default_audience")]
     pub jwt_audience: String,
-    #[serde(default = "default_jwks_service")]
     pub jwks_service: String,
-    #[serde(default = "default_refresh")]
     pub jwks_min_refresh_secs: u64,
-    #[serde(default = "default_rate")]
     pub rate_per_second: u32,
-    #[serde(default = "default_burst")]
     pub rate_burst: u32,
-    #[serde(default = "default_body_limit")]
     pub body_limit_bytes: usize,
-    #[serde(default = "default_grace")]
     pub shutdown_grace_secs: u64,
     /// Kernel send/receive buffer size for every socket the gateway opens
     /// (unset: the kernel's autotuning). Small buffers bound how much a
     /// slow peer can leave parked inside the gateway's host.
-    #[serde(default)]
     pub socket_buffer_bytes: Option<u32>,
     #[serde(flatten)]
     pub discovery: comms::discovery::DiscoverySettings,
 }
 
-impl Settings {
-    pub fn from_env() -> anyhow::Result<Self> {
-        Ok(comms::settings::from_env("GATEWAY_")?)
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            host: "0.0.0.0".into(),
+            port: GATEWAY.http_port,
+            routes_file: "deploy/gateway/routes.json".into(),
+            jwt_issuer: "switchyard-user".into(),
+            jwt_audience: "switchyard".into(),
+            jwks_service: "user".into(),
+            jwks_min_refresh_secs: 30,
+            rate_per_second: 20,
+            rate_burst: 40,
+            body_limit_bytes: 64 * 1024 * 1024,
+            shutdown_grace_secs: 20,
+            socket_buffer_bytes: None,
+            discovery: Default::default(),
+        }
     }
 }
 
-fn default_host() -> String {
-    "0.0.0.0".into()
-}
-fn default_port() -> u16 {
-    8080
-}
-fn default_routes() -> String {
-    "deploy/gateway/routes.json".into()
-}
-fn default_issuer() -> String {
-    "switchyard-user".into()
-}
-fn default_audience() -> String {
-    "switchyard".into()
-}
-fn default_jwks_service() -> String {
-    "user".into()
-}
-fn default_refresh() -> u64 {
-    30
-}
-fn default_rate() -> u32 {
-    20
-}
-fn default_burst() -> u32 {
-    40
-}
-fn default_body_limit() -> usize {
-    64 * 1024 * 1024
-}
-fn default_grace() -> u64 {
-    20
+impl Settings {
+    pub fn from_env() -> anyhow::Result<Self> {
+        comms::settings::load(Self::default(), GATEWAY.prefix)
+    }
+
+    /// Every variable it reads (`gateway settings-keys`).
+    pub fn keys() -> anyhow::Result<Vec<String>> {
+        let mut keys = comms::settings::keys_of(&Self::default(), GATEWAY.prefix)?;
+        keys.extend(comms::settings::TELEMETRY_KEYS.iter().map(|k| (*k).to_owned()));
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// The part the service skeleton reads.
+    pub fn service(&self) -> ServiceSettings {
+        let mut service = ServiceSettings::defaults(&GATEWAY);
+        service.host.clone_from(&self.host);
+        service.http_port = self.port;
+        service.shutdown_grace_secs = self.shutdown_grace_secs;
+        service.discovery = self.discovery.clone();
+        service
+    }
 }

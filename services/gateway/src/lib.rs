@@ -6,12 +6,15 @@
 //! streamed to an instance of the target service picked from discovery,
 //! behind a circuit breaker per service.
 
-pub mod auth;
 pub mod config;
 pub mod gateway;
-pub mod headers;
-pub mod openapi;
-pub mod proxy;
-pub mod rate_limit;
 pub mod routes;
 pub mod startup;
+
+mod api_page;
+mod auth;
+mod headers;
+mod openapi;
+mod proxy;
+mod rate_limit;
+mod socket;

@@ -1,8 +1,7 @@
 //! The gateway binary: telemetry, settings, build, run (or `settings-keys` /
 //! `healthcheck`, see `comms::cli`).
 
-use gateway::config::Settings;
-use gateway::startup::Application;
+use gateway::config::{GATEWAY, Settings};
 
 // The gateway's whole work is per-request allocation (header maps, URIs,
 // buffers), which mimalloc does with less work than glibc's malloc: ×0.86
@@ -14,13 +13,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if let Some(code) = comms::cli::subcommand::<Settings>("GATEWAY_", &[comms::settings::TELEMETRY_KEYS], |s| s.port) {
+    if let Some(code) = comms::cli::answer(Settings::keys, || Ok(Settings::from_env()?.port)) {
         std::process::exit(code);
     }
-    let telemetry = comms::telemetry::init("gateway")?;
-    let settings = Settings::from_env()?;
-    let app = Application::build(&settings).await?;
-    app.run_until_stopped(comms::Shutdown::on_signal()).await?;
+    let telemetry = comms::telemetry::init(GATEWAY.name)?;
+    let served = async {
+        let app = gateway::startup::build(&Settings::from_env()?).await?;
+        app.run_until_stopped(comms::Shutdown::on_signal()).await
+    }
+    .await;
     telemetry.shutdown();
-    Ok(())
+    served
 }

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use crate::db::products;
 use crate::domain::{InitialStock, Price, Product, ProductName, Quantity, Sku, field};
 use crate::error::InventoryError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::stock_feed::{self, Reason, StockChange};
 
 /// A new product whose every field has been checked.

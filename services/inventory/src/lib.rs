@@ -8,15 +8,30 @@
 //! emitting `inventory.reserved` / `.rejected` / `.released` (and
 //! `.low_stock`) through its outbox.
 
-pub mod catalog;
 pub mod config;
-pub mod consumers;
-pub mod db;
-pub mod domain;
-pub mod error;
-pub mod grpc;
-pub mod http;
-pub mod reservations;
 pub mod seed;
 pub mod startup;
-pub mod stock_feed;
+pub mod state;
+
+mod catalog;
+mod consumers;
+mod db;
+mod domain;
+mod error;
+mod grpc;
+mod http;
+mod reservations;
+mod stock_feed;
+
+use comms::settings::ServiceDefaults;
+
+/// Who this service is; its settings' defaults come from here.
+pub const SERVICE: ServiceDefaults = ServiceDefaults {
+    name: "inventory",
+    prefix: "INVENTORY_",
+    http_port: 8083,
+    grpc_port: Some(9083),
+    database: Some("inventory"),
+    publishes: true,
+    consumes: true,
+};

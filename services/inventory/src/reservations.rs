@@ -1,9 +1,10 @@
 //! The saga's inventory step: reserving an order's stock when it is placed,
 //! and giving it back when the order is cancelled.
 //!
-//! Each handler runs in ONE transaction with the inbox record and the
-//! events it emits (through the outbox), so a redelivered event changes
-//! nothing and an emitted event exists exactly when its effect does.
+//! Each handler runs in the transaction the library opened for the
+//! delivery, with its inbox record, and emits its events through the
+//! outbox in it: a redelivered event never reaches a handler, and an
+//! emitted event exists exactly when its effect does.
 //! Beyond the inbox (which knows event ids), the reservation row of the
 //! order guards effects per ORDER: a second `order.placed` or
 //! `order.cancelled` of the same order with a new event id finds it and
@@ -21,7 +22,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use comms::messaging::{Envelope, Event, HandlerError, inbox, outbox};
+use comms::messaging::{Envelope, Event, HandlerError, outbox};
 use events::{
     InventoryRejected, InventoryReleased, InventoryReserved, LowStock, OrderCancelled, OrderLine, OrderPlaced,
     ShortLine,
@@ -31,23 +32,20 @@ use sqlx::PgConnection;
 use crate::catalog::is_exact_sku;
 use crate::db::products::{self, LockedStock};
 use crate::db::reservations::{self, Status};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::stock_feed::{self, Reason, StockChange};
-
-/// The inbox name of this service's one consumer.
-pub const CONSUMER: &str = "inventory";
 
 /// Reserves every line of a placed order, or none.
 #[tracing::instrument(skip_all, fields(order_id = %order.order_id))]
-pub async fn on_order_placed(state: &AppState, envelope: &Envelope, order: OrderPlaced) -> Result<(), HandlerError> {
+pub async fn on_order_placed(
+    state: &AppState,
+    tx: &mut PgConnection,
+    envelope: &Envelope,
+    order: OrderPlaced,
+) -> Result<(), HandlerError> {
     let demand = demand(&order.lines)?;
-    let mut tx = state.db.begin().await.map_err(transient)?;
-    if !inbox::first_delivery(&mut tx, CONSUMER, envelope.id).await.map_err(transient)? {
-        return Ok(());
-    }
-    if !reservations::claim(&mut tx, order.order_id, Status::Reserved).await.map_err(transient)? {
-        let status = reservations::status_of(&mut tx, order.order_id).await.map_err(transient)?;
-        tx.commit().await.map_err(transient)?;
+    if !reservations::claim(tx, order.order_id, Status::Reserved).await? {
+        let status = reservations::status_of(tx, order.order_id).await?;
         tracing::info!(status = status.as_deref().unwrap_or("?"), "order already known; nothing to reserve");
         return Ok(());
     }
@@ -55,7 +53,7 @@ pub async fn on_order_placed(state: &AppState, envelope: &Envelope, order: Order
     // A sku that cannot exist is not looked up; like an unknown one, it has
     // nothing available.
     let known: Vec<&str> = demand.keys().map(String::as_str).filter(|sku| is_exact_sku(sku)).collect();
-    let locked = products::lock_stock(&mut tx, &known).await.map_err(transient)?;
+    let locked = products::lock_stock(tx, &known).await?;
     let available: HashMap<&str, i64> = locked.iter().map(|p| (p.sku.as_str(), p.stock)).collect();
     let short: Vec<ShortLine> = demand
         .iter()
@@ -66,18 +64,17 @@ pub async fn on_order_placed(state: &AppState, envelope: &Envelope, order: Order
         .collect();
 
     if !short.is_empty() {
-        reservations::mark_rejected(&mut tx, order.order_id).await.map_err(transient)?;
+        reservations::mark_rejected(tx, order.order_id).await?;
         let rejected = InventoryRejected { order_id: order.order_id, short };
-        emit(&mut tx, &rejected, envelope).await?;
-        tx.commit().await.map_err(transient)?;
+        emit(tx, &rejected, envelope).await?;
         tracing::info!(short = rejected.short.len(), "order rejected: stock is short");
         return Ok(());
     }
 
     let (skus, deltas): (Vec<&str>, Vec<i64>) = demand.iter().map(|(sku, &q)| (sku.as_str(), -q)).unzip();
-    let taken = products::move_stock(&mut tx, &skus, &deltas).await.map_err(transient)?;
-    reservations::insert_lines(&mut tx, order.order_id, &order.lines).await.map_err(transient)?;
-    announce(&mut tx, &taken, Reason::Reserved).await?;
+    let taken = products::move_stock(tx, &skus, &deltas).await?;
+    reservations::insert_lines(tx, order.order_id, &order.lines).await?;
+    announce(tx, &taken, Reason::Reserved).await?;
     // Stock before = after + what this order took.
     let low: Vec<LowStock> = taken
         .iter()
@@ -89,11 +86,10 @@ pub async fn on_order_placed(state: &AppState, envelope: &Envelope, order: Order
             threshold: state.low_stock_threshold,
         })
         .collect();
-    emit(&mut tx, &InventoryReserved { order_id: order.order_id, lines: order.lines }, envelope).await?;
+    emit(tx, &InventoryReserved { order_id: order.order_id, lines: order.lines }, envelope).await?;
     for event in &low {
-        emit(&mut tx, event, envelope).await?;
+        emit(tx, event, envelope).await?;
     }
-    tx.commit().await.map_err(transient)?;
     tracing::info!(lines = demand.len(), "order reserved");
     Ok(())
 }
@@ -101,32 +97,26 @@ pub async fn on_order_placed(state: &AppState, envelope: &Envelope, order: Order
 /// Gives a cancelled order's stock back, once.
 #[tracing::instrument(skip_all, fields(order_id = %order.order_id))]
 pub async fn on_order_cancelled(
-    state: &AppState,
+    _: &AppState,
+    tx: &mut PgConnection,
     envelope: &Envelope,
     order: OrderCancelled,
 ) -> Result<(), HandlerError> {
-    let mut tx = state.db.begin().await.map_err(transient)?;
-    if !inbox::first_delivery(&mut tx, CONSUMER, envelope.id).await.map_err(transient)? {
-        return Ok(());
-    }
-    if reservations::claim(&mut tx, order.order_id, Status::Cancelled).await.map_err(transient)? {
-        tx.commit().await.map_err(transient)?;
+    if reservations::claim(tx, order.order_id, Status::Cancelled).await? {
         tracing::info!("order cancelled before it was placed here; it will reserve nothing");
         return Ok(());
     }
-    if !reservations::release(&mut tx, order.order_id).await.map_err(transient)? {
+    if !reservations::release(tx, order.order_id).await? {
         // Rejected (nothing held), or released or cancelled already.
-        tx.commit().await.map_err(transient)?;
         return Ok(());
     }
-    let lines = reservations::lines(&mut tx, order.order_id).await.map_err(transient)?;
+    let lines = reservations::lines(tx, order.order_id).await?;
     let demand = demand(&lines)?;
     let (skus, deltas): (Vec<&str>, Vec<i64>) = demand.iter().map(|(sku, &q)| (sku.as_str(), q)).unzip();
-    products::lock_stock(&mut tx, &skus).await.map_err(transient)?;
-    let returned = products::move_stock(&mut tx, &skus, &deltas).await.map_err(transient)?;
-    announce(&mut tx, &returned, Reason::Released).await?;
-    emit(&mut tx, &InventoryReleased { order_id: order.order_id, lines }, envelope).await?;
-    tx.commit().await.map_err(transient)?;
+    products::lock_stock(tx, &skus).await?;
+    let returned = products::move_stock(tx, &skus, &deltas).await?;
+    announce(tx, &returned, Reason::Released).await?;
+    emit(tx, &InventoryReleased { order_id: order.order_id, lines }, envelope).await?;
     tracing::info!(lines = demand.len(), "reservation released");
     Ok(())
 }
@@ -162,19 +152,14 @@ fn crossed_threshold(before: i64, after: i64, threshold: i64) -> bool {
 
 async fn announce(tx: &mut PgConnection, products: &[LockedStock], reason: Reason) -> Result<(), HandlerError> {
     for product in products {
-        stock_feed::announce(tx, &StockChange::new(&product.sku, product.stock, reason)).await.map_err(transient)?;
+        stock_feed::announce(tx, &StockChange::new(&product.sku, product.stock, reason)).await?;
     }
     Ok(())
 }
 
 /// Emits `event` through the outbox, caused by the envelope being handled.
 async fn emit<E: Event>(tx: &mut PgConnection, event: &E, cause: &Envelope) -> Result<(), HandlerError> {
-    outbox::enqueue(tx, &Envelope::new("inventory", event, Some(cause))).await.map_err(transient)
-}
-
-/// A database failure might pass: retry (then dead-letter).
-fn transient(error: sqlx::Error) -> HandlerError {
-    HandlerError::Transient(format!("database: {error}"))
+    Ok(outbox::enqueue(tx, &Envelope::new(crate::SERVICE.name, event, Some(cause))).await?)
 }
 
 #[cfg(test)]

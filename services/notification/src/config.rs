@@ -1,12 +1,12 @@
-//! The notification service's settings, read from `NOTIFICATION_*`
-//! environment variables.
+//! The notification service's own settings, read from `NOTIFICATION_*`
+//! environment variables beside the ones every service reads
+//! (`comms::settings::ServiceSettings`: `NOTIFICATION_HOST`, `_HTTP_PORT`
+//! 8084, `_DATABASE_URL`, `_DATABASE_MAX_CONNECTIONS`,
+//! `_SHUTDOWN_GRACE_SECS`, `_CONSUL_URL`, `_ADVERTISE_HOST`, `_UPSTREAMS`,
+//! and the unprefixed broker variables; defaults from [`crate::SERVICE`]).
 //!
 //! | variable | default |
 //! |---|---|
-//! | `NOTIFICATION_HOST` | `0.0.0.0` |
-//! | `NOTIFICATION_HTTP_PORT` | `8084` (0 picks a free port) |
-//! | `NOTIFICATION_DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/notifications` |
-//! | `NOTIFICATION_DATABASE_MAX_CONNECTIONS` | `10` |
 //! | `NOTIFICATION_OPERATOR_EMAILS` | `ops@switchyard.local`; comma-separated, who hears about low stock |
 //! | `NOTIFICATION_CHANNEL` | `log` (write each message to the log) or `smtp` |
 //! | `NOTIFICATION_SMTP__HOST` / `NOTIFICATION_SMTP__PORT` | `127.0.0.1` / `1025` (compose: the mail catcher) |
@@ -14,49 +14,39 @@
 //! | `NOTIFICATION_SMTP__TIMEOUT_SECS` | `10`; per SMTP reply |
 //! | `NOTIFICATION_DELIVERY_RETRY_DELAYS_MS` | `1000,5000,30000`; waits between delivery attempts |
 //! | `NOTIFICATION_STREAM_KEEP_ALIVE_SECS` | `15`; comment lines on an idle live stream |
-//! | `NOTIFICATION_SHUTDOWN_GRACE_SECS` | `20` |
-//! | `NOTIFICATION_CONSUL_URL` | unset (static discovery, no registration); e.g. `http://consul:8500` |
-//! | `NOTIFICATION_ADVERTISE_HOST` | `127.0.0.1`; the host others reach this instance at |
 //! | `NOTIFICATION_UPSTREAMS` | static discovery without Consul, e.g. `user=127.0.0.1:8081` |
-//!
-//! The broker is shared by the whole system, so its variables have no
-//! prefix: `BROKER`, `AMQP_URL`, `KAFKA_BROKERS`, `BROKER_NAMESPACE`
-//! (see `comms::messaging::settings`).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::domain::Address;
+
+pub type Settings = comms::settings::Settings<NotificationSettings>;
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct Settings {
-    #[serde(default = "default_host")]
-    pub host: String,
-    #[serde(default = "default_http_port")]
-    pub http_port: u16,
-    #[serde(default = "default_database_url")]
-    pub database_url: String,
-    #[serde(default = "default_max_connections")]
-    pub database_max_connections: u32,
+pub struct NotificationSettings {
     /// Comma-separated addresses of the people who restock.
-    #[serde(default = "default_operator_emails")]
     pub operator_emails: String,
-    #[serde(default)]
     pub channel: ChannelKind,
-    #[serde(default)]
     pub smtp: SmtpSettings,
     /// Read from `"1000,5000,30000"`; attempts = delays + 1.
-    #[serde(default = "default_retry_delays", deserialize_with = "millis_list")]
+    #[serde(deserialize_with = "millis_list")]
     pub delivery_retry_delays_ms: Vec<u64>,
-    #[serde(default = "default_keep_alive")]
     pub stream_keep_alive_secs: u64,
-    #[serde(default = "default_grace")]
-    pub shutdown_grace_secs: u64,
-    #[serde(flatten)]
-    pub discovery: comms::discovery::DiscoverySettings,
-    #[serde(skip)]
-    pub broker: comms::messaging::settings::BrokerSettings,
 }
 
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self {
+            operator_emails: "ops@switchyard.local".into(),
+            channel: ChannelKind::Log,
+            smtp: SmtpSettings::default(),
+            delivery_retry_delays_ms: vec![1_000, 5_000, 30_000],
+            stream_keep_alive_secs: 15,
+        }
+    }
+}
 /// Where messages go.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -69,36 +59,27 @@ pub enum ChannelKind {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct SmtpSettings {
-    #[serde(default = "default_smtp_host")]
     pub host: String,
-    #[serde(default = "default_smtp_port")]
     pub port: u16,
-    #[serde(default = "default_smtp_from")]
     pub from: String,
-    #[serde(default = "default_smtp_timeout")]
     pub timeout_secs: u64,
 }
 
 impl Default for SmtpSettings {
     fn default() -> Self {
-        Self {
-            host: default_smtp_host(),
-            port: default_smtp_port(),
-            from: default_smtp_from(),
-            timeout_secs: default_smtp_timeout(),
-        }
+        Self { host: "127.0.0.1".into(), port: 1025, from: "notifications@switchyard.local".into(), timeout_secs: 10 }
     }
 }
 
-impl Settings {
-    pub fn from_env() -> anyhow::Result<Self> {
-        let mut settings: Self = comms::settings::from_env("NOTIFICATION_")?;
-        settings.broker = comms::messaging::settings::BrokerSettings::from_env()?;
-        Ok(settings)
-    }
-
-    pub fn operator_emails(&self) -> Vec<String> {
-        self.operator_emails.split(',').map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()).collect()
+impl NotificationSettings {
+    /// The operators' addresses, each checked.
+    pub(crate) fn operators(&self) -> anyhow::Result<Vec<Address>> {
+        self.operator_emails
+            .split(',')
+            .map(|e| e.trim().to_lowercase())
+            .filter(|e| !e.is_empty())
+            .map(|e| Address::parse(&e).map_err(|reason| anyhow::anyhow!("NOTIFICATION_OPERATOR_EMAILS: {reason}")))
+            .collect()
     }
 
     pub fn delivery_retry_delays(&self) -> Vec<Duration> {
@@ -107,10 +88,6 @@ impl Settings {
 
     pub fn stream_keep_alive(&self) -> Duration {
         Duration::from_secs(self.stream_keep_alive_secs.max(1))
-    }
-
-    pub fn shutdown_grace(&self) -> Duration {
-        Duration::from_secs(self.shutdown_grace_secs)
     }
 }
 
@@ -136,43 +113,6 @@ fn millis_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u64>, D
     }
 }
 
-fn default_host() -> String {
-    "0.0.0.0".into()
-}
-fn default_http_port() -> u16 {
-    8084
-}
-fn default_database_url() -> String {
-    "postgres://postgres@127.0.0.1:5432/notifications".into()
-}
-fn default_max_connections() -> u32 {
-    10
-}
-fn default_operator_emails() -> String {
-    "ops@switchyard.local".into()
-}
-fn default_smtp_host() -> String {
-    "127.0.0.1".into()
-}
-fn default_smtp_port() -> u16 {
-    1025
-}
-fn default_smtp_from() -> String {
-    "notifications@switchyard.local".into()
-}
-fn default_smtp_timeout() -> u64 {
-    10
-}
-fn default_retry_delays() -> Vec<u64> {
-    vec![1_000, 5_000, 30_000]
-}
-fn default_keep_alive() -> u64 {
-    15
-}
-fn default_grace() -> u64 {
-    20
-}
-
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;
@@ -196,7 +136,7 @@ mod tests {
 
     #[test]
     fn every_documented_variable_is_a_settings_key() {
-        let keys = comms::settings::keys::<super::Settings>("NOTIFICATION_").unwrap();
+        let keys = super::Settings::keys(&crate::SERVICE).unwrap();
         for documented in [
             "NOTIFICATION_CHANNEL",
             "NOTIFICATION_SMTP__HOST",

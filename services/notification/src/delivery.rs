@@ -57,8 +57,7 @@ impl DeliveryWorker {
 
     #[tracing::instrument(skip_all, fields(notification_id = %task.notification_id, attempt = attempt, channel = self.channel.name()))]
     async fn deliver(&self, task: DeliverNotification, attempt: u32) -> Result<(), HandlerError> {
-        let transient = |e: sqlx::Error| HandlerError::Transient(format!("database: {e}"));
-        let Some(notification) = db::find(&self.db, task.notification_id).await.map_err(transient)? else {
+        let Some(notification) = db::find(&self.db, task.notification_id).await? else {
             // The task commits with its row, so this is an outside deletion.
             return Err(HandlerError::Permanent(format!("notification {} does not exist", task.notification_id)));
         };
@@ -68,7 +67,7 @@ impl DeliveryWorker {
         }
         match self.channel.send(&notification).await {
             Ok(()) => {
-                db::record_sent(&self.db, notification.id).await.map_err(transient)?;
+                db::record_sent(&self.db, notification.id).await?;
                 metrics::counter!("notifications_delivered_total", "channel" => self.channel.name()).increment(1);
                 tracing::info!(to = %notification.recipient, "notification delivered");
                 Ok(())
@@ -76,7 +75,7 @@ impl DeliveryWorker {
             Err(error) => {
                 let permanent = matches!(error, SendError::Rejected(_));
                 let gave_up = permanent || attempt >= self.max_attempts;
-                db::record_failure(&self.db, notification.id, &error.to_string(), gave_up).await.map_err(transient)?;
+                db::record_failure(&self.db, notification.id, &error.to_string(), gave_up).await?;
                 metrics::counter!("notification_delivery_failures_total", "channel" => self.channel.name())
                     .increment(1);
                 let reason = format!("delivery failed: {error}");

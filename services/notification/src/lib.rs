@@ -7,14 +7,30 @@
 //! a user's notifications and streams new ones live (Server-Sent Events).
 //! It owns the `notifications` database and has no gRPC API.
 
-pub mod channel;
 pub mod config;
-pub mod consumers;
-pub mod db;
 pub mod delivery;
-pub mod domain;
-pub mod error;
-pub mod http;
-pub mod live;
 pub mod startup;
-pub mod users;
+pub mod state;
+
+mod channel;
+mod consumers;
+mod db;
+mod domain;
+mod error;
+mod http;
+mod live;
+mod users;
+
+use comms::settings::ServiceDefaults;
+
+/// Who this service is; its settings' defaults come from here. It has no
+/// gRPC API; what it publishes is its delivery tasks.
+pub const SERVICE: ServiceDefaults = ServiceDefaults {
+    name: "notification",
+    prefix: "NOTIFICATION_",
+    http_port: 8084,
+    grpc_port: None,
+    database: Some("notifications"),
+    publishes: true,
+    consumes: true,
+};

@@ -1,36 +1,44 @@
 //! Inventory's answers to `order.placed`, which settle a PENDING order:
 //! `inventory.reserved` confirms it, `inventory.rejected` rejects it.
 //!
-//! Each delivery is applied in one transaction with its inbox row and the
-//! event it causes (`order.confirmed` / `order.rejected`, with the incoming
+//! Each delivery is applied in the transaction the library opens for it,
+//! with its inbox row and the event it causes (`order.confirmed` / `order.rejected`, with the incoming
 //! envelope as causation), so a redelivery changes nothing and an event is
 //! emitted exactly when the status changes. Only a PENDING order moves: one
 //! cancelled meanwhile stays CANCELLED (its `order.cancelled` already told
 //! inventory to release the stock).
 
-use comms::messaging::{Envelope, EventRouter, HandlerError, inbox, outbox};
+use std::sync::Arc;
+
+use comms::messaging::{Envelope, EventRouter, HandlerError, outbox};
 use events::{InventoryRejected, InventoryReserved, OrderConfirmed, OrderRejected, ShortLine};
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::db;
 use crate::domain::OrderStatus;
 
-/// The name this service's inbox rows are recorded under.
-const CONSUMER: &str = "order";
+/// The handlers, by event type. They need nothing but their transaction.
+pub fn router() -> EventRouter<()> {
+    EventRouter::with_state(Arc::new(())).on(on_reserved).on(on_rejected)
+}
 
-/// The handlers, by event type: subscribe with `router.types()`.
-pub fn router(db: PgPool) -> EventRouter {
-    let for_rejections = db.clone();
-    EventRouter::new()
-        .on::<InventoryReserved, _, _>(move |envelope, event| {
-            let db = db.clone();
-            async move { settle(&db, &envelope, event.order_id, Verdict::Confirm).await }
-        })
-        .on::<InventoryRejected, _, _>(move |envelope, event| {
-            let db = for_rejections.clone();
-            async move { settle(&db, &envelope, event.order_id, Verdict::Reject(rejection_reason(&event.short))).await }
-        })
+async fn on_reserved(
+    _: &(),
+    tx: &mut PgConnection,
+    envelope: &Envelope,
+    event: InventoryReserved,
+) -> Result<(), HandlerError> {
+    settle(tx, envelope, event.order_id, Verdict::Confirm).await
+}
+
+async fn on_rejected(
+    _: &(),
+    tx: &mut PgConnection,
+    envelope: &Envelope,
+    event: InventoryRejected,
+) -> Result<(), HandlerError> {
+    settle(tx, envelope, event.order_id, Verdict::Reject(rejection_reason(&event.short))).await
 }
 
 enum Verdict {
@@ -39,13 +47,13 @@ enum Verdict {
 }
 
 #[tracing::instrument(skip_all, fields(%order_id, event_id = %envelope.id, event_type = %envelope.event_type))]
-async fn settle(db: &PgPool, envelope: &Envelope, order_id: Uuid, verdict: Verdict) -> Result<(), HandlerError> {
-    let mut tx = db.begin().await.map_err(transient)?;
-    if !inbox::first_delivery(&mut tx, CONSUMER, envelope.id).await.map_err(transient)? {
-        tracing::info!("duplicate delivery ignored");
-        return Ok(());
-    }
-    let Some(order) = db::lock_order(&mut tx, order_id).await.map_err(transient)? else {
+async fn settle(
+    tx: &mut PgConnection,
+    envelope: &Envelope,
+    order_id: Uuid,
+    verdict: Verdict,
+) -> Result<(), HandlerError> {
+    let Some(order) = db::lock_order(tx, order_id).await? else {
         // order.placed is relayed only after the order commits, so an
         // answer about an unknown order is a bug somewhere: keep it for a
         // person (dead letter) rather than retry it.
@@ -53,29 +61,27 @@ async fn settle(db: &PgPool, envelope: &Envelope, order_id: Uuid, verdict: Verdi
     };
     if order.status != OrderStatus::Pending {
         tracing::info!(status = %order.status, "order already settled; answer ignored");
-        // Commit the inbox row anyway, so a redelivery is recognised.
-        return tx.commit().await.map_err(transient);
+        // Ok commits the inbox row anyway, so a redelivery is recognised.
+        return Ok(());
     }
     let envelope = match verdict {
         Verdict::Confirm => {
-            let order = db::set_status(&mut tx, order, OrderStatus::Confirmed, None).await.map_err(transient)?;
+            let order = db::set_status(tx, order, OrderStatus::Confirmed, None).await?;
             let event = OrderConfirmed {
                 order_id,
                 customer_id: order.customer_id,
                 lines: order.event_lines(),
                 total: order.total,
             };
-            Envelope::new("order", &event, Some(envelope))
+            Envelope::new(crate::SERVICE.name, &event, Some(envelope))
         }
         Verdict::Reject(reason) => {
-            let order =
-                db::set_status(&mut tx, order, OrderStatus::Rejected, Some(&reason)).await.map_err(transient)?;
+            let order = db::set_status(tx, order, OrderStatus::Rejected, Some(&reason)).await?;
             let event = OrderRejected { order_id, customer_id: order.customer_id, reason };
-            Envelope::new("order", &event, Some(envelope))
+            Envelope::new(crate::SERVICE.name, &event, Some(envelope))
         }
     };
-    outbox::enqueue(&mut tx, &envelope).await.map_err(transient)?;
-    tx.commit().await.map_err(transient)?;
+    outbox::enqueue(tx, &envelope).await?;
     tracing::info!(outcome = %envelope.event_type, "order settled");
     Ok(())
 }
@@ -88,11 +94,6 @@ fn rejection_reason(short: &[ShortLine]) -> String {
     let lines: Vec<String> =
         short.iter().map(|s| format!("{} (requested {}, available {})", s.sku, s.requested, s.available)).collect();
     format!("insufficient stock: {}", lines.join(", "))
-}
-
-/// A database failure may pass: retry the delivery later.
-fn transient(error: sqlx::Error) -> HandlerError {
-    HandlerError::Transient(format!("database: {error}"))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::Order;
 use crate::orders::{self, parse_id};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub struct OrderGrpc {
     state: Arc<AppState>,

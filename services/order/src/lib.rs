@@ -21,13 +21,28 @@
 
 pub mod config;
 pub mod consumers;
-pub mod db;
-pub mod domain;
-pub mod error;
-pub mod grpc;
-pub mod http;
-pub mod idempotency;
-pub mod orders;
-pub mod placing;
 pub mod startup;
-pub mod upstream;
+pub mod state;
+
+mod db;
+mod domain;
+mod error;
+mod grpc;
+mod http;
+mod idempotency;
+mod orders;
+mod placing;
+mod upstream;
+
+use comms::settings::ServiceDefaults;
+
+/// Who this service is; its settings' defaults come from here.
+pub const SERVICE: ServiceDefaults = ServiceDefaults {
+    name: "order",
+    prefix: "ORDER_",
+    http_port: 8082,
+    grpc_port: Some(9082),
+    database: Some("orders"),
+    publishes: true,
+    consumes: true,
+};

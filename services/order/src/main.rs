@@ -1,19 +1,6 @@
-//! The order service binary: telemetry, settings, build, run. Nothing else
-//! (besides `settings-keys` and `healthcheck`, see `comms::cli`).
-
-use order::config::Settings;
-use order::startup::Application;
+//! The order service binary (see `comms::service::main`).
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let shared = [comms::settings::TELEMETRY_KEYS, comms::settings::BROKER_KEYS];
-    if let Some(code) = comms::cli::subcommand::<Settings>("ORDER_", &shared, |s| s.http_port) {
-        std::process::exit(code);
-    }
-    let telemetry = comms::telemetry::init("order")?;
-    let settings = Settings::from_env()?;
-    let app = Application::build(&settings).await?;
-    app.run_until_stopped(comms::Shutdown::on_signal()).await?;
-    telemetry.shutdown();
-    Ok(())
+    comms::service::main(&order::SERVICE, order::startup::build).await
 }

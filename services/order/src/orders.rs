@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::db;
 use crate::domain::{Order, OrderStatus};
 use crate::error::OrderError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Any order, for other services (gRPC is internal: no caller to check).
 pub async fn get(state: &AppState, id: Uuid) -> Result<Order, OrderError> {

@@ -22,7 +22,7 @@ use crate::db;
 use crate::domain::{IdempotencyKey, OrderRequest};
 use crate::error::OrderError;
 use crate::idempotency::{self, Recorded, StoredResponse};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The answer to a placement, and whether it is a replay.
 #[derive(Debug)]

@@ -5,10 +5,10 @@ use comms::messaging::{Envelope, outbox};
 use events::UserRegistered;
 use uuid::Uuid;
 
-use crate::db::{self, Inserted, Updated};
+use crate::db::{self, Inserted, Update};
 use crate::domain::{Email, Password, PasswordHash, Role, User, UserName, field};
 use crate::error::UserError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A registration whose every field has been checked.
 #[derive(Debug)]
@@ -128,9 +128,9 @@ pub async fn get(state: &AppState, id: Uuid) -> Result<User, UserError> {
 pub async fn update(state: &AppState, id: Uuid, changes: &UserChanges) -> Result<User, UserError> {
     let mut conn = state.db.acquire().await?;
     match db::update_user(&mut conn, id, changes.name.as_ref(), changes.email.as_ref()).await? {
-        Updated::Updated(user) => Ok(user),
-        Updated::NotFound => Err(UserError::NotFound),
-        Updated::EmailTaken => Err(UserError::EmailTaken),
+        Update::Done(user) => Ok(user),
+        Update::NotFound => Err(UserError::NotFound),
+        Update::EmailTaken => Err(UserError::EmailTaken),
     }
 }
 

@@ -110,8 +110,9 @@ pub fn stream_users<'c>(
         .map(|row| row.map(Into::into))
 }
 
-pub enum Updated {
-    Updated(User),
+/// What became of an update.
+pub enum Update {
+    Done(User),
     NotFound,
     EmailTaken,
 }
@@ -122,7 +123,7 @@ pub async fn update_user(
     id: Uuid,
     name: Option<&UserName>,
     email: Option<&Email>,
-) -> sqlx::Result<Updated> {
+) -> sqlx::Result<Update> {
     let taken = match email {
         Some(email) => {
             sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM users WHERE email = $1 AND id <> $2)")
@@ -134,7 +135,7 @@ pub async fn update_user(
         None => false,
     };
     if taken {
-        return Ok(Updated::EmailTaken);
+        return Ok(Update::EmailTaken);
     }
     let row = sqlx::query_as::<_, UserRow>(
         "UPDATE users SET name = COALESCE($2, name), email = COALESCE($3, email), updated_at = now()
@@ -146,10 +147,10 @@ pub async fn update_user(
     .fetch_optional(&mut *conn)
     .await;
     match row {
-        Ok(Some(row)) => Ok(Updated::Updated(row.into())),
-        Ok(None) => Ok(Updated::NotFound),
+        Ok(Some(row)) => Ok(Update::Done(row.into())),
+        Ok(None) => Ok(Update::NotFound),
         // Another request took the email between our check and the update.
-        Err(e) if is_unique_violation(&e) => Ok(Updated::EmailTaken),
+        Err(e) if is_unique_violation(&e) => Ok(Update::EmailTaken),
         Err(e) => Err(e),
     }
 }

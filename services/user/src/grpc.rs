@@ -13,7 +13,7 @@ use crate::accounts::{self, NewUser, UserChanges, parse_id};
 use crate::db;
 use crate::domain::User;
 use crate::error::UserError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// How many users may wait between the database and the network. Small:
 /// it is the most a slow reader makes this process hold.

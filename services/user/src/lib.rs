@@ -4,12 +4,28 @@
 //! publishes the verifying key as a JWKS. REST (behind the gateway) serves
 //! people; gRPC serves the other services.
 
-pub mod accounts;
 pub mod config;
-pub mod db;
-pub mod domain;
-pub mod error;
-pub mod grpc;
-pub mod http;
 pub mod startup;
-pub mod tokens;
+pub mod state;
+
+mod accounts;
+mod db;
+mod domain;
+mod error;
+mod grpc;
+mod http;
+mod tokens;
+
+use comms::settings::ServiceDefaults;
+
+/// Who this service is; its settings' defaults come from here. It
+/// publishes `user.registered` and consumes nothing.
+pub const SERVICE: ServiceDefaults = ServiceDefaults {
+    name: "user",
+    prefix: "USER_",
+    http_port: 8081,
+    grpc_port: Some(9081),
+    database: Some("users"),
+    publishes: true,
+    consumes: false,
+};

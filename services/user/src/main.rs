@@ -1,19 +1,6 @@
-//! The user service binary: telemetry, settings, build, run. Nothing else
-//! (besides `settings-keys` and `healthcheck`, see `comms::cli`).
-
-use user::config::Settings;
-use user::startup::Application;
+//! The user service binary (see `comms::service::main`).
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let shared = [comms::settings::TELEMETRY_KEYS, comms::settings::BROKER_KEYS];
-    if let Some(code) = comms::cli::subcommand::<Settings>("USER_", &shared, |s| s.http_port) {
-        std::process::exit(code);
-    }
-    let telemetry = comms::telemetry::init("user")?;
-    let settings = Settings::from_env()?;
-    let app = Application::build(&settings).await?;
-    app.run_until_stopped(comms::Shutdown::on_signal()).await?;
-    telemetry.shutdown();
-    Ok(())
+    comms::service::main(&user::SERVICE, user::startup::build).await
 }

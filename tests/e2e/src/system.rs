@@ -131,7 +131,7 @@ fn service_specific(service: &str) -> Vec<(&'static str, String)> {
         // Logging at warn must not turn tracing off: inventory's spans are
         // still expected in the trace of an order (`flow.rs`). Its start-up
         // line stays at info, for the test kit to read its ports from.
-        "inventory" => vec![("RUST_LOG", "warn,inventory::startup=info".into())],
+        "inventory" => vec![("RUST_LOG", "warn,comms::service=info".into())],
         _ => vec![],
     }
 }

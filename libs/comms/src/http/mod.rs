@@ -12,3 +12,20 @@ pub use caller::Caller;
 pub use extract::{ApiJson, ApiQuery};
 pub use problem::Problem;
 pub use server::{ServerLimits, serve, service_router, with_standard_layers};
+
+/// The start of a service's REST API: an OpenAPI router whose document
+/// names the service and already holds the problem schemas every error
+/// response refers to.
+pub fn api<S: Clone + Send + Sync + 'static>(title: &str, description: &str) -> utoipa_axum::router::OpenApiRouter<S> {
+    use utoipa::openapi::{ComponentsBuilder, InfoBuilder, LicenseBuilder, OpenApiBuilder};
+    let info = InfoBuilder::new()
+        .title(title)
+        .description(Some(description))
+        .version(env!("CARGO_PKG_VERSION"))
+        .license(Some(LicenseBuilder::new().name(env!("CARGO_PKG_LICENSE")).build()));
+    let components =
+        ComponentsBuilder::new().schema_from::<Problem>().schema_from::<crate::error::FieldViolation>().build();
+    utoipa_axum::router::OpenApiRouter::with_openapi(
+        OpenApiBuilder::new().info(info).components(Some(components)).build(),
+    )
+}

@@ -23,5 +23,5 @@ pub use broker::{
 pub use envelope::{DecodeError, Envelope, Event};
 pub use relay::{CrashPoint, OutboxRelay, RelayConfig};
 pub use retention::Retention;
-pub use router::EventRouter;
+pub use router::{Applied, Consumer, EventHandler, EventRouter};
 pub use runtime::Messaging;

@@ -12,4 +12,5 @@ mod outbox;
 mod rabbitmq;
 mod retry;
 mod server;
+mod service;
 mod support;

@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use crate::db;
 use crate::domain::{Metric, Series, Summary, Window};
 use crate::error::AnalyticsError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::new().routes(routes!(summary)).routes(routes!(series))

@@ -1,30 +1,18 @@
 //! The REST API: the aggregates under `/analytics/` (as the gateway routes
-//! them), the standard layer stack, and the OpenAPI document.
+//! them) and its OpenAPI document.
 
 mod analytics;
 
 use std::sync::Arc;
 
-use axum::Router;
-use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "switchyard analytics service",
-        description = "Aggregates of every domain event: orders, revenue, sales by sku, registrations, and per-minute series. Admins only."
-    ),
-    components(schemas(comms::http::Problem, comms::error::FieldViolation))
-)]
-struct ApiDoc;
-
-pub fn router(state: Arc<AppState>) -> Router {
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(analytics::router())
-        .with_state(state.clone())
-        .split_for_parts();
-    comms::http::service_router(api, openapi, vec![Arc::new(state.db.clone())])
+pub(crate) fn api() -> OpenApiRouter<Arc<AppState>> {
+    comms::http::api(
+        "switchyard analytics service",
+        "Aggregates of every domain event: orders, revenue, sales by sku, registrations, and per-minute series. Admins only.",
+    )
+    .merge(analytics::router())
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use analytics::config::Settings;
-use analytics::startup::{Application, MIGRATOR};
+use analytics::startup::{MIGRATOR, build};
 use comms::Shutdown;
 use comms::messaging::settings::BrokerSettings;
 use comms::messaging::{
@@ -40,16 +40,11 @@ pub struct Instance {
 }
 
 pub fn test_settings(database_url: &str, broker: BrokerSettings) -> Settings {
-    Settings {
-        host: "127.0.0.1".into(),
-        http_port: 0,
-        grpc_port: 0,
-        database_url: database_url.into(),
-        database_max_connections: 5,
-        shutdown_grace_secs: 5,
-        discovery: Default::default(),
-        broker,
-    }
+    let mut settings = Settings::defaults(&analytics::SERVICE);
+    settings.service = testkit::service_settings(&analytics::SERVICE, database_url);
+    settings.service.database_max_connections = Some(5);
+    settings.service.broker = Some(broker);
+    settings
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -63,7 +58,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// Another analytics instance on `database_url`, consuming from `broker`.
 pub async fn spawn_instance(database_url: &str, broker: BrokerSettings) -> Instance {
-    let app = Application::build(&test_settings(database_url, broker)).await.expect("build app");
+    let app = build(&test_settings(database_url, broker)).await.expect("build app");
     let base = format!("http://{}", app.http_addr());
     let grpc_addr = app.grpc_addr();
     let shutdown = Shutdown::new();
@@ -257,7 +252,7 @@ impl TestApp {
     /// Starts recording the dead letters of the analytics subscription.
     pub async fn dead_letters(&self) -> Arc<DeadLetters> {
         let recorder = Arc::new(DeadLetters::default());
-        let subscription = Subscription::dead_letters(analytics::consumer::CONSUMER);
+        let subscription = Subscription::dead_letters(analytics::SERVICE.name);
         self.broker.subscribe(subscription, recorder.clone()).await.expect("subscribe to dead letters");
         recorder
     }

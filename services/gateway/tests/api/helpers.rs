@@ -12,7 +12,7 @@ use comms::Shutdown;
 use comms::discovery::StaticRegistry;
 use gateway::config::Settings;
 use gateway::routes::RouteTable;
-use gateway::startup::Application;
+use gateway::startup::build_with;
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
@@ -171,16 +171,10 @@ pub fn settings(rate_per_second: u32, burst: u32) -> Settings {
         host: "127.0.0.1".into(),
         port: 0,
         routes_file: String::new(),
-        jwt_issuer: "switchyard-user".into(),
-        jwt_audience: "switchyard".into(),
-        jwks_service: "user".into(),
-        jwks_min_refresh_secs: 30,
         rate_per_second,
         rate_burst: burst,
-        body_limit_bytes: 64 * 1024 * 1024,
         shutdown_grace_secs: 5,
-        socket_buffer_bytes: None,
-        discovery: Default::default(),
+        ..Settings::default()
     }
 }
 
@@ -192,8 +186,8 @@ pub async fn spawn_gateway_with(settings: Settings) -> TestGateway {
     registry.set("user", &[&addr]);
     registry.set("broken", &[&addr]);
     let table = RouteTable::parse(TABLE).unwrap();
-    let app = Application::build_with(&settings, table, registry.clone()).await.unwrap();
-    let base = format!("http://{}", app.addr());
+    let app = build_with(&settings, table, registry.clone()).await.unwrap();
+    let base = format!("http://{}", app.http_addr());
     let shutdown = Shutdown::new();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
     TestGateway { base, echo, registry, http: reqwest::Client::new(), shutdown }

@@ -6,12 +6,11 @@ use events::OrderLine;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// Where an order stands with inventory.
+/// What an order is first recorded as (its row then moves on to
+/// `rejected` or `released` through the updates below).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Reserved,
-    Rejected,
-    Released,
     /// Cancelled before its order.placed was handled.
     Cancelled,
 }
@@ -20,8 +19,6 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Reserved => "reserved",
-            Self::Rejected => "rejected",
-            Self::Released => "released",
             Self::Cancelled => "cancelled",
         }
     }

@@ -16,7 +16,7 @@ use crate::catalog::{self, is_exact_sku};
 use crate::db::products;
 use crate::domain::Product;
 use crate::error::InventoryError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::stock_feed::{Reason, StockChange};
 
 /// The most skus one request may name.

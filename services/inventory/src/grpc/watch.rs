@@ -16,11 +16,13 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc::Sender;
 use tonic::Status;
 
-use crate::stock_feed::{FeedEvent, StockChange};
+use comms::db::Notice;
+
+use crate::stock_feed::StockChange;
 
 pub async fn forward(
     snapshot: Vec<StockChange>,
-    mut changes: Receiver<FeedEvent>,
+    mut changes: Receiver<Notice>,
     watched: Option<HashSet<String>>,
     out: Sender<Result<pb::StockChange, Status>>,
     shutdown: Shutdown,
@@ -40,11 +42,15 @@ pub async fn forward(
             }
         };
         let item = match event {
-            Ok(FeedEvent::Change(change)) if watched.as_ref().is_none_or(|w| w.contains(&change.sku)) => {
-                Ok(to_proto(&change))
-            }
-            Ok(FeedEvent::Change(_)) => continue,
-            Ok(FeedEvent::Interrupted) | Err(RecvError::Closed) => {
+            Ok(Notice::Change(payload)) => match serde_json::from_str::<StockChange>(&payload) {
+                Ok(change) if watched.as_ref().is_none_or(|w| w.contains(&change.sku)) => Ok(to_proto(&change)),
+                Ok(_) => continue,
+                Err(error) => {
+                    tracing::warn!(%error, "unreadable stock notification");
+                    continue;
+                }
+            },
+            Ok(Notice::Interrupted) | Err(RecvError::Closed) => {
                 Err(Status::unavailable("the stock feed was interrupted; watch again for a fresh snapshot"))
             }
             Err(RecvError::Lagged(missed)) => Err(Status::resource_exhausted(format!(
@@ -78,14 +84,14 @@ mod tests {
     use super::*;
     use crate::stock_feed::Reason;
 
-    fn change(sku: &str, stock: i64) -> FeedEvent {
-        FeedEvent::Change(StockChange::new(sku, stock, Reason::Restocked))
+    fn change(sku: &str, stock: i64) -> Notice {
+        Notice::Change(serde_json::to_string(&StockChange::new(sku, stock, Reason::Restocked)).unwrap())
     }
 
     /// Runs `forward` to its end and collects what it sent.
     async fn collect(
         snapshot: Vec<StockChange>,
-        changes: Receiver<FeedEvent>,
+        changes: Receiver<Notice>,
         watched: Option<&[&str]>,
         shutdown: Shutdown,
     ) -> Vec<Result<(String, i64, String), Code>> {
@@ -102,7 +108,7 @@ mod tests {
     #[tokio::test]
     async fn the_snapshot_comes_first_then_only_watched_changes() {
         let (feed, changes) = broadcast::channel(16);
-        for event in [change("A", 4), change("B", 9), change("A", 5), FeedEvent::Interrupted] {
+        for event in [change("A", 4), change("B", 9), change("A", 5), Notice::Interrupted] {
             feed.send(event).unwrap();
         }
         let snapshot = vec![StockChange::new("A", 3, Reason::Snapshot)];
@@ -130,7 +136,7 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_ends_the_stream_with_unavailable() {
-        let (_feed, changes) = broadcast::channel::<FeedEvent>(4);
+        let (_feed, changes) = broadcast::channel::<Notice>(4);
         let shutdown = Shutdown::new();
         shutdown.trigger();
         let items = collect(Vec::new(), changes, None, shutdown).await;

@@ -17,7 +17,7 @@ use crate::catalog::{self, NewProduct, ProductChanges, parse_restock, parse_sku}
 use crate::db::products;
 use crate::domain::Product;
 use crate::error::InventoryError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::new()

@@ -15,7 +15,7 @@ async fn two_replicas_reserve_exactly_the_stock_there_is_when_200_orders_race_fo
     let app = spawn_app().await;
     let replica = app.spawn_replica().await;
     app.insert_product("SKU-HOT", 50).await;
-    let probe = Probe::start(&app.settings.broker).await;
+    let probe = Probe::start(app.broker()).await;
 
     let orders: Vec<Envelope> =
         (0..200).map(|_| Envelope::new("order", &order_placed(vec![line("SKU-HOT", 1)]), None)).collect();

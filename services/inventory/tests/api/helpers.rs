@@ -9,7 +9,7 @@ use comms::Shutdown;
 use comms::messaging::settings::BrokerSettings;
 use contracts::inventory::v1::inventory_service_client::InventoryServiceClient;
 use inventory::config::Settings;
-use inventory::startup::{Application, MIGRATOR};
+use inventory::startup::{MIGRATOR, build};
 use reqwest::Method;
 use serde_json::{Value, json};
 use testkit::TestDatabase;
@@ -39,20 +39,10 @@ pub struct Replica {
     shutdown: Shutdown,
 }
 
-pub fn test_settings(database_url: &str, broker: BrokerSettings) -> Settings {
-    Settings {
-        host: "127.0.0.1".into(),
-        http_port: 0,
-        grpc_port: 0,
-        database_url: database_url.into(),
-        database_max_connections: 10,
-        low_stock_threshold: 5,
-        watch_buffer: 256,
-        seed_demo_products: false,
-        shutdown_grace_secs: 5,
-        discovery: Default::default(),
-        broker,
-    }
+pub fn test_settings(database_url: &str) -> Settings {
+    let mut settings = Settings::defaults(&inventory::SERVICE);
+    settings.service = testkit::service_settings(&inventory::SERVICE, database_url);
+    settings
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -63,12 +53,12 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     testkit::otlp();
     let db = TestDatabase::create(&MIGRATOR).await.expect("test database");
-    let mut settings = test_settings(&db.url, testkit::broker_settings());
+    let mut settings = test_settings(&db.url);
     configure(&mut settings);
-    let app = Application::build(&settings).await.expect("build app");
+    let app = build(&settings).await.expect("build app");
     let base = format!("http://{}", app.http_addr());
     let grpc_addr = app.grpc_addr();
-    let events_handled = app.events_handled();
+    let events_handled = app.state().events_handled.clone();
     let shutdown = Shutdown::new();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
     TestApp { base, grpc_addr, db, http: reqwest::Client::new(), shutdown, settings, events_handled }
@@ -92,12 +82,17 @@ impl As {
 }
 
 impl TestApp {
+    /// The broker namespace this app (and its replicas) use.
+    pub fn broker(&self) -> &BrokerSettings {
+        self.settings.service.broker.as_ref().expect("inventory uses the broker")
+    }
+
     /// Another instance of the service on this app's database and broker
     /// namespace, as a second replica would run in production.
     pub async fn spawn_replica(&self) -> Replica {
-        let app = Application::build(&self.settings).await.expect("build replica");
+        let app = build(&self.settings).await.expect("build replica");
         let base = format!("http://{}", app.http_addr());
-        let events_handled = app.events_handled();
+        let events_handled = app.state().events_handled.clone();
         let shutdown = Shutdown::new();
         tokio::spawn(app.run_until_stopped(shutdown.clone()));
         Replica { base, events_handled, shutdown }

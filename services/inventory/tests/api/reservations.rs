@@ -11,7 +11,7 @@ async fn an_order_for_available_stock_is_reserved_and_its_stock_taken() {
     let app = spawn_app().await;
     app.insert_product("SKU-KETTLE", 10).await;
     app.insert_product("SKU-MUG", 5).await;
-    let probe = Probe::start(&app.settings.broker).await;
+    let probe = Probe::start(app.broker()).await;
 
     let order = order_placed(vec![line("SKU-KETTLE", 2), line("SKU-MUG", 1), line("SKU-KETTLE", 1)]);
     let placed = probe.publish(&order).await;
@@ -30,7 +30,7 @@ async fn an_order_with_one_short_line_reserves_nothing_and_names_every_short_lin
     let app = spawn_app().await;
     app.insert_product("SKU-KETTLE", 10).await;
     app.insert_product("SKU-MUG", 1).await;
-    let probe = Probe::start(&app.settings.broker).await;
+    let probe = Probe::start(app.broker()).await;
 
     let order = order_placed(vec![line("SKU-KETTLE", 2), line("SKU-MUG", 3), line("SKU-GHOST", 1)]);
     probe.publish(&order).await;
@@ -51,7 +51,7 @@ async fn an_order_with_one_short_line_reserves_nothing_and_names_every_short_lin
 async fn a_cancelled_order_gives_its_stock_back_exactly_once_however_often_the_cancel_arrives() {
     let app = spawn_app().await;
     app.insert_product("SKU-TEAPOT", 10).await;
-    let probe = Probe::start(&app.settings.broker).await;
+    let probe = Probe::start(app.broker()).await;
     let order = order_placed(vec![line("SKU-TEAPOT", 3)]);
     probe.publish(&order).await;
     probe.wait_for("inventory.reserved", 1).await;
@@ -77,7 +77,7 @@ async fn a_cancelled_order_gives_its_stock_back_exactly_once_however_often_the_c
 async fn an_order_cancelled_before_it_was_placed_here_reserves_nothing() {
     let app = spawn_app().await;
     app.insert_product("SKU-MUG", 10).await;
-    let probe = Probe::start(&app.settings.broker).await;
+    let probe = Probe::start(app.broker()).await;
     let order = order_placed(vec![line("SKU-MUG", 2)]);
 
     probe.publish(&order_cancelled(&order, "PENDING")).await;
@@ -101,7 +101,7 @@ async fn low_stock_is_emitted_once_when_stock_crosses_the_threshold() {
     // The threshold is 5: 7 → 6 stays above, 6 → 4 crosses, 4 → 3 is already low.
     let app = spawn_app().await;
     app.insert_product("SKU-KETTLE", 7).await;
-    let probe = Probe::start(&app.settings.broker).await;
+    let probe = Probe::start(app.broker()).await;
     for (n, quantity) in [1, 2, 1].into_iter().enumerate() {
         probe.publish(&order_placed(vec![line("SKU-KETTLE", quantity)])).await;
         probe.wait_for("inventory.reserved", n + 1).await;

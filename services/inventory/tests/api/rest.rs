@@ -173,7 +173,7 @@ async fn the_openapi_document_covers_every_operation_and_status() {
 
 #[tokio::test]
 async fn demo_products_are_seeded_once_and_never_overwritten() {
-    let app = spawn_app_with(|settings| settings.seed_demo_products = true).await;
+    let app = spawn_app_with(|settings| settings.own.seed_demo_products = true).await;
     let page: Value = app.http.get(app.url("/products")).send().await.unwrap().json().await.unwrap();
     let skus: Vec<&str> = page["items"].as_array().unwrap().iter().map(|p| p["sku"].as_str().unwrap()).collect();
     assert_eq!(skus, ["SKU-KETTLE", "SKU-MUG", "SKU-TEAPOT"]);

@@ -46,7 +46,7 @@ async fn a_watcher_gets_the_snapshot_then_each_change_to_its_skus_as_it_is_commi
     assert_eq!(app.restock("SKU-KETTLE", 3).await.status(), 200);
     assert_eq!(next(&mut stream).await, change("SKU-KETTLE", 8, "restocked"));
 
-    let probe = Probe::start(&app.settings.broker).await;
+    let probe = Probe::start(app.broker()).await;
     probe.publish(&order_placed(vec![line("SKU-KETTLE", 2)])).await;
     assert_eq!(next(&mut stream).await, change("SKU-KETTLE", 6, "reserved"));
 
@@ -72,7 +72,7 @@ async fn a_watcher_sees_changes_committed_by_another_replica() {
 async fn a_watcher_that_falls_behind_is_dropped_with_resource_exhausted() {
     // A backlog of 4 changes per watcher; a snapshot far larger than every
     // buffer between the server and a client that is not reading.
-    let app = spawn_app_with(|settings| settings.watch_buffer = 4).await;
+    let app = spawn_app_with(|settings| settings.own.watch_buffer = 4).await;
     sqlx::query(
         "INSERT INTO products (sku, name, price, stock)
          SELECT 'SKU-' || lpad(n::text, 28, '0'), 'Bulk', 1, 1 FROM generate_series(1, 20000) AS n",

@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 
 pub use smtp::SmtpChannel;
 
-use crate::config::{ChannelKind, Settings};
+use crate::config::{ChannelKind, NotificationSettings as Settings};
 use crate::domain::Notification;
 
 /// Why a message was not delivered.

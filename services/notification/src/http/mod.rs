@@ -1,27 +1,14 @@
-//! The REST API: the notifications resource, the standard layer stack
-//! around it, and the OpenAPI document built from the handlers.
+//! The REST API: the notifications resource and its OpenAPI document.
 
 mod notifications;
 
 use std::sync::Arc;
 
-use axum::Router;
-use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "switchyard notification service", description = "A user's notifications, listed and streamed live."),
-    components(schemas(comms::http::Problem, comms::error::FieldViolation))
-)]
-struct ApiDoc;
-
-pub fn router(state: Arc<AppState>) -> Router {
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+pub(crate) fn api() -> OpenApiRouter<Arc<AppState>> {
+    comms::http::api("switchyard notification service", "A user's notifications, listed and streamed live.")
         .merge(notifications::router())
-        .with_state(state.clone())
-        .split_for_parts();
-    comms::http::service_router(api, openapi, vec![Arc::new(state.db.clone())])
 }

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::db;
 use crate::domain::{Notification, Status};
 use crate::error::NotificationError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::new().routes(routes!(list_notifications)).routes(routes!(stream_notifications))

@@ -98,7 +98,7 @@ async fn a_delivery_that_failed_for_a_while_succeeds_when_the_server_recovers() 
     let app = spawn_app_with(|s| {
         smtp_to(s, sink.addr());
         // Long enough to switch the server back on between attempts.
-        s.delivery_retry_delays_ms = vec![500, 500, 500];
+        s.own.delivery_retry_delays_ms = vec![500, 500, 500];
     })
     .await;
 

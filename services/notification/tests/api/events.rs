@@ -139,7 +139,7 @@ async fn a_customer_the_user_service_does_not_know_gets_nothing_and_the_event_is
 
 #[tokio::test]
 async fn low_stock_goes_to_every_operator() {
-    let app = spawn_app_with(|s| s.operator_emails = "ops@switchyard.local, Buyer@Switchyard.local".into()).await;
+    let app = spawn_app_with(|s| s.own.operator_emails = "ops@switchyard.local, Buyer@Switchyard.local".into()).await;
     let event = LowStock { sku: "TEA-1".into(), name: "Green tea".into(), stock: 2, threshold: 5 };
 
     let envelope = app.publish("inventory", &event).await;

@@ -12,7 +12,7 @@ use axum::routing::get;
 use comms::Shutdown;
 use comms::messaging::{Destination, Envelope, Event, MessageBroker, OutgoingMessage};
 use notification::config::{ChannelKind, Settings, SmtpSettings};
-use notification::startup::{Application, MIGRATOR};
+use notification::startup::{MIGRATOR, build};
 use serde_json::json;
 use testkit::TestDatabase;
 use uuid::Uuid;
@@ -31,21 +31,13 @@ pub struct TestApp {
 }
 
 pub fn test_settings(database_url: &str, users: SocketAddr) -> Settings {
-    Settings {
-        host: "127.0.0.1".into(),
-        http_port: 0,
-        database_url: database_url.into(),
-        database_max_connections: 5,
-        operator_emails: "ops@switchyard.local".into(),
-        channel: ChannelKind::Log,
-        smtp: SmtpSettings::default(),
-        // Short, so a failing delivery reaches the dead-letter queue quickly.
-        delivery_retry_delays_ms: vec![100, 200],
-        stream_keep_alive_secs: 15,
-        shutdown_grace_secs: 5,
-        discovery: comms::discovery::DiscoverySettings { upstreams: format!("user={users}"), ..Default::default() },
-        broker: testkit::broker_settings(),
-    }
+    let mut settings = Settings::defaults(&notification::SERVICE);
+    settings.service = testkit::service_settings(&notification::SERVICE, database_url);
+    settings.service.database_max_connections = Some(5);
+    settings.service.discovery.upstreams = format!("user={users}");
+    // Short, so a failing delivery reaches the dead-letter queue quickly.
+    settings.own.delivery_retry_delays_ms = vec![100, 200];
+    settings
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -60,8 +52,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDatabase::create(&MIGRATOR).await.expect("test database");
     let mut settings = test_settings(&db.url, users.addr);
     configure(&mut settings);
-    let (probe, _) = settings.broker.connect("probe").await.expect("probe connects");
-    let app = Application::build(&settings).await.expect("build app");
+    let broker = settings.service.broker.as_ref().expect("notification uses the broker");
+    let (probe, _) = broker.connect("probe").await.expect("probe connects");
+    let app = build(&settings).await.expect("build app");
     let base = format!("http://{}", app.http_addr());
     let shutdown = Shutdown::new();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
@@ -70,8 +63,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// SMTP delivery to `sink`.
 pub fn smtp_to(settings: &mut Settings, sink: SocketAddr) {
-    settings.channel = ChannelKind::Smtp;
-    settings.smtp = SmtpSettings {
+    settings.own.channel = ChannelKind::Smtp;
+    settings.own.smtp = SmtpSettings {
         host: sink.ip().to_string(),
         port: sink.port(),
         from: "notifications@switchyard.test".into(),

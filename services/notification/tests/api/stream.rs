@@ -84,7 +84,7 @@ async fn live_streams_end_when_the_service_shuts_down() {
 
 #[tokio::test]
 async fn an_idle_stream_gets_keep_alive_comments() {
-    let app = spawn_app_with(|s| s.stream_keep_alive_secs = 1).await;
+    let app = spawn_app_with(|s| s.own.stream_keep_alive_secs = 1).await;
     let mut response = app.get("/notifications/stream", &As::customer(Uuid::now_v7())).send().await.unwrap();
     let chunk = tokio::time::timeout(PATIENCE, response.chunk()).await.expect("a keep-alive").unwrap().unwrap();
     assert!(chunk.starts_with(b":"), "an SSE comment line: {chunk:?}");

@@ -19,7 +19,7 @@ use crate::domain::{Order, OrderRequest};
 use crate::error::OrderError;
 use crate::orders::{self, parse_id};
 use crate::placing;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::new()

@@ -29,8 +29,8 @@ fn grpc_registration(service: &str, addr: SocketAddr) -> Registration {
 async fn upstreams_are_found_through_consul_and_the_service_registers_itself() {
     let consul = ConsulDouble::start().await;
     let app = spawn_app_with(|settings| {
-        settings.discovery.consul_url = Some(consul.url());
-        settings.discovery.upstreams = String::new();
+        settings.service.discovery.consul_url = Some(consul.url());
+        settings.service.discovery.upstreams = String::new();
     })
     .await;
     // The doubles join after the service started: the watch picks them up.

@@ -70,7 +70,7 @@ async fn inventory_refusing_connections_is_a_prompt_503_then_the_breaker_answers
 
 #[tokio::test]
 async fn inventory_slower_than_the_deadline_is_a_504_and_writes_nothing() {
-    let app = spawn_app_with(|settings| settings.upstream_timeout_ms = 300).await;
+    let app = spawn_app_with(|settings| settings.own.upstream_timeout_ms = 300).await;
     let me = app.customer();
     app.inventory_proxy.add_latency(Duration::from_secs(2));
 
@@ -90,7 +90,7 @@ async fn inventory_slower_than_the_deadline_is_a_504_and_writes_nothing() {
 
 #[tokio::test]
 async fn user_slower_than_the_deadline_is_a_504() {
-    let app = spawn_app_with(|settings| settings.upstream_timeout_ms = 300).await;
+    let app = spawn_app_with(|settings| settings.own.upstream_timeout_ms = 300).await;
     let me = app.customer();
     app.user_proxy.add_latency(Duration::from_secs(2));
     let problem = assert_problem(app.place(&me, "slow-user", &lines(&[("MOUSE", 1)])).await, 504).await;

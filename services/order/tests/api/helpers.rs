@@ -14,7 +14,7 @@ use comms::messaging::settings::BrokerSettings;
 use comms::messaging::{Destination, Envelope, Event, MessageBroker, OutgoingMessage, Subscription};
 use contracts::order::v1::order_service_client::OrderServiceClient;
 use order::config::Settings;
-use order::startup::{Application, MIGRATOR};
+use order::startup::{MIGRATOR, build};
 use serde_json::{Value, json};
 use testkit::broker_conformance::Recorder;
 use testkit::{FaultProxy, TestDatabase};
@@ -55,24 +55,17 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let inventory_proxy =
         FaultProxy::start(serve_inventory(Inventory::with_prices(PRICES)).await).await.expect("inventory proxy");
     let db = TestDatabase::create(&MIGRATOR).await.expect("test database");
-    let broker = testkit::broker_settings();
-    let mut settings = Settings {
-        host: "127.0.0.1".into(),
-        http_port: 0,
-        grpc_port: 0,
-        database_url: db.url.clone(),
-        // Enough for a dozen placements waiting on one idempotency key.
-        database_max_connections: 20,
-        upstream_timeout_ms: 2000,
-        shutdown_grace_secs: 5,
-        discovery: DiscoverySettings {
-            upstreams: format!("user-grpc={};inventory-grpc={}", user_proxy.addr(), inventory_proxy.addr()),
-            ..DiscoverySettings::default()
-        },
-        broker: broker.clone(),
+    let mut settings = Settings::defaults(&order::SERVICE);
+    settings.service = testkit::service_settings(&order::SERVICE, &db.url);
+    // Enough for a dozen placements waiting on one idempotency key.
+    settings.service.database_max_connections = Some(20);
+    settings.service.discovery = DiscoverySettings {
+        upstreams: format!("user-grpc={};inventory-grpc={}", user_proxy.addr(), inventory_proxy.addr()),
+        ..DiscoverySettings::default()
     };
+    let broker = settings.service.broker.clone().expect("order uses the broker");
     adjust(&mut settings);
-    let app = Application::build(&settings).await.unwrap_or_else(|e| panic!("build app: {e:#}"));
+    let app = build(&settings).await.unwrap_or_else(|e| panic!("build app: {e:#}"));
     let base = format!("http://{}", app.http_addr());
     let grpc_addr = app.grpc_addr();
     let shutdown = Shutdown::new();

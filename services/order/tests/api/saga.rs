@@ -86,7 +86,7 @@ async fn assert_redelivery_changes_nothing(app: &TestApp, envelope: &Envelope, i
             .fetch_one(&app.db.pool)
             .await
             .unwrap();
-    let router = order::consumers::router(app.db.pool.clone());
+    let router = order::consumers::router().consumer(app.db.pool.clone(), order::SERVICE.name);
     let delivery = Delivery { body: envelope.to_bytes(), headers: Default::default(), attempt: 1, redelivered: true };
     router.handle(&delivery).await.expect("a duplicate is acknowledged");
     let after: (String, chrono::DateTime<chrono::Utc>) =
@@ -131,7 +131,7 @@ async fn an_order_cancelled_before_inventory_answers_stays_cancelled() {
 #[tokio::test]
 async fn an_answer_about_an_unknown_order_is_refused_for_a_person_to_look_at() {
     let app = spawn_app().await;
-    let router = order::consumers::router(app.db.pool.clone());
+    let router = order::consumers::router().consumer(app.db.pool.clone(), order::SERVICE.name);
     let stray = Envelope::new("inventory", &InventoryReserved { order_id: Uuid::now_v7(), lines: vec![] }, None);
     let delivery = Delivery { body: stray.to_bytes(), headers: Default::default(), attempt: 1, redelivered: false };
     let error = router.handle(&delivery).await.unwrap_err();

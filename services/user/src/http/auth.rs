@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use super::users::UserView;
 use crate::accounts::{self, NewUser};
 use crate::error::UserError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::new().routes(routes!(register)).routes(routes!(login)).routes(routes!(jwks))

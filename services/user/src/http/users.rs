@@ -17,7 +17,7 @@ use crate::accounts::{self, UserChanges, parse_id};
 use crate::db;
 use crate::domain::User;
 use crate::error::UserError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::new().routes(routes!(list_users)).routes(routes!(get_user, update_user, delete_user))

@@ -8,8 +8,8 @@ use contracts::user::v1::user_service_client::UserServiceClient;
 use serde_json::{Value, json};
 use testkit::TestDatabase;
 use tonic::transport::Channel;
-use user::config::{JwtSettings, Settings};
-use user::startup::{Application, MIGRATOR};
+use user::config::Settings;
+use user::startup::{MIGRATOR, build};
 use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -28,24 +28,11 @@ pub fn dev_key_path() -> PathBuf {
 }
 
 pub fn test_settings(database_url: &str) -> Settings {
-    Settings {
-        host: "127.0.0.1".into(),
-        http_port: 0,
-        grpc_port: 0,
-        database_url: database_url.into(),
-        database_max_connections: 5,
-        jwt: JwtSettings {
-            private_key: None,
-            private_key_file: Some(dev_key_path().display().to_string()),
-            issuer: "switchyard-user".into(),
-            audience: "switchyard".into(),
-            ttl_secs: 900,
-        },
-        seed_admin: Default::default(),
-        shutdown_grace_secs: 5,
-        discovery: Default::default(),
-        broker: testkit::broker_settings(),
-    }
+    let mut settings = Settings::defaults(&user::SERVICE);
+    settings.service = testkit::service_settings(&user::SERVICE, database_url);
+    settings.service.database_max_connections = Some(5);
+    settings.own.jwt.private_key_file = Some(dev_key_path().display().to_string());
+    settings
 }
 
 /// The environment that starts the service binary against `database_url`.
@@ -72,8 +59,8 @@ pub async fn spawn_app() -> TestApp {
 
 /// Serves `settings` on a database the test has prepared.
 pub async fn spawn_app_on(db: TestDatabase, settings: Settings) -> TestApp {
-    let broker = settings.broker.clone();
-    let app = Application::build(&settings).await.expect("build app");
+    let broker = settings.service.broker.clone().expect("user uses the broker");
+    let app = build(&settings).await.expect("build app");
     let base = format!("http://{}", app.http_addr());
     let grpc_addr = app.grpc_addr();
     let shutdown = Shutdown::new();

@@ -258,12 +258,12 @@ async fn the_seed_admin_is_created_once_however_often_the_service_starts() {
     testkit::otlp();
     let db = testkit::TestDatabase::create(&user::startup::MIGRATOR).await.unwrap();
     let mut settings = crate::helpers::test_settings(&db.url);
-    settings.seed_admin = user::config::SeedAdmin {
+    settings.own.seed_admin = user::config::SeedAdmin {
         email: Some("root@example.com".into()),
         password: Some("a long enough password".into()),
     };
     for _ in 0..2 {
-        drop(user::startup::Application::build(&settings).await.expect("build with a seed admin"));
+        drop(user::startup::build(&settings).await.expect("build with a seed admin"));
     }
     let roles: Vec<Vec<String>> = sqlx::query_scalar("SELECT roles FROM users WHERE email = 'root@example.com'")
         .fetch_all(&db.pool)
@@ -277,7 +277,7 @@ async fn registering_the_seed_admins_address_after_it_was_deleted_gives_no_admin
     testkit::otlp();
     let db = testkit::TestDatabase::create(&user::startup::MIGRATOR).await.unwrap();
     let mut settings = crate::helpers::test_settings(&db.url);
-    settings.seed_admin =
+    settings.own.seed_admin =
         user::config::SeedAdmin { email: Some("root@example.com".into()), password: Some(PASSWORD.into()) };
     let app = spawn_app_on(db, settings.clone()).await;
     let deleted =
@@ -287,7 +287,7 @@ async fn registering_the_seed_admins_address_after_it_was_deleted_gives_no_admin
     // Someone claims the free address, then the service starts again.
     let claimed: Value = app.register("root@example.com", "Claimant", PASSWORD).await.json().await.unwrap();
     assert_eq!(claimed["roles"], json!(["customer"]));
-    drop(user::startup::Application::build(&settings).await.expect("restart"));
+    drop(user::startup::build(&settings).await.expect("restart"));
     let roles: Vec<Vec<String>> = sqlx::query_scalar("SELECT roles FROM users WHERE email = 'root@example.com'")
         .fetch_all(&app.db.pool)
         .await

@@ -1,5 +1,4 @@
-//! Running a service's servers from start to drained exit, the same way in
-//! every service.
+//! Serving the listeners from start to drained exit.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +10,7 @@ use crate::discovery::{Registration, ServiceRegistry, register_until};
 use crate::grpc::GrpcServices;
 use crate::shutdown::Shutdown;
 
-pub struct Servers {
+pub(super) struct Servers {
     pub http: (TcpListener, Router),
     pub grpc: Option<(TcpListener, GrpcServices)>,
     /// How long requests in flight may run on after shutdown starts.
@@ -23,7 +22,7 @@ pub struct Servers {
 /// Serves until `shutdown` trips. Then, in order: deregister, stop
 /// accepting (gRPC health turns NOT_SERVING), and let requests in flight
 /// finish within the grace period.
-pub async fn run(servers: Servers, shutdown: Shutdown) -> anyhow::Result<()> {
+pub(super) async fn serve(servers: Servers, shutdown: Shutdown) -> anyhow::Result<()> {
     let stop = match servers.registry {
         Some((registry, registrations)) => register_until(registry, registrations, shutdown).await,
         None => shutdown,

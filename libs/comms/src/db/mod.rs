@@ -1,9 +1,16 @@
-//! The database pool every service opens the same way.
+//! The database every service opens the same way: one pool, one reading of
+//! what a database error means for a retry, one change feed.
+
+mod change_feed;
+mod errors;
 
 use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+
+pub use change_feed::{ChangeFeed, Notice};
+pub use errors::is_transient;
 
 /// A pool of at most `max_connections` to `url`.
 pub async fn pool(url: &str, max_connections: u32) -> sqlx::Result<PgPool> {

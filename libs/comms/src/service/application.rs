@@ -1,0 +1,128 @@
+//! A built service, ready to serve.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use super::context::Context;
+use super::parts::{Http, Parts};
+use super::serve::{Servers, serve};
+use crate::discovery::DiscoverySettings;
+use crate::grpc::GrpcServices;
+use crate::health::ReadinessCheck;
+use crate::settings::ServiceSettings;
+use crate::shutdown::Shutdown;
+
+pub struct Application<S> {
+    state: Arc<S>,
+    http: (TcpListener, Router),
+    grpc: Option<(TcpListener, GrpcServices)>,
+    context: Context,
+    failures: mpsc::UnboundedReceiver<anyhow::Error>,
+    grace: Duration,
+    discovery: DiscoverySettings,
+}
+
+impl<S: Send + Sync + 'static> Application<S> {
+    pub(super) fn new(
+        settings: &ServiceSettings,
+        context: Context,
+        failures: mpsc::UnboundedReceiver<anyhow::Error>,
+        parts: Parts<S>,
+        http: TcpListener,
+        grpc: Option<TcpListener>,
+    ) -> Self {
+        let router = match parts.http {
+            Http::Api(api, openapi) => {
+                let readiness: Vec<Arc<dyn ReadinessCheck>> =
+                    context.db.iter().map(|db| Arc::new(db.clone()) as Arc<dyn ReadinessCheck>).collect();
+                crate::http::service_router(api, openapi, readiness)
+            }
+            Http::Complete(router) => router,
+        };
+        Self {
+            state: parts.state,
+            http: (http, router),
+            grpc: grpc.zip(parts.grpc),
+            context,
+            failures,
+            grace: settings.shutdown_grace(),
+            discovery: settings.discovery.clone(),
+        }
+    }
+
+    pub fn state(&self) -> &Arc<S> {
+        &self.state
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.0.local_addr().expect("bound listener has an address")
+    }
+
+    /// # Panics
+    /// If the service has no gRPC API.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        let (listener, _) = self.grpc.as_ref().expect("this service has no gRPC listener");
+        listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// # Panics
+    /// If the service has no database.
+    pub fn db(&self) -> &PgPool {
+        self.context.db()
+    }
+
+    /// Serves until `shutdown` trips or a background task fails, relaying
+    /// the outbox and registered in discovery meanwhile (when configured),
+    /// then stops in the order the module docs give. The cleanup runs
+    /// whatever ended serving; the first error is returned after it.
+    pub async fn run_until_stopped(mut self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let http_addr = self.http_addr();
+        let grpc_addr = self.grpc.as_ref().map(|_| self.grpc_addr());
+        tracing::info!(%http_addr, grpc_addr = grpc_addr.map(tracing::field::display), "listening");
+        let stopping = self.context.stopping.clone();
+        let registry = self.discovery.consul_url().is_some().then(|| {
+            let name = self.context.name();
+            let registrations = self.discovery.registrations(name, http_addr.port(), grpc_addr.map(|a| a.port()));
+            (self.context.registry.clone(), registrations)
+        });
+        if let (Some(messaging), true) = (&self.context.messaging, self.context.service.publishes) {
+            messaging.start_relay(self.context.db().clone());
+        }
+        let servers = Servers { http: self.http, grpc: self.grpc, grace: self.grace, registry };
+        let serving = serve(servers, stopping.clone());
+        tokio::pin!(serving);
+        // Whatever ends serving, the same cleanup follows.
+        let ended = tokio::select! {
+            served = &mut serving => Ended::Served(served),
+            () = shutdown.wait() => Ended::Shutdown,
+            Some(error) = self.failures.recv() => Ended::Failed(error),
+        };
+        let served = match ended {
+            Ended::Served(served) => served,
+            Ended::Shutdown => {
+                stopping.trigger();
+                serving.await
+            }
+            Ended::Failed(error) => {
+                tracing::error!(error = format!("{error:#}"), "a background task failed; stopping");
+                stopping.trigger();
+                let _ = serving.await;
+                Err(error)
+            }
+        };
+        self.context.close().await;
+        served
+    }
+}
+
+enum Ended {
+    Served(anyhow::Result<()>),
+    Shutdown,
+    Failed(anyhow::Error),
+}

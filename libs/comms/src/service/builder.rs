@@ -1,0 +1,119 @@
+//! Building a service: the library's steps around the service's own.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use super::application::Application;
+use super::context::Context;
+use super::parts::Parts;
+use crate::discovery::ServiceRegistry;
+use crate::messaging::Messaging;
+use crate::settings::{ServiceDefaults, ServiceSettings};
+use crate::shutdown::Shutdown;
+
+/// How a service is built. See the module docs for the steps.
+pub struct Builder<'a> {
+    settings: &'a ServiceSettings,
+    service: &'static ServiceDefaults,
+    migrator: Option<&'static Migrator>,
+    listener: Option<TcpListener>,
+    registry: Option<Arc<dyn ServiceRegistry>>,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(settings: &'a ServiceSettings, service: &'static ServiceDefaults) -> Self {
+        Self { settings, service, migrator: None, listener: None, registry: None }
+    }
+
+    /// Runs these migrations on the service's database at start.
+    pub fn migrations(mut self, migrator: &'static Migrator) -> Self {
+        self.migrator = Some(migrator);
+        self
+    }
+
+    /// Serves HTTP on this listener instead of binding `host:http_port`
+    /// (the gateway tunes its socket first).
+    pub fn http_listener(mut self, listener: TcpListener) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
+    /// Discovery through this registry instead of the one the settings
+    /// describe (tests pass a double).
+    pub fn registry(mut self, registry: Arc<dyn ServiceRegistry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Opens what the service declares, runs `parts` with the context,
+    /// binds the listeners. If any step fails, what was opened is closed
+    /// again before the error is returned.
+    pub async fn build<S, F, Fut>(self, parts: F) -> anyhow::Result<Application<S>>
+    where
+        S: Send + Sync + 'static,
+        F: FnOnce(Context) -> Fut,
+        Fut: Future<Output = anyhow::Result<Parts<S>>>,
+    {
+        let (failed, failures) = mpsc::unbounded_channel();
+        let mut context = Context {
+            service: self.service,
+            db: None,
+            messaging: None,
+            registry: self.registry.clone().unwrap_or_else(|| self.settings.discovery.registry()),
+            stopping: Shutdown::new(),
+            tasks: Arc::new(Mutex::new(Vec::new())),
+            failed,
+        };
+        let settings = self.settings;
+        let built = async {
+            self.open(&mut context).await?;
+            let parts = parts(context.clone()).await?;
+            let (http, grpc) = self.bind(parts.grpc.is_some()).await?;
+            Ok::<_, anyhow::Error>((parts, http, grpc))
+        }
+        .await;
+        match built {
+            Ok((parts, http, grpc)) => Ok(Application::new(settings, context, failures, parts, http, grpc)),
+            Err(error) => {
+                context.close().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// The pool (with migrations) and messaging, each only if declared.
+    async fn open(&self, context: &mut Context) -> anyhow::Result<()> {
+        if self.service.database.is_some() {
+            let url = self.settings.database_url.as_deref().unwrap_or_default();
+            let max = self.settings.database_max_connections.unwrap_or(10);
+            let db = crate::db::pool(url, max).await?;
+            context.db = Some(db.clone());
+            if let Some(migrator) = self.migrator {
+                migrator.run(&db).await?;
+            }
+        }
+        if let Some(broker) = &self.settings.broker {
+            let messaging = Messaging::connect(broker, self.service.name, context.db()).await?;
+            context.messaging = Some(Arc::new(messaging));
+        }
+        Ok(())
+    }
+
+    async fn bind(self, with_grpc: bool) -> anyhow::Result<(TcpListener, Option<TcpListener>)> {
+        let host = self.settings.host.as_str();
+        let http = match self.listener {
+            Some(listener) => listener,
+            None => TcpListener::bind((host, self.settings.http_port)).await?,
+        };
+        let grpc = match (with_grpc, self.settings.grpc_port) {
+            (false, _) => None,
+            (true, Some(port)) => Some(TcpListener::bind((host, port)).await?),
+            (true, None) => anyhow::bail!("{} serves gRPC but has no gRPC port", self.service.name),
+        };
+        Ok((http, grpc))
+    }
+}

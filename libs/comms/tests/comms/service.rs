@@ -1,0 +1,165 @@
+//! The service skeleton: whatever ends a service, start-up half done or
+//! serving failed, nothing of it is left behind in PostgreSQL or on the
+//! broker. And the change feed it hands services.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use comms::db::{ChangeFeed, Notice};
+use comms::messaging::EventRouter;
+use comms::service::{Builder, Parts};
+use comms::settings::ServiceDefaults;
+use lapin::options::QueueDeclareOptions;
+use lapin::types::FieldTable;
+use testkit::TestDatabase;
+use tokio::sync::broadcast::Receiver;
+
+const SERVICE: ServiceDefaults = ServiceDefaults {
+    name: "skeleton",
+    prefix: "SKELETON_",
+    http_port: 0,
+    grpc_port: None,
+    database: Some("skeleton"),
+    publishes: true,
+    consumes: true,
+};
+
+/// Connections to `db`, counted from outside it.
+async fn connections_of_the_service(db: &TestDatabase) -> i64 {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", testkit::db::server_url())).await.unwrap();
+    let count = sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&db.name)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    let _ = admin.close().await;
+    count
+}
+
+/// Waits (a closing pool hangs up asynchronously) until nothing holds a
+/// connection to `db`.
+async fn no_connections_left(db: &TestDatabase) -> bool {
+    for _ in 0..100 {
+        if connections_of_the_service(db).await == 0 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// A database of its own for the service, with the test's pool closed so
+/// that every connection counted is the service's.
+async fn empty_database() -> TestDatabase {
+    let db = TestDatabase::create_empty().await.unwrap();
+    db.pool.close().await;
+    db
+}
+
+#[tokio::test]
+async fn a_start_up_that_fails_after_the_pool_opened_leaves_no_connection_behind() {
+    let db = empty_database().await;
+    let mut settings = testkit::service_settings(&SERVICE, &db.url);
+    // Nothing listens on port 1: the broker refuses, after the pool opened.
+    settings.broker.as_mut().unwrap().amqp_url = "amqp://guest:guest@127.0.0.1:1/%2f".into();
+    let built = Builder::new(&settings, &SERVICE).build(|_| async { unreachable_parts() }).await;
+    assert!(built.is_err(), "the broker refused");
+    assert!(no_connections_left(&db).await, "{} connections left", connections_of_the_service(&db).await);
+}
+
+#[tokio::test]
+async fn a_failed_serve_leaves_no_connection_and_no_consumer_behind() {
+    let db = empty_database().await;
+    let settings = testkit::service_settings(&SERVICE, &db.url);
+    let app = Builder::new(&settings, &SERVICE)
+        .build(|ctx| async move {
+            ctx.consume(EventRouter::with_state(Arc::new(())).on(testkit_ping)).await?;
+            // A task the service cannot live without, failing once serving.
+            ctx.spawn(async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                anyhow::bail!("the feed is gone")
+            });
+            Ok(Parts::with_router(Arc::new(()), axum::Router::new()))
+        })
+        .await
+        .unwrap();
+    let queue = format!("{}{}.events", settings.broker.as_ref().unwrap().broker_namespace, SERVICE.name);
+    assert_eq!(consumers_on(&queue).await, 1, "consuming while it serves");
+
+    let served = tokio::time::timeout(Duration::from_secs(20), app.run_until_stopped(comms::Shutdown::new()))
+        .await
+        .expect("serving ends when its task fails");
+    assert_eq!(served.unwrap_err().to_string(), "the feed is gone");
+    assert!(no_connections_left(&db).await, "{} connections left", connections_of_the_service(&db).await);
+    assert_eq!(consumers_on(&queue).await, 0, "no consumer left on the queue");
+}
+
+#[tokio::test]
+async fn killing_the_change_feeds_connection_interrupts_subscribers_then_notices_resume() {
+    let db = TestDatabase::create_empty().await.unwrap();
+    let stop = comms::Shutdown::new();
+    let (feed, task) = ChangeFeed::listen(&db.pool, "skeleton_changed", 16, stop.clone()).await.unwrap();
+    let mut notices = feed.subscribe();
+    notify(&db, "one").await;
+    assert_eq!(next(&mut notices).await, Notice::Change("one".into()));
+
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'",
+    )
+    .bind(&db.name)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(killed, 1, "the feed's one listening connection");
+    assert_eq!(next(&mut notices).await, Notice::Interrupted);
+
+    // The feed listens again; what is committed from now on arrives.
+    let mut resumed = false;
+    for attempt in 0..50 {
+        notify(&db, &format!("again-{attempt}")).await;
+        if let Ok(Ok(Notice::Change(_))) = tokio::time::timeout(Duration::from_millis(200), notices.recv()).await {
+            resumed = true;
+            break;
+        }
+    }
+    assert!(resumed, "notices resume after the reconnection");
+
+    stop.trigger();
+    task.await.unwrap();
+    assert!(notices.recv().await.is_err(), "the subscription ends with the feed");
+}
+
+async fn notify(db: &TestDatabase, payload: &str) {
+    let mut tx = db.pool.begin().await.unwrap();
+    ChangeFeed::notify(&mut tx, "skeleton_changed", payload).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn next(notices: &mut Receiver<Notice>) -> Notice {
+    tokio::time::timeout(Duration::from_secs(10), notices.recv()).await.expect("a notice in time").unwrap()
+}
+
+async fn consumers_on(queue: &str) -> u32 {
+    let connection =
+        lapin::Connection::connect(crate::rabbitmq::AMQP_URI, lapin::ConnectionProperties::default()).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let options = QueueDeclareOptions { passive: true, ..Default::default() };
+    let declared = channel.queue_declare(queue.into(), options, FieldTable::default()).await.unwrap();
+    let count = declared.consumer_count();
+    let _ = connection.close(200, "done".into()).await;
+    count
+}
+
+fn unreachable_parts() -> anyhow::Result<Parts<()>> {
+    panic!("the build stops before the service's own part")
+}
+
+async fn testkit_ping(
+    _: &(),
+    _: &mut sqlx::PgConnection,
+    _: &comms::messaging::Envelope,
+    _: testkit::broker_conformance::Ping,
+) -> Result<(), comms::messaging::HandlerError> {
+    Ok(())
+}
