@@ -4,6 +4,8 @@
 //! which HTTP status and which gRPC code each kind becomes, so REST and gRPC
 //! clients of the same service always hear the same story.
 
+use std::time::Duration;
+
 use http::StatusCode;
 use tonic::Code;
 
@@ -145,4 +147,151 @@ impl FieldViolation {
     pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
         Self { field: field.into(), description: description.into() }
     }
+}
+
+/// A service's one error type, as its callers hear it.
+///
+/// Each variant names its [`ErrorKind`]; a variant that carries bad fields or
+/// a time to wait says so too. [`service_error!`](crate::service_error) then
+/// builds the REST answer (problem+json) and the gRPC status from these
+/// methods alone, so the two protocols cannot tell different stories. The
+/// `Display` text is the client-facing detail, except for
+/// [`ErrorKind::Internal`], whose text and causes go to the log only.
+pub trait ServiceError: std::error::Error {
+    fn kind(&self) -> ErrorKind;
+
+    /// The fields at fault: problem+json `errors`, gRPC `BadRequest` detail.
+    fn violations(&self) -> Vec<FieldViolation> {
+        Vec::new()
+    }
+
+    /// How long before trying again may succeed: the `Retry-After` header,
+    /// gRPC `RetryInfo` detail.
+    fn retry_after(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// The failures every service shares, whatever its domain: fields that do
+/// not validate, its database, and bugs. A service's error type wraps them
+/// in one variant, `Failed(#[from] Failure)`, next to its own; with
+/// [`service_error!`](crate::service_error), `?` turns a `FieldViolation`,
+/// a `sqlx::Error` or an `anyhow::Error` straight into that type.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// 422 / INVALID_ARGUMENT, listing every bad field.
+    #[error("invalid input")]
+    Invalid(Vec<FieldViolation>),
+    /// 503 / UNAVAILABLE when the database is out of reach or busy, else
+    /// 500 / INTERNAL ([`crate::db::answer_kind`]).
+    #[error("the database failed")]
+    Database(#[from] sqlx::Error),
+    /// 500 / INTERNAL: the cause goes to the log only.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<FieldViolation> for Failure {
+    fn from(violation: FieldViolation) -> Self {
+        Self::Invalid(vec![violation])
+    }
+}
+
+impl From<Vec<FieldViolation>> for Failure {
+    fn from(violations: Vec<FieldViolation>) -> Self {
+        Self::Invalid(violations)
+    }
+}
+
+impl ServiceError for Failure {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Invalid(_) => ErrorKind::InvalidInput,
+            Self::Database(error) => crate::db::answer_kind(error),
+            Self::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn violations(&self) -> Vec<FieldViolation> {
+        match self {
+            Self::Invalid(violations) => violations.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// An error and every cause under it, one line: what the log needs from an
+/// internal error whose `Display` alone may be only the outermost context.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        line = format!("{line}: {inner}");
+        cause = inner.source();
+    }
+    line
+}
+
+/// Gives a service's error type, a [`ServiceError`] with a
+/// `Failed(#[from] Failure)` variant, its answers and conversions:
+///
+/// - axum's `IntoResponse` (problem+json, [`Problem::of`](crate::http::Problem::of))
+///   and `From<E> for tonic::Status` ([`status_of`](crate::grpc::status_of));
+/// - `From` a `FieldViolation`, a `Vec<FieldViolation>`, a `sqlx::Error` and
+///   an `anyhow::Error`, through [`Failure`], so `?` works on each;
+/// - `E::invalid(field, description)`, one bad field.
+///
+/// A macro only because of the orphan rule: axum's and tonic's traits and
+/// the type live in other crates than this one, so the impls must be
+/// written in the service's.
+///
+/// ```ignore
+/// comms::service_error!(UserError);
+/// ```
+#[macro_export]
+macro_rules! service_error {
+    ($error:ty) => {
+        impl $crate::http::__axum::response::IntoResponse for $error {
+            fn into_response(self) -> $crate::http::__axum::response::Response {
+                $crate::http::__axum::response::IntoResponse::into_response($crate::http::Problem::of(&self))
+            }
+        }
+
+        impl ::core::convert::From<$error> for $crate::grpc::__tonic::Status {
+            fn from(error: $error) -> Self {
+                $crate::grpc::status_of(&error)
+            }
+        }
+
+        impl ::core::convert::From<$crate::error::FieldViolation> for $error {
+            fn from(violation: $crate::error::FieldViolation) -> Self {
+                Self::from($crate::error::Failure::from(violation))
+            }
+        }
+
+        impl ::core::convert::From<::std::vec::Vec<$crate::error::FieldViolation>> for $error {
+            fn from(violations: ::std::vec::Vec<$crate::error::FieldViolation>) -> Self {
+                Self::from($crate::error::Failure::from(violations))
+            }
+        }
+
+        impl ::core::convert::From<$crate::db::__sqlx::Error> for $error {
+            fn from(error: $crate::db::__sqlx::Error) -> Self {
+                Self::from($crate::error::Failure::from(error))
+            }
+        }
+
+        impl ::core::convert::From<$crate::__anyhow::Error> for $error {
+            fn from(error: $crate::__anyhow::Error) -> Self {
+                Self::from($crate::error::Failure::from(error))
+            }
+        }
+
+        impl $error {
+            /// One field that does not validate (a 422 naming it).
+            pub fn invalid(field: &str, description: &str) -> Self {
+                Self::from($crate::error::FieldViolation::new(field, description))
+            }
+        }
+    };
 }

@@ -21,5 +21,7 @@ pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
 
+#[doc(hidden)]
+pub use anyhow as __anyhow; // for `service_error!`
 pub use error::{ErrorKind, FieldViolation};
 pub use shutdown::Shutdown;

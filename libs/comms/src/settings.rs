@@ -39,12 +39,20 @@ pub struct ServiceDefaults {
     pub http_port: u16,
     /// `None`: the service has no gRPC API (and reads no `_GRPC_PORT`).
     pub grpc_port: Option<u16>,
-    /// The database it owns on the local server; `None`: it has none.
-    pub database: Option<&'static str>,
+    /// The database it owns; `None`: it has none.
+    pub database: Option<Database>,
     /// Whether it writes events or tasks through an outbox (a relay runs).
     pub publishes: bool,
     /// Whether it consumes from the broker.
     pub consumes: bool,
+}
+
+/// A service's own database: its default name on the local server, and the
+/// migrations that make its schema, run at every start.
+#[derive(Clone, Copy, Debug)]
+pub struct Database {
+    pub name: &'static str,
+    pub migrations: &'static sqlx::migrate::Migrator,
 }
 
 impl ServiceDefaults {
@@ -85,7 +93,7 @@ impl ServiceSettings {
             host: "0.0.0.0".into(),
             http_port: service.http_port,
             grpc_port: service.grpc_port,
-            database_url: service.database.map(|db| format!("postgres://postgres@127.0.0.1:5432/{db}")),
+            database_url: service.database.map(|db| format!("postgres://postgres@127.0.0.1:5432/{}", db.name)),
             // Ten covers a service's steady load here; each replica adds
             // ten more to PostgreSQL's 100 by default.
             database_max_connections: service.database.map(|_| 10),
@@ -193,14 +201,16 @@ fn collect(value: &serde_json::Value, path: String, keys: &mut Vec<String>) {
 mod tests {
     use serde::{Deserialize, Serialize};
 
-    use super::{ServiceDefaults, Settings};
+    use super::{Database, ServiceDefaults, Settings};
+
+    static NO_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
 
     const SVC: ServiceDefaults = ServiceDefaults {
         name: "svc",
         prefix: "SVC_",
         http_port: 8089,
         grpc_port: None,
-        database: Some("svc"),
+        database: Some(Database { name: "svc", migrations: &NO_MIGRATIONS }),
         publishes: false,
         consumes: false,
     };

@@ -3,8 +3,11 @@
 //!
 //! - [`db`]: a fresh, migrated database per test;
 //! - [`process`]: a service run from its binary as a separate process;
+//! - [`served`]: a service's application serving inside the test process;
 //! - [`otlp`]: an OTLP receiver recording spans, and the process's telemetry;
 //! - [`fault_proxy`]: a TCP proxy that adds latency, refuses, hangs or cuts;
+//! - [`grpc`]: reflection and health, as stock gRPC tooling asks them;
+//! - [`identity`]: the caller a service is told about, as a test sends it;
 //! - [`consul`]: a Consul HTTP API double that runs real health checks;
 //! - [`broker`]: a broker namespace of the test's own;
 //! - [`probe`]: a subscriber that records events, and publishes like a peer;
@@ -16,18 +19,23 @@ pub mod browser;
 pub mod consul;
 pub mod db;
 pub mod fault_proxy;
+pub mod grpc;
+pub mod identity;
 pub mod otlp;
 pub mod probe;
 pub mod problem;
 pub mod process;
+pub mod served;
 pub mod smtp;
 
 pub use broker::{broker_env, broker_settings, service_settings};
 pub use consul::ConsulDouble;
 pub use db::TestDatabase;
 pub use fault_proxy::FaultProxy;
+pub use identity::{As, Identified};
 pub use otlp::otlp;
 pub use probe::EventProbe;
 pub use problem::assert_problem;
 pub use process::ServiceProcess;
+pub use served::Served;
 pub use smtp::SmtpSink;

@@ -1,62 +1,39 @@
 //! The analytics service's one error type, for REST and gRPC alike.
 //!
 //! Each variant maps to one [`ErrorKind`], and through it to one HTTP status
-//! and one gRPC code. Internal errors carry their cause for the log only.
+//! and one gRPC code ([`comms::service_error!`] builds both answers). Bad
+//! parameters, the database and bugs are the shared [`Failure`].
 
-use axum::response::{IntoResponse, Response};
-use comms::error::{ErrorKind, FieldViolation};
-use comms::http::Problem;
+use comms::error::{ErrorKind, Failure, FieldViolation, ServiceError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyticsError {
-    /// 422 / INVALID_ARGUMENT, listing every bad field.
-    #[error("invalid input")]
-    Invalid(Vec<FieldViolation>),
     /// 403 / PERMISSION_DENIED: analytics is for admins.
     #[error("analytics is for admins only")]
     Forbidden,
     /// 503 / UNAVAILABLE: the instance is stopping; another will answer.
     #[error("shutting down")]
     ShuttingDown,
-    /// 500 / INTERNAL.
+    /// 422 for bad parameters, 503 or 500 for the database, 500 for a bug.
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Failed(#[from] Failure),
 }
 
-impl From<sqlx::Error> for AnalyticsError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Internal(anyhow::Error::new(e).context("database"))
-    }
-}
+comms::service_error!(AnalyticsError);
 
-impl AnalyticsError {
-    pub fn kind(&self) -> ErrorKind {
+impl ServiceError for AnalyticsError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            Self::Invalid(_) => ErrorKind::InvalidInput,
             Self::Forbidden => ErrorKind::Forbidden,
             Self::ShuttingDown => ErrorKind::Unavailable,
-            Self::Internal(_) => ErrorKind::Internal,
+            Self::Failed(failure) => failure.kind(),
         }
     }
-}
 
-impl IntoResponse for AnalyticsError {
-    fn into_response(self) -> Response {
+    fn violations(&self) -> Vec<FieldViolation> {
         match self {
-            Self::Internal(cause) => Problem::internal(cause),
-            Self::Invalid(violations) => Problem::new(ErrorKind::InvalidInput).violations(violations),
-            other => Problem::new(other.kind()).detail(other.to_string()),
-        }
-        .into_response()
-    }
-}
-
-impl From<AnalyticsError> for tonic::Status {
-    fn from(e: AnalyticsError) -> Self {
-        match e {
-            AnalyticsError::Invalid(violations) => comms::grpc::invalid_argument("invalid input", &violations),
-            AnalyticsError::Internal(cause) => comms::grpc::internal(&cause),
-            other => comms::grpc::status(other.kind(), other.to_string()),
+            Self::Failed(failure) => failure.violations(),
+            _ => Vec::new(),
         }
     }
 }

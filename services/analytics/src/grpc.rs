@@ -62,9 +62,6 @@ fn to_proto(summary: &Summary) -> pb::MetricsSnapshot {
             .map(|s| pb::SkuSales { sku: s.sku.clone(), units: s.units, revenue: s.revenue })
             .collect(),
         events_applied: summary.events_applied,
-        at: Some(prost_types::Timestamp {
-            seconds: summary.at.timestamp(),
-            nanos: i32::try_from(summary.at.timestamp_subsec_nanos()).unwrap_or(0),
-        }),
+        at: Some(comms::grpc::timestamp(summary.at)),
     }
 }

@@ -40,7 +40,7 @@ mod feed;
 mod grpc;
 mod http;
 
-use comms::settings::ServiceDefaults;
+use comms::settings::{Database, ServiceDefaults};
 
 /// Who this service is; its settings' defaults come from here. It
 /// publishes nothing, so no outbox relay runs.
@@ -49,7 +49,7 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     prefix: "ANALYTICS_",
     http_port: 8085,
     grpc_port: Some(9085),
-    database: Some("analytics"),
+    database: Some(Database { name: "analytics", migrations: &startup::MIGRATOR }),
     publishes: false,
     consumes: true,
 };

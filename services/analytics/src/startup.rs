@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use comms::grpc::GrpcServices;
-use comms::service::{Builder, Parts};
+use comms::service::{Application, Builder, Parts};
 use contracts::analytics::v1::FILE_DESCRIPTOR_SET;
 use contracts::analytics::v1::analytics_service_server::AnalyticsServiceServer;
 
@@ -15,15 +15,12 @@ use crate::{SERVICE, consumer, db, feed, http};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-pub type Application = comms::service::Application<AppState>;
-
 /// How many change notices a busy feed may queue; any number of them cause
 /// one recomputation, so a small buffer loses nothing.
 const CHANGES_BUFFER: usize = 16;
 
-pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
-    let builder = Builder::new(&settings.service, &SERVICE).migrations(&MIGRATOR);
-    builder
+pub async fn build(settings: &Settings) -> anyhow::Result<Application<AppState>> {
+    Builder::new(&settings.service, &SERVICE)
         .build(|ctx| async move {
             // The feed listens before the consumer starts, so it hears
             // about the very first event applied.

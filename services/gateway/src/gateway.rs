@@ -68,8 +68,7 @@ async fn handle(
         Err(_) => format!("ip:{}", client.ip()),
     };
     if let Err(wait) = gateway.limiter.check(&key) {
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        return Problem::new(ErrorKind::RateLimited).detail("slow down").retry_after(secs.max(1)).into_response();
+        return Problem::new(ErrorKind::RateLimited).detail("slow down").retry_after(wait).into_response();
     }
 
     let claims = match (route.auth, identity) {

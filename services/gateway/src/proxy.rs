@@ -50,10 +50,9 @@ pub async fn forward(client: &HttpClient, upstream: &Upstream, route: &Route, re
     let permit = match upstream.breaker.try_acquire() {
         Ok(permit) => permit,
         Err(open) => {
-            let secs = open.remaining.as_secs() + u64::from(open.remaining.subsec_nanos() > 0);
             return Problem::new(ErrorKind::Unavailable)
                 .detail(format!("{} is failing; the gateway stopped calling it for now", route.service))
-                .retry_after(secs.max(1))
+                .retry_after(open.remaining)
                 .into_response();
         }
     };

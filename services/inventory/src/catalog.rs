@@ -29,7 +29,7 @@ impl NewProduct {
         let stock = field("stock", InitialStock::parse(stock.unwrap_or(0)), &mut violations);
         match (sku, name, price, stock) {
             (Some(sku), Some(name), Some(price), Some(stock)) => Ok(Self { sku, name, price, stock }),
-            _ => Err(InventoryError::Invalid(violations)),
+            _ => Err(InventoryError::from(violations)),
         }
     }
 }
@@ -50,7 +50,7 @@ impl ProductChanges {
         let name = name.and_then(|n| field("name", ProductName::parse(n), &mut violations));
         let price = price.and_then(|p| field("price", Price::parse(p), &mut violations));
         if !violations.is_empty() {
-            return Err(InventoryError::Invalid(violations));
+            return Err(InventoryError::from(violations));
         }
         Ok(Self { name, price })
     }
@@ -68,7 +68,7 @@ pub fn parse_restock(sku: &str, quantity: i64) -> Result<(Sku, Quantity), Invent
     let quantity = field("quantity", Quantity::parse(quantity), &mut violations);
     match (sku, quantity) {
         (Some(sku), Some(quantity)) => Ok((sku, quantity)),
-        _ => Err(InventoryError::Invalid(violations)),
+        _ => Err(InventoryError::from(violations)),
     }
 }
 

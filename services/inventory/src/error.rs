@@ -1,18 +1,14 @@
 //! The inventory service's one error type, for REST and gRPC alike.
 //!
 //! Each variant maps to one [`ErrorKind`], and through it to one HTTP status
-//! and one gRPC code. Internal errors carry their cause for the log only.
+//! and one gRPC code ([`comms::service_error!`] builds both answers). Bad
+//! fields, the database and bugs are the shared [`Failure`].
 
-use axum::response::{IntoResponse, Response};
-use comms::error::{ErrorKind, FieldViolation};
-use comms::http::Problem;
+use comms::error::{ErrorKind, Failure, FieldViolation, ServiceError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
-    /// 422 / INVALID_ARGUMENT, listing every bad field.
-    #[error("invalid input")]
-    Invalid(Vec<FieldViolation>),
-    /// 409 / ALREADY_EXISTS.
+    /// 409 / ALREADY_EXISTS, naming the `sku` field.
     #[error("a product with this sku already exists")]
     SkuTaken,
     /// 403 / PERMISSION_DENIED.
@@ -21,50 +17,28 @@ pub enum InventoryError {
     /// 404 / NOT_FOUND.
     #[error("product not found")]
     NotFound,
-    /// 500 / INTERNAL.
+    /// 422 for bad fields, 503 or 500 for the database, 500 for a bug.
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Failed(#[from] Failure),
 }
 
-impl From<sqlx::Error> for InventoryError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Internal(anyhow::Error::new(e).context("database"))
-    }
-}
+comms::service_error!(InventoryError);
 
-impl InventoryError {
-    pub fn invalid(field: &str, description: &str) -> Self {
-        Self::Invalid(vec![FieldViolation::new(field, description)])
-    }
-
-    pub fn kind(&self) -> ErrorKind {
+impl ServiceError for InventoryError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            Self::Invalid(_) => ErrorKind::InvalidInput,
             Self::SkuTaken => ErrorKind::Conflict,
             Self::Forbidden => ErrorKind::Forbidden,
             Self::NotFound => ErrorKind::NotFound,
-            Self::Internal(_) => ErrorKind::Internal,
+            Self::Failed(failure) => failure.kind(),
         }
     }
-}
 
-impl IntoResponse for InventoryError {
-    fn into_response(self) -> Response {
+    fn violations(&self) -> Vec<FieldViolation> {
         match self {
-            Self::Internal(cause) => Problem::internal(cause),
-            Self::Invalid(violations) => Problem::new(ErrorKind::InvalidInput).violations(violations),
-            other => Problem::new(other.kind()).detail(other.to_string()),
-        }
-        .into_response()
-    }
-}
-
-impl From<InventoryError> for tonic::Status {
-    fn from(e: InventoryError) -> Self {
-        match e {
-            InventoryError::Invalid(violations) => comms::grpc::invalid_argument("invalid input", &violations),
-            InventoryError::Internal(cause) => comms::grpc::internal(&cause),
-            other => comms::grpc::status(other.kind(), other.to_string()),
+            Self::SkuTaken => vec![FieldViolation::new("sku", "is already in the catalogue")],
+            Self::Failed(failure) => failure.violations(),
+            _ => Vec::new(),
         }
     }
 }

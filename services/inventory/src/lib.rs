@@ -23,7 +23,7 @@ mod http;
 mod reservations;
 mod stock_feed;
 
-use comms::settings::ServiceDefaults;
+use comms::settings::{Database, ServiceDefaults};
 
 /// Who this service is; its settings' defaults come from here.
 pub const SERVICE: ServiceDefaults = ServiceDefaults {
@@ -31,7 +31,7 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     prefix: "INVENTORY_",
     http_port: 8083,
     grpc_port: Some(9083),
-    database: Some("inventory"),
+    database: Some(Database { name: "inventory", migrations: &startup::MIGRATOR }),
     publishes: true,
     consumes: true,
 };

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use comms::grpc::GrpcServices;
-use comms::service::{Builder, Parts};
+use comms::service::{Application, Builder, Parts};
 use contracts::inventory::v1::FILE_DESCRIPTOR_SET;
 use contracts::inventory::v1::inventory_service_server::InventoryServiceServer;
 
@@ -16,12 +16,9 @@ use crate::{SERVICE, consumers, http, seed, stock_feed};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-pub type Application = comms::service::Application<AppState>;
-
-pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
+pub async fn build(settings: &Settings) -> anyhow::Result<Application<AppState>> {
     let own = &settings.own;
-    let builder = Builder::new(&settings.service, &SERVICE).migrations(&MIGRATOR);
-    builder
+    Builder::new(&settings.service, &SERVICE)
         .build(|ctx| async move {
             if own.seed_demo_products {
                 seed::demo_products(ctx.db()).await?;

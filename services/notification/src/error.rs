@@ -1,49 +1,36 @@
 //! The notification service's one error type for its REST API.
 //!
 //! Each variant maps to one [`ErrorKind`], and through it to one HTTP
-//! status. Internal errors carry their cause for the log only. (Missing
-//! identity is answered by the `Caller` extractor: 401.)
+//! status ([`comms::service_error!`] builds the answer). Bad parameters, the
+//! database and bugs are the shared [`Failure`]. (Missing identity is
+//! answered by the `Caller` extractor: 401.)
 
-use axum::response::{IntoResponse, Response};
-use comms::error::{ErrorKind, FieldViolation};
-use comms::http::Problem;
+use comms::error::{ErrorKind, Failure, FieldViolation, ServiceError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotificationError {
-    /// 422, listing every bad field.
-    #[error("invalid input")]
-    Invalid(Vec<FieldViolation>),
-    /// 403.
+    /// 403: another user's notifications.
     #[error("not allowed")]
     Forbidden,
-    /// 500.
+    /// 422 for bad parameters, 503 or 500 for the database, 500 for a bug.
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Failed(#[from] Failure),
 }
 
-impl From<sqlx::Error> for NotificationError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Internal(anyhow::Error::new(e).context("database"))
-    }
-}
+comms::service_error!(NotificationError);
 
-impl NotificationError {
-    pub fn kind(&self) -> ErrorKind {
+impl ServiceError for NotificationError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            Self::Invalid(_) => ErrorKind::InvalidInput,
             Self::Forbidden => ErrorKind::Forbidden,
-            Self::Internal(_) => ErrorKind::Internal,
+            Self::Failed(failure) => failure.kind(),
         }
     }
-}
 
-impl IntoResponse for NotificationError {
-    fn into_response(self) -> Response {
+    fn violations(&self) -> Vec<FieldViolation> {
         match self {
-            Self::Internal(cause) => Problem::internal(cause),
-            Self::Invalid(violations) => Problem::new(ErrorKind::InvalidInput).violations(violations),
-            other => Problem::new(other.kind()).detail(other.to_string()),
+            Self::Forbidden => Vec::new(),
+            Self::Failed(failure) => failure.violations(),
         }
-        .into_response()
     }
 }

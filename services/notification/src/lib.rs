@@ -21,7 +21,7 @@ mod http;
 mod live;
 mod users;
 
-use comms::settings::ServiceDefaults;
+use comms::settings::{Database, ServiceDefaults};
 
 /// Who this service is; its settings' defaults come from here. It has no
 /// gRPC API; what it publishes is its delivery tasks.
@@ -30,7 +30,7 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     prefix: "NOTIFICATION_",
     http_port: 8084,
     grpc_port: None,
-    database: Some("notifications"),
+    database: Some(Database { name: "notifications", migrations: &startup::MIGRATOR }),
     publishes: true,
     consumes: true,
 };

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use comms::client::UpstreamConfig;
 use comms::client::http::HttpClient;
 use comms::messaging::Subscription;
-use comms::service::{Builder, Parts};
+use comms::service::{Application, Builder, Parts};
 
 use crate::config::Settings;
 use crate::consumers::Consumers;
@@ -19,14 +19,11 @@ use crate::{SERVICE, channel, http, live};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-pub type Application = comms::service::Application<AppState>;
-
-pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
+pub async fn build(settings: &Settings) -> anyhow::Result<Application<AppState>> {
     let own = &settings.own;
     let operators = own.operators()?;
     let channel = channel::from_settings(own)?;
-    let builder = Builder::new(&settings.service, &SERVICE).migrations(&MIGRATOR);
-    builder
+    Builder::new(&settings.service, &SERVICE)
         .build(|ctx| async move {
             let changes = ctx.change_feed(live::CHANNEL, live::BACKLOG).await.context("LISTEN for the live feed")?;
             let (live, forwarding) = live::start(ctx.db().clone(), &changes, ctx.stopping());

@@ -3,13 +3,12 @@
 //! Each variant maps to one [`ErrorKind`], and through it to one HTTP status
 //! and one gRPC code. Failures of the services an order depends on keep
 //! their meaning: down → 503, too slow → 504, nonsense → 502. Internal
-//! errors carry their cause for the log only.
+//! errors carry their cause for the log only. [`comms::service_error!`]
+//! builds both answers.
 
 use std::time::Duration;
 
-use axum::response::{IntoResponse, Response};
-use comms::error::{ErrorKind, FieldViolation};
-use comms::http::Problem;
+use comms::error::{ErrorKind, Failure, FieldViolation, ServiceError};
 
 use crate::domain::OrderStatus;
 
@@ -19,9 +18,6 @@ pub enum OrderError {
     /// repeated or malformed (the reason says which).
     #[error("the Idempotency-Key header is missing or malformed")]
     BadIdempotencyKey(String),
-    /// 422 / INVALID_ARGUMENT, listing every bad field.
-    #[error("invalid input")]
-    Invalid(Vec<FieldViolation>),
     /// 422 / INVALID_ARGUMENT: inventory does not know these skus.
     #[error("unknown products: {}", .0.join(", "))]
     UnknownProducts(Vec<String>),
@@ -47,71 +43,45 @@ pub enum OrderError {
     /// no sense for this request.
     #[error("{service} failed: {detail}")]
     BadGateway { service: &'static str, detail: String },
-    /// 500 / INTERNAL.
+    /// 422 for bad fields, 503 or 500 for the database (every connection
+    /// busy, as placements hold theirs across the upstream calls, is load
+    /// worth a retry), 500 for a bug.
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Failed(#[from] Failure),
 }
 
-impl From<sqlx::Error> for OrderError {
-    fn from(e: sqlx::Error) -> Self {
-        match e {
-            // Every connection is busy (placements hold theirs across the
-            // upstream calls): a load problem, worth a retry, not a bug.
-            sqlx::Error::PoolTimedOut => Self::Unavailable { service: "the order database", retry_after: None },
-            e => Self::Internal(anyhow::Error::new(e).context("database")),
-        }
-    }
-}
+comms::service_error!(OrderError);
 
-impl OrderError {
-    pub fn invalid(field: &str, description: &str) -> Self {
-        Self::Invalid(vec![FieldViolation::new(field, description)])
-    }
-
-    pub fn kind(&self) -> ErrorKind {
+impl ServiceError for OrderError {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::BadIdempotencyKey(_) => ErrorKind::BadRequest,
-            Self::Invalid(_) | Self::UnknownProducts(_) | Self::KeyReused => ErrorKind::InvalidInput,
+            Self::UnknownProducts(_) | Self::KeyReused => ErrorKind::InvalidInput,
             Self::UnknownCustomer => ErrorKind::Forbidden,
             Self::NotFound => ErrorKind::NotFound,
             Self::NotCancellable(_) => ErrorKind::FailedPrecondition,
             Self::Unavailable { .. } => ErrorKind::Unavailable,
             Self::Timeout { .. } => ErrorKind::Timeout,
             Self::BadGateway { .. } => ErrorKind::BadGateway,
-            Self::Internal(_) => ErrorKind::Internal,
+            Self::Failed(failure) => failure.kind(),
         }
     }
-}
 
-impl IntoResponse for OrderError {
-    fn into_response(self) -> Response {
+    fn violations(&self) -> Vec<FieldViolation> {
         match self {
-            Self::Internal(cause) => Problem::internal(cause),
-            Self::BadIdempotencyKey(ref reason) => Problem::new(self.kind())
-                .detail(self.to_string())
-                .violations(vec![FieldViolation::new("Idempotency-Key", reason.clone())]),
-            Self::Invalid(violations) => Problem::new(ErrorKind::InvalidInput).violations(violations),
-            Self::UnknownProducts(ref skus) => {
-                let violations = skus.iter().map(|sku| FieldViolation::new("lines", format!("unknown sku {sku}")));
-                Problem::new(self.kind()).detail(self.to_string()).violations(violations.collect())
+            Self::BadIdempotencyKey(reason) => vec![FieldViolation::new("Idempotency-Key", reason.clone())],
+            Self::Failed(failure) => failure.violations(),
+            Self::UnknownProducts(skus) => {
+                skus.iter().map(|sku| FieldViolation::new("lines", format!("unknown sku {sku}"))).collect()
             }
-            Self::Unavailable { retry_after: Some(wait), .. } => {
-                // Round up: "retry in 0 s" would invite an immediate retry.
-                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                Problem::new(self.kind()).detail(self.to_string()).retry_after(secs)
-            }
-            other => Problem::new(other.kind()).detail(other.to_string()),
+            _ => Vec::new(),
         }
-        .into_response()
     }
-}
 
-impl From<OrderError> for tonic::Status {
-    fn from(e: OrderError) -> Self {
-        match e {
-            OrderError::Invalid(violations) => comms::grpc::invalid_argument("invalid input", &violations),
-            OrderError::Internal(cause) => comms::grpc::internal(&cause),
-            other => comms::grpc::status(other.kind(), other.to_string()),
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Unavailable { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 }

@@ -41,11 +41,7 @@ fn to_proto(order: Order) -> pb::Order {
             .collect(),
         total: order.total,
         reason: order.reason.unwrap_or_default(),
-        created_at: Some(timestamp(order.created_at)),
-        updated_at: Some(timestamp(order.updated_at)),
+        created_at: Some(comms::grpc::timestamp(order.created_at)),
+        updated_at: Some(comms::grpc::timestamp(order.updated_at)),
     }
-}
-
-fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: at.timestamp(), nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0) }
 }

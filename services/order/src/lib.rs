@@ -34,7 +34,7 @@ mod orders;
 mod placing;
 mod upstream;
 
-use comms::settings::ServiceDefaults;
+use comms::settings::{Database, ServiceDefaults};
 
 /// Who this service is; its settings' defaults come from here.
 pub const SERVICE: ServiceDefaults = ServiceDefaults {
@@ -42,7 +42,7 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     prefix: "ORDER_",
     http_port: 8082,
     grpc_port: Some(9082),
-    database: Some("orders"),
+    database: Some(Database { name: "orders", migrations: &startup::MIGRATOR }),
     publishes: true,
     consumes: true,
 };

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use comms::grpc::GrpcServices;
-use comms::service::{Builder, Parts};
+use comms::service::{Application, Builder, Parts};
 use contracts::order::v1::FILE_DESCRIPTOR_SET;
 use contracts::order::v1::order_service_server::OrderServiceServer;
 
@@ -17,12 +17,9 @@ use crate::{SERVICE, consumers, http};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-pub type Application = comms::service::Application<AppState>;
-
-pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
+pub async fn build(settings: &Settings) -> anyhow::Result<Application<AppState>> {
     let own = &settings.own;
-    let builder = Builder::new(&settings.service, &SERVICE).migrations(&MIGRATOR);
-    builder
+    Builder::new(&settings.service, &SERVICE)
         .build(|ctx| async move {
             // Subscribed before the listeners open, so inventory's answers
             // are routed to our queue from the first order on.

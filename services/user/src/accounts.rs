@@ -26,7 +26,7 @@ impl NewUser {
         let password = field("password", Password::parse(password), &mut violations);
         match (email, name, password) {
             (Some(email), Some(name), Some(password)) => Ok(Self { email, name, password }),
-            _ => Err(UserError::Invalid(violations)),
+            _ => Err(UserError::from(violations)),
         }
     }
 }
@@ -44,7 +44,7 @@ impl UserChanges {
         let name = name.and_then(|n| field("name", UserName::parse(n), &mut violations));
         let email = email.and_then(|e| field("email", Email::parse(e), &mut violations));
         if !violations.is_empty() {
-            return Err(UserError::Invalid(violations));
+            return Err(UserError::from(violations));
         }
         Ok(Self { name, email })
     }

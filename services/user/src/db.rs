@@ -22,6 +22,10 @@ impl From<UserRow> for User {
     }
 }
 
+/// The schema's name for "one account per email" (the migration that
+/// creates `users` names it), so a violation is told apart from any other.
+const EMAIL_UNIQUE: &str = "users_email_key";
+
 pub enum Inserted {
     Created(User),
     EmailTaken,
@@ -150,7 +154,7 @@ pub async fn update_user(
         Ok(Some(row)) => Ok(Update::Done(row.into())),
         Ok(None) => Ok(Update::NotFound),
         // Another request took the email between our check and the update.
-        Err(e) if is_unique_violation(&e) => Ok(Update::EmailTaken),
+        Err(e) if comms::db::broken_constraint(&e) == Some(EMAIL_UNIQUE) => Ok(Update::EmailTaken),
         Err(e) => Err(e),
     }
 }
@@ -159,8 +163,4 @@ pub async fn update_user(
 pub async fn delete_user(executor: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
     let result = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(executor).await?;
     Ok(result.rows_affected() == 1)
-}
-
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(db) if db.constraint() == Some("users_email_key"))
 }

@@ -1,18 +1,15 @@
 //! The user service's one error type, for REST and gRPC alike.
 //!
 //! Each variant maps to one [`ErrorKind`], and through it to one HTTP status
-//! and one gRPC code. Internal errors carry their cause for the log only.
+//! and one gRPC code ([`comms::service_error!`] builds both answers). Bad
+//! fields, the database and bugs are the shared [`Failure`]; internal errors
+//! carry their cause for the log only.
 
-use axum::response::{IntoResponse, Response};
-use comms::error::{ErrorKind, FieldViolation};
-use comms::http::Problem;
+use comms::error::{ErrorKind, Failure, FieldViolation, ServiceError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
-    /// 422 / INVALID_ARGUMENT, listing every bad field.
-    #[error("invalid input")]
-    Invalid(Vec<FieldViolation>),
-    /// 409 / ALREADY_EXISTS.
+    /// 409 / ALREADY_EXISTS, naming the `email` field.
     #[error("email is already registered")]
     EmailTaken,
     /// 401 / UNAUTHENTICATED. The same answer for an unknown email and a
@@ -25,51 +22,29 @@ pub enum UserError {
     /// 404 / NOT_FOUND.
     #[error("user not found")]
     NotFound,
-    /// 500 / INTERNAL.
+    /// 422 for bad fields, 503 or 500 for the database, 500 for a bug.
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Failed(#[from] Failure),
 }
 
-impl From<sqlx::Error> for UserError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Internal(anyhow::Error::new(e).context("database"))
-    }
-}
+comms::service_error!(UserError);
 
-impl UserError {
-    pub fn invalid(field: &str, description: &str) -> Self {
-        Self::Invalid(vec![FieldViolation::new(field, description)])
-    }
-
-    pub fn kind(&self) -> ErrorKind {
+impl ServiceError for UserError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            Self::Invalid(_) => ErrorKind::InvalidInput,
             Self::EmailTaken => ErrorKind::Conflict,
             Self::InvalidCredentials => ErrorKind::Unauthenticated,
             Self::Forbidden => ErrorKind::Forbidden,
             Self::NotFound => ErrorKind::NotFound,
-            Self::Internal(_) => ErrorKind::Internal,
+            Self::Failed(failure) => failure.kind(),
         }
     }
-}
 
-impl IntoResponse for UserError {
-    fn into_response(self) -> Response {
+    fn violations(&self) -> Vec<FieldViolation> {
         match self {
-            Self::Internal(cause) => Problem::internal(cause),
-            Self::Invalid(violations) => Problem::new(ErrorKind::InvalidInput).violations(violations),
-            other => Problem::new(other.kind()).detail(other.to_string()),
-        }
-        .into_response()
-    }
-}
-
-impl From<UserError> for tonic::Status {
-    fn from(e: UserError) -> Self {
-        match e {
-            UserError::Invalid(violations) => comms::grpc::invalid_argument("invalid input", &violations),
-            UserError::Internal(cause) => comms::grpc::internal(&cause),
-            other => comms::grpc::status(other.kind(), other.to_string()),
+            Self::EmailTaken => vec![FieldViolation::new("email", "is already registered")],
+            Self::Failed(failure) => failure.violations(),
+            _ => Vec::new(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use comms::error::{ErrorKind, Failure, ServiceError};
 use contracts::user::v1 as pb;
 use contracts::user::v1::update_result::Outcome;
 use futures::StreamExt;
@@ -91,7 +92,8 @@ impl pb::user_service_server::UserService for UserGrpc {
             let (outcome, reason) = match self.apply(&item).await {
                 Ok(_) => (Outcome::Updated, String::new()),
                 Err(UserError::NotFound) => (Outcome::NotFound, String::new()),
-                Err(UserError::Internal(e)) => return Err(UserError::Internal(e).into()),
+                // A failure of ours, not of the item: the whole call fails.
+                Err(e) if matches!(e.kind(), ErrorKind::Internal | ErrorKind::Unavailable) => return Err(e.into()),
                 Err(invalid) => (Outcome::Invalid, describe(&invalid)),
             };
             match outcome {
@@ -120,7 +122,7 @@ impl UserGrpc {
 
 fn describe(error: &UserError) -> String {
     match error {
-        UserError::Invalid(violations) => {
+        UserError::Failed(Failure::Invalid(violations)) => {
             violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; ")
         }
         other => other.to_string(),
@@ -133,9 +135,6 @@ fn to_proto(user: User) -> pb::User {
         email: user.email,
         name: user.name,
         roles: user.roles,
-        created_at: Some(prost_types::Timestamp {
-            seconds: user.created_at.timestamp(),
-            nanos: i32::try_from(user.created_at.timestamp_subsec_nanos()).unwrap_or(0),
-        }),
+        created_at: Some(comms::grpc::timestamp(user.created_at)),
     }
 }

@@ -16,7 +16,7 @@ mod grpc;
 mod http;
 mod tokens;
 
-use comms::settings::ServiceDefaults;
+use comms::settings::{Database, ServiceDefaults};
 
 /// Who this service is; its settings' defaults come from here. It
 /// publishes `user.registered` and consumes nothing.
@@ -25,7 +25,7 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     prefix: "USER_",
     http_port: 8081,
     grpc_port: Some(9081),
-    database: Some("users"),
+    database: Some(Database { name: "users", migrations: &startup::MIGRATOR }),
     publishes: true,
     consumes: false,
 };

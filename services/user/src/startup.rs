@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use comms::grpc::GrpcServices;
-use comms::service::{Builder, Parts};
+use comms::service::{Application, Builder, Parts};
 use contracts::user::v1::FILE_DESCRIPTOR_SET;
 use contracts::user::v1::user_service_server::UserServiceServer;
 
@@ -17,16 +17,13 @@ use crate::{SERVICE, accounts, http};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-pub type Application = comms::service::Application<AppState>;
-
-pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
+pub async fn build(settings: &Settings) -> anyhow::Result<Application<AppState>> {
     let jwt = &settings.own.jwt;
     // Read before anything opens: a missing key is a configuration error.
     let tokens =
         TokenIssuer::from_pem(&jwt.private_key_pem()?, jwt.issuer.clone(), jwt.audience.clone(), jwt.ttl_secs)?;
     let seed_admin = &settings.own.seed_admin;
-    let builder = Builder::new(&settings.service, &SERVICE).migrations(&MIGRATOR);
-    builder
+    Builder::new(&settings.service, &SERVICE)
         .build(|ctx| async move {
             let state = Arc::new(AppState { db: ctx.db().clone(), tokens });
             if let (Some(email), Some(password)) = (&seed_admin.email, &seed_admin.password) {

@@ -65,8 +65,7 @@ impl From<CallError> for Problem {
     fn from(error: CallError) -> Self {
         let mut problem = Problem::new(error.kind()).detail(error.to_string());
         if let Some(wait) = error.retry_after() {
-            // Round up: "retry in 0 s" would invite an immediate retry.
-            problem = problem.retry_after(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+            problem = problem.retry_after(wait);
         }
         problem
     }

@@ -10,7 +10,9 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 pub use change_feed::{ChangeFeed, Notice};
-pub use errors::is_transient;
+pub use errors::{answer_kind, broken_constraint, is_transient};
+#[doc(hidden)]
+pub use sqlx as __sqlx; // for `service_error!` in crates that name no sqlx
 
 /// A pool of at most `max_connections` to `url`.
 pub async fn pool(url: &str, max_connections: u32) -> sqlx::Result<PgPool> {

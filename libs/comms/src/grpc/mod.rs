@@ -8,7 +8,15 @@ mod status;
 
 pub use metrics::GrpcMetricsLayer;
 pub use server::{GrpcServices, serve};
-pub use status::{internal, invalid_argument, status};
+pub use status::{internal, invalid_argument, status, status_of};
+#[doc(hidden)]
+pub use tonic as __tonic;
+
+/// A moment as protobuf's well-known `Timestamp`.
+pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    // Sub-second nanos are below 2e9, so they fit; the fallback is unreachable.
+    prost_types::Timestamp { seconds: at.timestamp(), nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0) }
+} // for `service_error!` in crates that name no tonic
 
 /// The type of [`inject_trace`] as a function pointer, for naming the type
 /// of an intercepted client.

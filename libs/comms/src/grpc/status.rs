@@ -4,7 +4,33 @@
 use tonic::Status;
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::error::{ErrorKind, FieldViolation};
+use crate::error::{ErrorKind, FieldViolation, ServiceError, with_causes};
+
+/// A service error as gRPC says it: the kind's code, the error's text, and
+/// the standard details (`BadRequest` for bad fields, `RetryInfo` for a
+/// time to wait) that stock tooling shows. Internal errors are logged here
+/// and answered with a generic message.
+pub fn status_of<E: ServiceError>(error: &E) -> Status {
+    let kind = error.kind();
+    if kind == ErrorKind::Internal {
+        tracing::error!(cause = %with_causes(error), "request failed");
+        return status(ErrorKind::Internal, "internal error");
+    }
+    let mut details = ErrorDetails::new();
+    let violations = error.violations();
+    for v in &violations {
+        details.add_bad_request_violation(v.field.clone(), v.description.clone());
+    }
+    let retry_after = error.retry_after();
+    if retry_after.is_some() {
+        details.set_retry_info(retry_after);
+    }
+    if violations.is_empty() && retry_after.is_none() {
+        status(kind, error.to_string())
+    } else {
+        Status::with_error_details(kind.grpc_code(), error.to_string(), details)
+    }
+}
 
 pub fn status(kind: ErrorKind, message: impl Into<String>) -> Status {
     Status::new(kind.grpc_code(), message)

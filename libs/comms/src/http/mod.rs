@@ -3,13 +3,18 @@
 pub mod caller;
 pub mod extract;
 pub mod metrics;
+pub mod page;
 pub mod problem;
 pub mod request_id;
+pub mod responses;
 pub mod server;
 pub mod trace;
 
+#[doc(hidden)]
+pub use axum as __axum; // for `service_error!` in crates that name no axum
 pub use caller::Caller;
 pub use extract::{ApiJson, ApiQuery};
+pub use page::PageSize;
 pub use problem::Problem;
 pub use server::{ServerLimits, serve, service_router, with_standard_layers};
 

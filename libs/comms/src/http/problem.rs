@@ -3,13 +3,15 @@
 //! A [`Problem`] carries the request id of the request it answers, so a user
 //! who reports an error hands over the key to its logs and trace.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
 use super::request_id;
-use crate::error::{ErrorKind, FieldViolation};
+use crate::error::{ErrorKind, FieldViolation, ServiceError, with_causes};
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
@@ -62,9 +64,28 @@ impl Problem {
         self
     }
 
-    pub fn retry_after(mut self, secs: u64) -> Self {
-        self.retry_after_secs = Some(secs);
+    /// A `Retry-After` header, in whole seconds rounded up: "retry in 0 s"
+    /// would invite the immediate retry the answer is meant to prevent.
+    pub fn retry_after(mut self, wait: Duration) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        self.retry_after_secs = Some(secs.max(1));
         self
+    }
+
+    /// A service error as problem+json: its kind, its text as the detail,
+    /// its bad fields and its time to wait. An internal error shows the
+    /// client nothing and hands its causes to the log.
+    pub fn of<E: ServiceError>(error: &E) -> Self {
+        match error.kind() {
+            ErrorKind::Internal => Self::internal(with_causes(error)),
+            kind => {
+                let problem = Self::new(kind).detail(error.to_string()).violations(error.violations());
+                match error.retry_after() {
+                    Some(wait) => problem.retry_after(wait),
+                    None => problem,
+                }
+            }
+        }
     }
 
     /// An internal error: the client sees a generic 500, the log sees `cause`.

@@ -67,8 +67,13 @@ impl<S: Send + Sync + 'static> Application<S> {
     /// # Panics
     /// If the service has no gRPC API.
     pub fn grpc_addr(&self) -> SocketAddr {
-        let (listener, _) = self.grpc.as_ref().expect("this service has no gRPC listener");
-        listener.local_addr().expect("bound listener has an address")
+        self.grpc_addr_if_any().expect("this service has no gRPC listener")
+    }
+
+    /// The gRPC listener's address, `None` for a service without gRPC.
+    pub fn grpc_addr_if_any(&self) -> Option<SocketAddr> {
+        let (listener, _) = self.grpc.as_ref()?;
+        Some(listener.local_addr().expect("bound listener has an address"))
     }
 
     /// # Panics
@@ -83,7 +88,7 @@ impl<S: Send + Sync + 'static> Application<S> {
     /// whatever ended serving; the first error is returned after it.
     pub async fn run_until_stopped(mut self, shutdown: Shutdown) -> anyhow::Result<()> {
         let http_addr = self.http_addr();
-        let grpc_addr = self.grpc.as_ref().map(|_| self.grpc_addr());
+        let grpc_addr = self.grpc_addr_if_any();
         tracing::info!(%http_addr, grpc_addr = grpc_addr.map(tracing::field::display), "listening");
         let stopping = self.context.stopping.clone();
         let registry = self.discovery.consul_url().is_some().then(|| {

@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -19,20 +18,13 @@ use crate::shutdown::Shutdown;
 pub struct Builder<'a> {
     settings: &'a ServiceSettings,
     service: &'static ServiceDefaults,
-    migrator: Option<&'static Migrator>,
     listener: Option<TcpListener>,
     registry: Option<Arc<dyn ServiceRegistry>>,
 }
 
 impl<'a> Builder<'a> {
     pub fn new(settings: &'a ServiceSettings, service: &'static ServiceDefaults) -> Self {
-        Self { settings, service, migrator: None, listener: None, registry: None }
-    }
-
-    /// Runs these migrations on the service's database at start.
-    pub fn migrations(mut self, migrator: &'static Migrator) -> Self {
-        self.migrator = Some(migrator);
-        self
+        Self { settings, service, listener: None, registry: None }
     }
 
     /// Serves HTTP on this listener instead of binding `host:http_port`
@@ -87,14 +79,12 @@ impl<'a> Builder<'a> {
 
     /// The pool (with migrations) and messaging, each only if declared.
     async fn open(&self, context: &mut Context) -> anyhow::Result<()> {
-        if self.service.database.is_some() {
+        if let Some(database) = self.service.database {
             let url = self.settings.database_url.as_deref().unwrap_or_default();
             let max = self.settings.database_max_connections.unwrap_or(10);
             let db = crate::db::pool(url, max).await?;
             context.db = Some(db.clone());
-            if let Some(migrator) = self.migrator {
-                migrator.run(&db).await?;
-            }
+            database.migrations.run(&db).await?;
         }
         if let Some(broker) = &self.settings.broker {
             let messaging = Messaging::connect(broker, self.service.name, context.db()).await?;

@@ -8,18 +8,21 @@ use std::time::Duration;
 use comms::db::{ChangeFeed, Notice};
 use comms::messaging::EventRouter;
 use comms::service::{Builder, Parts};
-use comms::settings::ServiceDefaults;
+use comms::settings::{Database, ServiceDefaults};
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use testkit::TestDatabase;
 use tokio::sync::broadcast::Receiver;
+
+/// The skeleton's own tables are the outbox and inbox; this service adds none.
+static NO_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
 
 const SERVICE: ServiceDefaults = ServiceDefaults {
     name: "skeleton",
     prefix: "SKELETON_",
     http_port: 0,
     grpc_port: None,
-    database: Some("skeleton"),
+    database: Some(Database { name: "skeleton", migrations: &NO_MIGRATIONS }),
     publishes: true,
     consumes: true,
 };

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use comms::error::FieldViolation;
-use comms::http::{ApiQuery, Caller, Problem};
+use comms::http::responses::{Forbidden, InvalidInput, QueryRefused, SignInRequired};
+use comms::http::{ApiQuery, Caller};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -40,8 +41,7 @@ pub struct SeriesParams {
 #[utoipa::path(get, path = "/analytics/summary", tag = "analytics",
     responses(
         (status = 200, body = Summary),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        SignInRequired, Forbidden,
     ))]
 #[tracing::instrument(skip_all)]
 async fn summary(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<Summary>, AnalyticsError> {
@@ -54,10 +54,7 @@ async fn summary(State(state): State<Arc<AppState>>, caller: Caller) -> Result<J
 #[utoipa::path(get, path = "/analytics/series", tag = "analytics", params(SeriesParams),
     responses(
         (status = 200, body = Series),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        QueryRefused, SignInRequired, Forbidden, InvalidInput,
     ))]
 #[tracing::instrument(skip_all)]
 async fn series(
@@ -87,6 +84,6 @@ fn parse(params: &SeriesParams) -> Result<(Metric, Window), AnalyticsError> {
         .map_or(Ok(Window::DEFAULT), |raw| Window::parse(raw).map_err(|reason| FieldViolation::new("minutes", reason)));
     match (metric, window) {
         (Ok(metric), Ok(window)) => Ok((metric, window)),
-        (metric, window) => Err(AnalyticsError::Invalid(metric.err().into_iter().chain(window.err()).collect())),
+        (metric, window) => Err(AnalyticsError::from(metric.err().into_iter().chain(window.err()).collect::<Vec<_>>())),
     }
 }

@@ -50,3 +50,35 @@ async fn two_deliveries_commit_together_in_one_transaction_and_a_duplicate_never
     let inbox: i64 = sqlx::query_scalar("SELECT count(*) FROM comms_inbox").fetch_one(&db.pool).await.unwrap();
     assert_eq!(inbox, 3);
 }
+
+#[tokio::test]
+async fn a_commit_that_fails_fails_every_delivery_of_the_batch_and_keeps_none_of_their_writes() {
+    let db = TestDatabase::create(&analytics::startup::MIGRATOR).await.unwrap();
+    comms::messaging::outbox::install(&db.pool).await.unwrap();
+    // A check that only runs at COMMIT, after every delivery's savepoint
+    // has succeeded: the one way to make the batch's commit itself fail.
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$;
+         CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON registrations
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit();",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let consumer = analytics::consumer::router().consumer(db.pool.clone(), analytics::SERVICE.name);
+    let order = Order::of(&[("LAMP-1", 2, 500)]);
+    let (placed, registration) = (envelope(&order.placed()), envelope(&registered()));
+
+    let outcomes = consumer.apply_batch(&[delivery(&placed), delivery(&registration)]).await;
+    assert!(outcomes.iter().all(Result::is_err), "both deliveries fail with the commit: {outcomes:?}");
+
+    let written: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM comms_inbox) + (SELECT count(*) FROM registrations)
+              + (SELECT count(*) FROM order_facts)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(written, 0, "no inbox row and no effect of either delivery survives");
+}

@@ -2,13 +2,11 @@
 //! request helpers and event builders.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use analytics::config::Settings;
 use analytics::startup::{MIGRATOR, build};
-use comms::Shutdown;
 use comms::messaging::settings::BrokerSettings;
 use comms::messaging::{
     Delivery, Destination, Envelope, Event, Handler, HandlerError, MessageBroker, OutgoingMessage, Subscription,
@@ -17,7 +15,7 @@ use contracts::analytics::v1::analytics_service_client::AnalyticsServiceClient;
 use events::{OrderCancelled, OrderConfirmed, OrderLine, OrderPlaced, OrderRejected, UserRegistered};
 use futures::future::BoxFuture;
 use serde_json::Value;
-use testkit::TestDatabase;
+use testkit::{Served, TestDatabase};
 use tonic::transport::Channel;
 use uuid::Uuid;
 
@@ -32,12 +30,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
 }
 
-/// One running analytics process (in this test process).
-pub struct Instance {
-    pub base: String,
-    pub grpc_addr: SocketAddr,
-    pub shutdown: Shutdown,
-}
+/// One running analytics instance (in this test process).
+pub type Instance = Served;
 
 pub fn test_settings(database_url: &str, broker: BrokerSettings) -> Settings {
     let mut settings = Settings::defaults(&analytics::SERVICE);
@@ -58,19 +52,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// Another analytics instance on `database_url`, consuming from `broker`.
 pub async fn spawn_instance(database_url: &str, broker: BrokerSettings) -> Instance {
-    let app = build(&test_settings(database_url, broker)).await.expect("build app");
-    let base = format!("http://{}", app.http_addr());
-    let grpc_addr = app.grpc_addr();
-    let shutdown = Shutdown::new();
-    tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    Instance { base, grpc_addr, shutdown }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        // Stop serving before the test's database is dropped underneath.
-        self.shutdown.trigger();
-    }
+    Served::start(build(&test_settings(database_url, broker)).await.expect("build app"))
 }
 
 /// The identity the gateway would vouch for.
@@ -129,7 +111,7 @@ impl TestApp {
     }
 
     pub async fn grpc(&self) -> AnalyticsServiceClient<Channel> {
-        AnalyticsServiceClient::connect(format!("http://{}", self.instance.grpc_addr)).await.expect("grpc connect")
+        AnalyticsServiceClient::connect(format!("http://{}", self.instance.grpc_addr())).await.expect("grpc connect")
     }
 
     /// Publishes an envelope as it is (so a test can repeat one, or date

@@ -96,38 +96,12 @@ async fn the_openapi_document_describes_both_operations_and_health_is_served() {
 #[tokio::test]
 async fn reflection_lists_the_service_and_health_answers_serving() {
     use tonic_health::pb::health_check_response::ServingStatus;
-    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::{ServerReflectionRequest, server_reflection_request::MessageRequest};
 
     let app = spawn_app().await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.instance.grpc_addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut replies = ServerReflectionClient::new(channel.clone())
-        .server_reflection_info(futures::stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let Some(MessageResponse::ListServicesResponse(list)) = replies.message().await.unwrap().unwrap().message_response
-    else {
-        panic!("expected a service list");
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    let channel = testkit::grpc::channel(app.instance.grpc_addr()).await;
+    let names = testkit::grpc::listed_services(channel.clone()).await;
     assert!(names.iter().any(|n| n == "analytics.v1.AnalyticsService"), "{names:?}");
 
-    let mut health = HealthClient::new(channel);
-    let status = health
-        .check(HealthCheckRequest { service: "analytics.v1.AnalyticsService".into() })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(status.status(), ServingStatus::Serving);
+    let status = testkit::grpc::health(channel, "analytics.v1.AnalyticsService").await;
+    assert_eq!(status, ServingStatus::Serving);
 }

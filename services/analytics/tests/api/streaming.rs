@@ -63,7 +63,7 @@ async fn a_change_applied_by_another_instance_reaches_this_instances_stream() {
     let bystander = spawn_instance(&app.db.url, testkit::broker_settings()).await;
     let mut client = contracts::analytics::v1::analytics_service_client::AnalyticsServiceClient::connect(format!(
         "http://{}",
-        bystander.grpc_addr
+        bystander.grpc_addr()
     ))
     .await
     .unwrap();

@@ -69,10 +69,7 @@ fn to_proto(change: &StockChange) -> pb::StockChange {
         sku: change.sku.clone(),
         stock: change.stock,
         reason: change.reason.as_str().to_owned(),
-        at: Some(prost_types::Timestamp {
-            seconds: change.at.timestamp(),
-            nanos: i32::try_from(change.at.timestamp_subsec_nanos()).unwrap_or(0),
-        }),
+        at: Some(comms::grpc::timestamp(change.at)),
     }
 }
 

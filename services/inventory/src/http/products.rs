@@ -7,7 +7,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use comms::http::{ApiJson, ApiQuery, Caller, Problem};
+use comms::http::responses::{BodyRefused, InvalidInput, QueryRefused, SignInRequired};
+use comms::http::{ApiJson, ApiQuery, Caller, PageSize, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -119,32 +120,23 @@ pub struct RestockRequest {
 #[utoipa::path(get, path = "/products", tag = "products", params(ListParams),
     responses(
         (status = 200, body = ProductPage),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+        QueryRefused,
     ))]
 #[tracing::instrument(skip_all)]
 async fn list_products(
     State(state): State<Arc<AppState>>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<ProductPage>, InventoryError> {
-    let limit = params.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(InventoryError::invalid("limit", "must be between 1 and 100"));
-    }
+    let size = PageSize::parse(params.limit)?;
     let after = params
         .after
         .as_deref()
         .map(parse_sku)
         .transpose()
         .map_err(|_| InventoryError::invalid("after", "must be the next_cursor of a previous page (a sku)"))?;
-    // One extra row tells whether another page exists without a COUNT.
-    let mut items = products::list(&state.db, after.as_ref().map(|s| s.as_str()), limit + 1).await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|p| p.sku.clone())
-    } else {
-        None
-    };
+    let rows = products::list(&state.db, after.as_ref().map(|s| s.as_str()), size.rows_to_fetch()).await?;
+    let (items, next_cursor) = size.page(rows, |p| p.sku.clone());
     Ok(Json(ProductPage { items: items.into_iter().map(Into::into).collect(), next_cursor }))
 }
 
@@ -153,13 +145,9 @@ async fn list_products(
     responses(
         (status = 201, description = "Created", body = ProductView,
             headers(("Location" = String, description = "The new product's URL"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No signed-in user", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The sku exists", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+        BodyRefused, SignInRequired, InvalidInput,
     ))]
 #[tracing::instrument(skip_all)]
 async fn create_product(
@@ -196,14 +184,11 @@ async fn get_product(
     params(("sku" = String, Path, description = "The product's sku")),
     responses(
         (status = 200, body = ProductView),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No signed-in user", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field, or nothing to change", body = Problem,
             content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        BodyRefused, SignInRequired,
     ))]
 #[tracing::instrument(skip_all, fields(sku = %sku))]
 async fn update_product(
@@ -223,13 +208,10 @@ async fn update_product(
     params(("sku" = String, Path, description = "The product's sku")),
     responses(
         (status = 200, description = "The product with its new stock", body = ProductView),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No signed-in user", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid quantity or sku", body = Problem, content_type = "application/problem+json"),
+        BodyRefused, SignInRequired,
     ))]
 #[tracing::instrument(skip_all, fields(sku = %sku))]
 async fn restock_product(

@@ -48,29 +48,8 @@ async fn watching_a_malformed_sku_is_invalid_argument() {
 
 #[tokio::test]
 async fn reflection_lists_the_service_beside_health_and_reflection() {
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-
     let app = spawn_app().await;
-    let channel =
-        tonic::transport::Channel::from_shared(format!("http://{}", app.grpc_addr)).unwrap().connect().await.unwrap();
-
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut replies = ServerReflectionClient::new(channel)
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let Some(MessageResponse::ListServicesResponse(list)) = replies.message().await.unwrap().unwrap().message_response
-    else {
-        panic!("expected a service list");
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    let names = testkit::grpc::listed_services(testkit::grpc::channel(app.api.grpc_addr()).await).await;
     for expected in ["inventory.v1.InventoryService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"] {
         assert!(names.iter().any(|n| n == expected), "{expected} is listed in {names:?}");
     }

@@ -1,11 +1,9 @@
 //! `spawn_app()`, replicas of it, and typed request helpers.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use comms::Shutdown;
 use comms::messaging::settings::BrokerSettings;
 use contracts::inventory::v1::inventory_service_client::InventoryServiceClient;
 use inventory::config::Settings;
@@ -14,7 +12,6 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use testkit::TestDatabase;
 use tonic::transport::Channel;
-use uuid::Uuid;
 
 pub use testkit::assert_problem;
 
@@ -22,21 +19,20 @@ pub use testkit::assert_problem;
 /// the machine may be busy with other builds.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
+pub use testkit::{As, Identified, Served};
+
 pub struct TestApp {
-    pub base: String,
-    pub grpc_addr: SocketAddr,
+    /// Dropped first: the service stops before its database goes.
+    pub api: Served,
     pub db: TestDatabase,
-    pub http: reqwest::Client,
-    pub shutdown: Shutdown,
     pub settings: Settings,
     pub events_handled: Arc<AtomicU64>,
 }
 
 /// A second instance on the same database and broker namespace.
 pub struct Replica {
-    pub base: String,
+    pub api: Served,
     pub events_handled: Arc<AtomicU64>,
-    shutdown: Shutdown,
 }
 
 pub fn test_settings(database_url: &str) -> Settings {
@@ -56,29 +52,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(&db.url);
     configure(&mut settings);
     let app = build(&settings).await.expect("build app");
-    let base = format!("http://{}", app.http_addr());
-    let grpc_addr = app.grpc_addr();
     let events_handled = app.state().events_handled.clone();
-    let shutdown = Shutdown::new();
-    tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    TestApp { base, grpc_addr, db, http: reqwest::Client::new(), shutdown, settings, events_handled }
-}
-
-/// The identity the gateway would vouch for.
-#[derive(Clone, Debug)]
-pub struct As {
-    pub id: Uuid,
-    pub roles: &'static str,
-}
-
-impl As {
-    pub fn customer() -> Self {
-        Self { id: Uuid::now_v7(), roles: "customer" }
-    }
-
-    pub fn admin() -> Self {
-        Self { id: Uuid::now_v7(), roles: "customer,admin" }
-    }
+    TestApp { api: Served::start(app), db, settings, events_handled }
 }
 
 impl TestApp {
@@ -91,31 +66,21 @@ impl TestApp {
     /// namespace, as a second replica would run in production.
     pub async fn spawn_replica(&self) -> Replica {
         let app = build(&self.settings).await.expect("build replica");
-        let base = format!("http://{}", app.http_addr());
         let events_handled = app.state().events_handled.clone();
-        let shutdown = Shutdown::new();
-        tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        Replica { base, events_handled, shutdown }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub fn request(&self, method: Method, path: &str, who: &As) -> reqwest::RequestBuilder {
-        as_caller(self.http.request(method, self.url(path)), who)
+        Replica { api: Served::start(app), events_handled }
     }
 
     /// Creates a product through the API, as an admin.
     pub async fn create_product(&self, sku: &str, price: i64, stock: i64) -> Value {
         let body = json!({ "sku": sku, "name": format!("Product {sku}"), "price": price, "stock": stock });
-        let response = self.request(Method::POST, "/products", &As::admin()).json(&body).send().await.unwrap();
+        let response = self.api.request(Method::POST, "/products", &As::admin()).json(&body).send().await.unwrap();
         assert_eq!(response.status(), 201, "creating {sku}");
         response.json().await.unwrap()
     }
 
     pub async fn restock(&self, sku: &str, quantity: i64) -> reqwest::Response {
-        self.request(Method::POST, &format!("/products/{sku}/restock"), &As::admin())
+        self.api
+            .request(Method::POST, &format!("/products/{sku}/restock"), &As::admin())
             .json(&json!({ "quantity": quantity }))
             .send()
             .await
@@ -142,7 +107,7 @@ impl TestApp {
     }
 
     pub async fn grpc(&self) -> InventoryServiceClient<Channel> {
-        InventoryServiceClient::connect(format!("http://{}", self.grpc_addr)).await.expect("grpc connect")
+        InventoryServiceClient::connect(format!("http://{}", self.api.grpc_addr())).await.expect("grpc connect")
     }
 
     pub fn handled(&self) -> u64 {
@@ -173,10 +138,6 @@ impl TestApp {
     }
 }
 
-pub fn as_caller(request: reqwest::RequestBuilder, who: &As) -> reqwest::RequestBuilder {
-    request.header("x-user-id", who.id.to_string()).header("x-user-roles", who.roles)
-}
-
 /// Polls `condition` until it holds, failing the test after [`DEADLINE`].
 pub async fn eventually<F, Fut>(what: &str, condition: F)
 where
@@ -205,17 +166,4 @@ pub fn violated_fields(problem: &Value) -> Vec<String> {
         .map_or_else(Vec::new, |errors| errors.iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect());
     fields.sort();
     fields
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        // Stop serving before the test's database is dropped underneath.
-        self.shutdown.trigger();
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
-    }
 }

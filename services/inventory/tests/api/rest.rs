@@ -11,7 +11,7 @@ async fn an_admin_creates_updates_and_restocks_a_product_that_anyone_can_read() 
     let admin = As::admin();
 
     let body = json!({ "sku": " SKU-KETTLE ", "name": "  Electric kettle ", "price": 3499, "stock": 10 });
-    let created = app.request(Method::POST, "/products", &admin).json(&body).send().await.unwrap();
+    let created = app.api.request(Method::POST, "/products", &admin).json(&body).send().await.unwrap();
     assert_eq!(created.status(), 201);
     assert_eq!(created.headers()["location"], "/products/SKU-KETTLE");
     let product: Value = created.json().await.unwrap();
@@ -22,10 +22,11 @@ async fn an_admin_creates_updates_and_restocks_a_product_that_anyone_can_read() 
     );
 
     // Reading needs no identity at all.
-    let fetched: Value = app.http.get(app.url("/products/SKU-KETTLE")).send().await.unwrap().json().await.unwrap();
+    let fetched: Value =
+        app.api.http.get(app.api.url("/products/SKU-KETTLE")).send().await.unwrap().json().await.unwrap();
     assert_eq!(fetched, product);
 
-    let patch = app.request(Method::PATCH, "/products/SKU-KETTLE", &admin).json(&json!({ "price": 2999 }));
+    let patch = app.api.request(Method::PATCH, "/products/SKU-KETTLE", &admin).json(&json!({ "price": 2999 }));
     let updated: Value = patch.send().await.unwrap().json().await.unwrap();
     assert_eq!((&updated["price"], &updated["name"]), (&json!(2999), &json!("Electric kettle")));
 
@@ -34,7 +35,7 @@ async fn an_admin_creates_updates_and_restocks_a_product_that_anyone_can_read() 
     let restocked: Value = restocked.json().await.unwrap();
     assert_eq!(restocked["stock"], 15);
 
-    let page: Value = app.http.get(app.url("/products")).send().await.unwrap().json().await.unwrap();
+    let page: Value = app.api.http.get(app.api.url("/products")).send().await.unwrap().json().await.unwrap();
     assert_eq!(page["items"], json!([restocked]));
     assert!(page.get("next_cursor").is_none());
 }
@@ -50,9 +51,10 @@ async fn writes_need_a_signed_in_admin() {
         (Method::POST, "/products/SKU-MUG/restock", json!({ "quantity": 1 })),
     ];
     for (method, path, body) in writes {
-        let anonymous = app.http.request(method.clone(), app.url(path)).json(&body).send().await.unwrap();
+        let anonymous = app.api.http.request(method.clone(), app.api.url(path)).json(&body).send().await.unwrap();
         assert_problem(anonymous, 401).await;
-        let customer = app.request(method, path, &As::customer()).json(&body).send().await.unwrap();
+        let customer =
+            app.api.request(method, path, &As::customer(uuid::Uuid::now_v7())).json(&body).send().await.unwrap();
         assert_problem(customer, 403).await;
     }
     let product: (i64, i64) = sqlx::query_as("SELECT price, stock FROM products WHERE sku = 'SKU-MUG'")
@@ -68,7 +70,7 @@ async fn writes_need_a_signed_in_admin() {
 async fn invalid_fields_are_422_problems_naming_every_bad_field() {
     let app = spawn_app().await;
     let admin = As::admin();
-    let create = |body: Value| app.request(Method::POST, "/products", &admin).json(&body).send();
+    let create = |body: Value| app.api.request(Method::POST, "/products", &admin).json(&body).send();
 
     let all_bad = json!({ "sku": "lower-case", "name": " ", "price": -1, "stock": 1_000_001 });
     let problem = assert_problem(create(all_bad).await.unwrap(), 422).await;
@@ -94,7 +96,7 @@ async fn invalid_fields_are_422_problems_naming_every_bad_field() {
     }
 
     app.create_product("SKU-MUG", 899, 1).await;
-    let patch = |body: Value| app.request(Method::PATCH, "/products/SKU-MUG", &admin).json(&body).send();
+    let patch = |body: Value| app.api.request(Method::PATCH, "/products/SKU-MUG", &admin).json(&body).send();
     assert_problem(patch(json!({})).await.unwrap(), 422).await;
     let problem = assert_problem(patch(json!({ "name": "", "price": -5 })).await.unwrap(), 422).await;
     assert_eq!(violated_fields(&problem), ["name", "price"]);
@@ -113,17 +115,19 @@ async fn invalid_fields_are_422_problems_naming_every_bad_field() {
 async fn unknown_products_are_404_malformed_skus_422_and_a_taken_sku_409() {
     let app = spawn_app().await;
     let admin = As::admin();
-    assert_problem(app.http.get(app.url("/products/SKU-NONE")).send().await.unwrap(), 404).await;
-    let patch = app.request(Method::PATCH, "/products/SKU-NONE", &admin).json(&json!({ "price": 1 }));
+    assert_problem(app.api.http.get(app.api.url("/products/SKU-NONE")).send().await.unwrap(), 404).await;
+    let patch = app.api.request(Method::PATCH, "/products/SKU-NONE", &admin).json(&json!({ "price": 1 }));
     assert_problem(patch.send().await.unwrap(), 404).await;
     assert_problem(app.restock("SKU-NONE", 1).await, 404).await;
-    let malformed = assert_problem(app.http.get(app.url("/products/not%20a%20sku")).send().await.unwrap(), 422).await;
+    let malformed =
+        assert_problem(app.api.http.get(app.api.url("/products/not%20a%20sku")).send().await.unwrap(), 422).await;
     assert_eq!(violated_fields(&malformed), ["sku"]);
 
     app.create_product("SKU-MUG", 899, 1).await;
     let again = json!({ "sku": "SKU-MUG", "name": "Another mug", "price": 1 });
     let problem =
-        assert_problem(app.request(Method::POST, "/products", &admin).json(&again).send().await.unwrap(), 409).await;
+        assert_problem(app.api.request(Method::POST, "/products", &admin).json(&again).send().await.unwrap(), 409)
+            .await;
     assert_eq!(problem["detail"], "a product with this sku already exists");
 }
 
@@ -136,7 +140,7 @@ async fn listing_is_public_and_pages_through_every_product_with_a_cursor() {
     let mut seen = Vec::new();
     let mut path = "/products?limit=10".to_owned();
     loop {
-        let page: Value = app.http.get(app.url(&path)).send().await.unwrap().json().await.unwrap();
+        let page: Value = app.api.http.get(app.api.url(&path)).send().await.unwrap().json().await.unwrap();
         seen.extend(page["items"].as_array().unwrap().iter().map(|p| p["sku"].as_str().unwrap().to_owned()));
         match page["next_cursor"].as_str() {
             Some(cursor) => path = format!("/products?limit=10&after={cursor}"),
@@ -147,15 +151,15 @@ async fn listing_is_public_and_pages_through_every_product_with_a_cursor() {
     assert_eq!(seen, expected, "every product once, in sku order");
 
     for bad in ["/products?limit=0", "/products?limit=101", "/products?after=lower"] {
-        assert_problem(app.http.get(app.url(bad)).send().await.unwrap(), 422).await;
+        assert_problem(app.api.http.get(app.api.url(bad)).send().await.unwrap(), 422).await;
     }
-    assert_problem(app.http.get(app.url("/products?limit=ten")).send().await.unwrap(), 400).await;
+    assert_problem(app.api.http.get(app.api.url("/products?limit=ten")).send().await.unwrap(), 400).await;
 }
 
 #[tokio::test]
 async fn the_openapi_document_covers_every_operation_and_status() {
     let app = spawn_app().await;
-    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app.api.http.get(app.api.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     let statuses = |path: &str, method: &str| -> Vec<String> {
         let responses = doc["paths"][path][method]["responses"].as_object();
         let mut statuses: Vec<String> =
@@ -168,13 +172,13 @@ async fn the_openapi_document_covers_every_operation_and_status() {
     assert_eq!(statuses("/products/{sku}", "get"), ["200", "404", "422"]);
     assert_eq!(statuses("/products/{sku}", "patch"), ["200", "400", "401", "403", "404", "413", "415", "422"]);
     assert_eq!(statuses("/products/{sku}/restock", "post"), ["200", "400", "401", "403", "404", "413", "415", "422"]);
-    assert_problem(app.http.get(app.url("/nope")).send().await.unwrap(), 404).await;
+    assert_problem(app.api.http.get(app.api.url("/nope")).send().await.unwrap(), 404).await;
 }
 
 #[tokio::test]
 async fn demo_products_are_seeded_once_and_never_overwritten() {
     let app = spawn_app_with(|settings| settings.own.seed_demo_products = true).await;
-    let page: Value = app.http.get(app.url("/products")).send().await.unwrap().json().await.unwrap();
+    let page: Value = app.api.http.get(app.api.url("/products")).send().await.unwrap().json().await.unwrap();
     let skus: Vec<&str> = page["items"].as_array().unwrap().iter().map(|p| p["sku"].as_str().unwrap()).collect();
     assert_eq!(skus, ["SKU-KETTLE", "SKU-MUG", "SKU-TEAPOT"]);
     assert!(page["items"].as_array().unwrap().iter().all(|p| p["stock"] == 100));

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use tonic::Code;
 use tonic::transport::Endpoint;
 
-use crate::helpers::{As, DEADLINE, as_caller, spawn_app, spawn_app_with};
+use crate::helpers::{As, DEADLINE, Identified, spawn_app, spawn_app_with};
 use crate::probe::{Probe, line, order_placed};
 
 type Changes = tonic::Streaming<pb::StockChange>;
@@ -50,7 +50,7 @@ async fn a_watcher_gets_the_snapshot_then_each_change_to_its_skus_as_it_is_commi
     probe.publish(&order_placed(vec![line("SKU-KETTLE", 2)])).await;
     assert_eq!(next(&mut stream).await, change("SKU-KETTLE", 6, "reserved"));
 
-    let patch = as_caller(app.http.patch(app.url("/products/SKU-KETTLE")), &As::admin());
+    let patch = app.api.http.patch(app.api.url("/products/SKU-KETTLE")).identified_as(&As::admin());
     patch.json(&serde_json::json!({ "price": 2999 })).send().await.unwrap();
     assert_eq!(next(&mut stream).await, change("SKU-KETTLE", 6, "updated"));
 }
@@ -63,7 +63,8 @@ async fn a_watcher_sees_changes_committed_by_another_replica() {
     let mut everything = watch(&app, &[]).await;
     assert_eq!(next(&mut everything).await, change("SKU-TEAPOT", 2, "snapshot"));
 
-    let restock = as_caller(app.http.post(format!("{}/products/SKU-TEAPOT/restock", replica.base)), &As::admin());
+    let restock =
+        app.api.http.post(format!("{}/products/SKU-TEAPOT/restock", replica.api.base)).identified_as(&As::admin());
     assert_eq!(restock.json(&serde_json::json!({ "quantity": 4 })).send().await.unwrap().status(), 200);
     assert_eq!(next(&mut everything).await, change("SKU-TEAPOT", 6, "restocked"));
 }
@@ -83,7 +84,7 @@ async fn a_watcher_that_falls_behind_is_dropped_with_resource_exhausted() {
     let first = format!("SKU-{:028}", 1);
 
     // Small HTTP/2 windows so the client buffers little of what it does not read.
-    let channel = Endpoint::from_shared(format!("http://{}", app.grpc_addr))
+    let channel = Endpoint::from_shared(format!("http://{}", app.api.grpc_addr()))
         .unwrap()
         .initial_stream_window_size(65_535)
         .initial_connection_window_size(65_535)

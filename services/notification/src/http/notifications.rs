@@ -9,7 +9,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use comms::error::FieldViolation;
-use comms::http::{ApiQuery, Caller, Problem};
+use comms::http::responses::{Forbidden, InvalidInput, QueryRefused, SignInRequired};
+use comms::http::{ApiQuery, Caller, PageSize};
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
@@ -106,20 +107,13 @@ pub struct NotificationPage {
 struct PageRequest {
     recipient: Option<Uuid>,
     cursor: Option<Uuid>,
-    limit: i64,
+    size: PageSize,
 }
 
 impl PageRequest {
     fn parse(params: &ListParams) -> Result<Self, NotificationError> {
         let mut violations = Vec::new();
-        let limit = match params.limit.as_deref().map(str::parse::<i64>) {
-            None => Some(20),
-            Some(Ok(limit)) if (1..=100).contains(&limit) => Some(limit),
-            Some(_) => {
-                violations.push(FieldViolation::new("limit", "must be an integer between 1 and 100"));
-                None
-            }
-        };
+        let size = PageSize::parse_text(params.limit.as_deref()).map_err(|v| violations.push(v)).ok();
         let mut uuid = |field: &str, raw: Option<&str>| match raw.map(Uuid::parse_str) {
             None => None,
             Some(Ok(id)) => Some(id),
@@ -130,9 +124,9 @@ impl PageRequest {
         };
         let cursor = uuid("cursor", params.cursor.as_deref());
         let recipient = uuid("recipient", params.recipient.as_deref());
-        match limit {
-            Some(limit) if violations.is_empty() => Ok(Self { recipient, cursor, limit }),
-            _ => Err(NotificationError::Invalid(violations)),
+        match size {
+            Some(size) if violations.is_empty() => Ok(Self { recipient, cursor, size }),
+            _ => Err(NotificationError::from(violations)),
         }
     }
 }
@@ -141,10 +135,7 @@ impl PageRequest {
 #[utoipa::path(get, path = "/notifications", tag = "notifications", params(ListParams),
     responses(
         (status = 200, body = NotificationPage),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        QueryRefused, SignInRequired, Forbidden, InvalidInput,
     ))]
 #[tracing::instrument(skip_all)]
 async fn list_notifications(
@@ -157,14 +148,8 @@ async fn list_notifications(
     if !caller.may_act_for(owner) {
         return Err(NotificationError::Forbidden);
     }
-    // One extra row tells whether another page exists without a COUNT.
-    let mut items = db::list_for(&state.db, owner, request.cursor, request.limit + 1).await?;
-    let next_cursor = if items.len() as i64 > request.limit {
-        items.truncate(request.limit as usize);
-        items.last().map(|n| n.id)
-    } else {
-        None
-    };
+    let rows = db::list_for(&state.db, owner, request.cursor, request.size.rows_to_fetch()).await?;
+    let (items, next_cursor) = request.size.page(rows, |n| n.id);
     Ok(Json(NotificationPage { items: items.iter().map(Into::into).collect(), next_cursor }))
 }
 
@@ -176,7 +161,7 @@ async fn list_notifications(
     responses(
         (status = 200, content_type = "text/event-stream", body = String,
             description = "An endless stream of `event: notification` messages whose `data` is a NotificationView"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        SignInRequired,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 async fn stream_notifications(

@@ -9,7 +9,6 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
-use comms::Shutdown;
 use comms::messaging::{Destination, Envelope, Event, MessageBroker, OutgoingMessage};
 use notification::config::{ChannelKind, Settings, SmtpSettings};
 use notification::startup::{MIGRATOR, build};
@@ -20,11 +19,12 @@ use uuid::Uuid;
 /// How long any asynchronous effect may take before a test gives up.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+pub use testkit::{As, Identified, Served};
+
 pub struct TestApp {
-    pub base: String,
+    /// Dropped first: the service stops before its database goes.
+    pub api: Served,
     pub db: TestDatabase,
-    pub http: reqwest::Client,
-    pub shutdown: Shutdown,
     /// A broker client of the test's own, on the app's namespace.
     pub probe: Arc<dyn MessageBroker>,
     pub users: UserDouble,
@@ -55,10 +55,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let broker = settings.service.broker.as_ref().expect("notification uses the broker");
     let (probe, _) = broker.connect("probe").await.expect("probe connects");
     let app = build(&settings).await.expect("build app");
-    let base = format!("http://{}", app.http_addr());
-    let shutdown = Shutdown::new();
-    tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    TestApp { base, db, http: reqwest::Client::new(), shutdown, probe, users }
+    TestApp { api: Served::start(app), db, probe, users }
 }
 
 /// SMTP delivery to `sink`.
@@ -70,23 +67,6 @@ pub fn smtp_to(settings: &mut Settings, sink: SocketAddr) {
         from: "notifications@switchyard.test".into(),
         timeout_secs: 5,
     };
-}
-
-/// The identity the gateway would vouch for.
-#[derive(Clone, Debug)]
-pub struct As {
-    pub id: Uuid,
-    pub roles: &'static str,
-}
-
-impl As {
-    pub fn customer(id: Uuid) -> Self {
-        Self { id, roles: "customer" }
-    }
-
-    pub fn admin() -> Self {
-        Self { id: Uuid::now_v7(), roles: "customer,admin" }
-    }
 }
 
 /// A notification as stored.
@@ -104,12 +84,8 @@ pub struct Stored {
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
     pub fn get(&self, path: &str, who: &As) -> reqwest::RequestBuilder {
-        self.http.get(self.url(path)).header("x-user-id", who.id.to_string()).header("x-user-roles", who.roles)
+        self.api.http.get(self.api.url(path)).identified_as(who)
     }
 
     /// Publishes `event` as `source` would, and returns its envelope.
@@ -158,13 +134,6 @@ impl TestApp {
             .fetch_one(&self.db.pool)
             .await
             .expect("count tasks")
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        // Stop serving before the test's database is dropped underneath.
-        self.shutdown.trigger();
     }
 }
 

@@ -71,9 +71,9 @@ async fn listing_needs_an_identity_and_well_formed_parameters() {
     let app = spawn_app().await;
     let me = As::customer(Uuid::now_v7());
 
-    let anonymous = app.http.get(app.url("/notifications")).send().await.unwrap();
+    let anonymous = app.api.http.get(app.api.url("/notifications")).send().await.unwrap();
     assert_problem(anonymous, 401).await;
-    let anonymous_stream = app.http.get(app.url("/notifications/stream")).send().await.unwrap();
+    let anonymous_stream = app.api.http.get(app.api.url("/notifications/stream")).send().await.unwrap();
     assert_problem(anonymous_stream, 401).await;
 
     for bad in ["limit=0", "limit=101", "limit=ten", "limit=99999999999999999999999"] {
@@ -93,7 +93,7 @@ async fn listing_needs_an_identity_and_well_formed_parameters() {
 #[tokio::test]
 async fn the_openapi_document_describes_the_list_and_the_live_stream() {
     let app = spawn_app().await;
-    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app.api.http.get(app.api.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     let list = &doc["paths"]["/notifications"]["get"];
     assert!(list["responses"]["200"].is_object() && list["responses"]["422"].is_object());
     let stream = &doc["paths"]["/notifications/stream"]["get"];

@@ -76,7 +76,7 @@ async fn live_streams_end_when_the_service_shuts_down() {
     let response = app.get("/notifications/stream", &As::customer(Uuid::now_v7())).send().await.unwrap();
     let mut stream = EventReader { response, buffer: String::new() };
 
-    app.shutdown.trigger();
+    app.api.shutdown.trigger();
     // Promptly: well within the 5 s grace the server would otherwise wait.
     let ended = tokio::time::timeout(Duration::from_secs(4), stream.next()).await;
     assert!(matches!(ended, Ok(None)), "the stream ended instead of holding up the drain");

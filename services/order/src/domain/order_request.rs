@@ -54,7 +54,7 @@ impl OrderRequest {
             violations.push(FieldViolation::new("lines", format!("must have 1 to {} lines", Self::MAX_LINES)));
         }
         if !violations.is_empty() {
-            return Err(OrderError::Invalid(violations));
+            return Err(OrderError::from(violations));
         }
         let mut lines: Vec<RequestedLine> = parsed.into_iter().map(|(_, line)| line).collect();
         lines.sort_by(|a, b| a.sku.cmp(&b.sku));
@@ -109,11 +109,13 @@ impl OrderRequest {
 
 #[cfg(test)]
 mod tests {
+    use comms::error::Failure;
+
     use super::*;
 
     fn violated(result: Result<OrderRequest, OrderError>) -> Vec<String> {
         match result {
-            Err(OrderError::Invalid(violations)) => violations.into_iter().map(|v| v.field).collect(),
+            Err(OrderError::Failed(Failure::Invalid(violations))) => violations.into_iter().map(|v| v.field).collect(),
             other => panic!("expected violations, got {other:?}"),
         }
     }
@@ -150,6 +152,6 @@ mod tests {
         assert_eq!(priced.lines[0], Line { sku: "A".into(), quantity: 2, unit_price: 250 });
 
         let huge = HashMap::from([("A".to_owned(), i64::MAX / 2 + 1), ("B".to_owned(), 1)]);
-        assert!(matches!(request.price(&huge), Err(OrderError::Invalid(_))));
+        assert!(matches!(request.price(&huge), Err(OrderError::Failed(Failure::Invalid(_)))));
     }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use comms::http::{ApiJson, ApiQuery, Caller, Problem};
+use comms::http::responses::{InvalidInput, NotFound, QueryRefused, SignInRequired};
+use comms::http::{ApiJson, ApiQuery, Caller, PageSize, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -76,18 +77,18 @@ pub struct OrderPage {
                 ("Idempotency-Replayed" = bool, description = "`true` when this repeats an earlier answer"))),
         (status = 400, body = Problem, content_type = "application/problem+json",
             description = "Missing or malformed Idempotency-Key, or malformed JSON"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json",
             description = "The caller's account does not exist"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json",
             description = "Invalid lines, unknown skus, or an Idempotency-Key already used with another body"),
-        (status = 502, body = Problem, content_type = "application/problem+json"),
         (status = 503, body = Problem, content_type = "application/problem+json",
             description = "User or inventory is unavailable (Retry-After when known)"),
         (status = 504, body = Problem, content_type = "application/problem+json",
             description = "User or inventory did not answer in time"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 502, body = Problem, content_type = "application/problem+json"),
+        SignInRequired,
     ))]
 #[tracing::instrument(skip_all)]
 async fn place_order(
@@ -105,9 +106,7 @@ async fn place_order(
 #[utoipa::path(get, path = "/orders", tag = "orders", params(ListParams),
     responses(
         (status = 200, body = OrderPage),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        QueryRefused, SignInRequired, InvalidInput,
     ))]
 #[tracing::instrument(skip_all)]
 async fn list_orders(
@@ -115,18 +114,9 @@ async fn list_orders(
     caller: Caller,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<OrderPage>, OrderError> {
-    let limit = params.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(OrderError::invalid("limit", "must be between 1 and 100"));
-    }
-    // One extra row tells whether another page exists without a COUNT.
-    let mut items = orders::list_mine(&state, &caller, params.after, limit + 1).await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|o| o.id)
-    } else {
-        None
-    };
+    let size = PageSize::parse(params.limit)?;
+    let rows = orders::list_mine(&state, &caller, params.after, size.rows_to_fetch()).await?;
+    let (items, next_cursor) = size.page(rows, |o| o.id);
     Ok(Json(OrderPage { items, next_cursor }))
 }
 
@@ -134,9 +124,7 @@ async fn list_orders(
 #[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = Uuid, Path, description = "Order id")),
     responses(
         (status = 200, body = Order),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        SignInRequired, NotFound, InvalidInput,
     ))]
 #[tracing::instrument(skip_all, fields(order_id = %id))]
 async fn get_order(
@@ -155,10 +143,8 @@ async fn get_order(
     params(("id" = Uuid, Path, description = "Order id")),
     responses(
         (status = 200, body = Order, description = "Cancelled"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        SignInRequired, NotFound, InvalidInput,
     ))]
 #[tracing::instrument(skip_all, fields(order_id = %id))]
 async fn cancel_order(

@@ -42,37 +42,15 @@ async fn get_order_returns_the_order_or_a_precise_error() {
 #[tokio::test]
 async fn reflection_lists_the_order_service_and_health_answers_serving() {
     use tonic_health::pb::health_check_response::ServingStatus;
-    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
     let app = spawn_app().await;
-    let channel =
-        tonic::transport::Channel::from_shared(format!("http://{}", app.grpc_addr)).unwrap().connect().await.unwrap();
-
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut replies = ServerReflectionClient::new(channel.clone())
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let Some(MessageResponse::ListServicesResponse(list)) = replies.message().await.unwrap().unwrap().message_response
-    else {
-        panic!("expected a service list");
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    let channel = testkit::grpc::channel(app.api.grpc_addr()).await;
+    let names = testkit::grpc::listed_services(channel.clone()).await;
     for expected in ["order.v1.OrderService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"] {
         assert!(names.iter().any(|n| n == expected), "{expected} is listed in {names:?}");
     }
 
-    let mut health = HealthClient::new(channel);
     for service in ["", "order.v1.OrderService"] {
-        let status = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner();
-        assert_eq!(status.status(), ServingStatus::Serving, "{service:?}");
+        assert_eq!(testkit::grpc::health(channel.clone(), service).await, ServingStatus::Serving, "{service:?}");
     }
 }

@@ -4,11 +4,9 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use comms::Shutdown;
 use comms::discovery::DiscoverySettings;
 use comms::messaging::settings::BrokerSettings;
 use comms::messaging::{Destination, Envelope, Event, MessageBroker, OutgoingMessage, Subscription};
@@ -29,12 +27,12 @@ pub const PRICES: &[(&str, i64)] = &[("KEYBOARD", 4_999), ("MOUSE", 1_999), ("CA
 /// How long a test waits for an asynchronous effect before failing.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+pub use testkit::{As, Served};
+
 pub struct TestApp {
-    pub base: String,
-    pub grpc_addr: SocketAddr,
+    /// Dropped first: the service stops before its database goes.
+    pub api: Served,
     pub db: TestDatabase,
-    pub http: reqwest::Client,
-    pub shutdown: Shutdown,
     pub users: Users,
     pub user_proxy: FaultProxy,
     pub inventory_proxy: FaultProxy,
@@ -66,24 +64,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let broker = settings.service.broker.clone().expect("order uses the broker");
     adjust(&mut settings);
     let app = build(&settings).await.unwrap_or_else(|e| panic!("build app: {e:#}"));
-    let base = format!("http://{}", app.http_addr());
-    let grpc_addr = app.grpc_addr();
-    let shutdown = Shutdown::new();
-    tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    TestApp { base, grpc_addr, db, http: reqwest::Client::new(), shutdown, users, user_proxy, inventory_proxy, broker }
-}
-
-/// The identity the gateway would vouch for.
-#[derive(Clone, Debug)]
-pub struct As {
-    pub id: Uuid,
-    pub roles: &'static str,
-}
-
-impl As {
-    pub fn admin() -> Self {
-        Self { id: Uuid::now_v7(), roles: "customer,admin" }
-    }
+    TestApp { api: Served::start(app), db, users, user_proxy, inventory_proxy, broker }
 }
 
 /// A body for POST /orders.
@@ -92,26 +73,16 @@ pub fn lines(lines: &[(&str, i64)]) -> Value {
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
     /// A customer the user double knows.
     pub fn customer(&self) -> As {
         let id = Uuid::now_v7();
         self.users.add(id);
-        As { id, roles: "customer" }
-    }
-
-    pub fn request(&self, method: reqwest::Method, path: &str, who: &As) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, self.url(path))
-            .header("x-user-id", who.id.to_string())
-            .header("x-user-roles", who.roles)
+        As::customer(id)
     }
 
     pub async fn place(&self, who: &As, key: &str, body: &Value) -> reqwest::Response {
-        self.request(reqwest::Method::POST, "/orders", who)
+        self.api
+            .request(reqwest::Method::POST, "/orders", who)
             .header("idempotency-key", key)
             .json(body)
             .send()
@@ -127,7 +98,7 @@ impl TestApp {
     }
 
     pub async fn get_order(&self, who: &As, id: &str) -> reqwest::Response {
-        self.request(reqwest::Method::GET, &format!("/orders/{id}"), who).send().await.expect("get order")
+        self.api.request(reqwest::Method::GET, &format!("/orders/{id}"), who).send().await.expect("get order")
     }
 
     pub async fn status_of(&self, id: &str) -> String {
@@ -139,7 +110,7 @@ impl TestApp {
     }
 
     pub async fn cancel(&self, who: &As, id: &str) -> reqwest::Response {
-        self.request(reqwest::Method::POST, &format!("/orders/{id}/cancel"), who).send().await.expect("cancel")
+        self.api.request(reqwest::Method::POST, &format!("/orders/{id}/cancel"), who).send().await.expect("cancel")
     }
 
     /// Rows in (orders, order_lines, comms_outbox, idempotency_keys).
@@ -164,7 +135,7 @@ impl TestApp {
     }
 
     pub async fn grpc(&self) -> OrderServiceClient<Channel> {
-        OrderServiceClient::connect(format!("http://{}", self.grpc_addr)).await.expect("grpc connect")
+        OrderServiceClient::connect(format!("http://{}", self.api.grpc_addr())).await.expect("grpc connect")
     }
 
     /// A client of the test's broker namespace that records `types`,
@@ -175,13 +146,6 @@ impl TestApp {
         let seen = Recorder::new();
         broker.subscribe(Subscription::events("probe", types), Arc::new(seen.clone())).await.expect("probe subscribe");
         Bus { broker, seen }
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        // Stop serving before the test's database is dropped underneath.
-        self.shutdown.trigger();
     }
 }
 

@@ -66,7 +66,7 @@ async fn a_missing_or_malformed_key_is_a_bad_request() {
     let me = app.customer();
     let body = lines(&[("MOUSE", 1)]);
 
-    let missing = app.request(reqwest::Method::POST, "/orders", &me).json(&body).send().await.unwrap();
+    let missing = app.api.request(reqwest::Method::POST, "/orders", &me).json(&body).send().await.unwrap();
     let problem = assert_problem(missing, 400).await;
     assert_eq!(violated_fields(&problem), ["Idempotency-Key"]);
 
@@ -75,6 +75,7 @@ async fn a_missing_or_malformed_key_is_a_bad_request() {
         assert_eq!(violated_fields(&problem), ["Idempotency-Key"], "{bad:?}");
     }
     let twice = app
+        .api
         .request(reqwest::Method::POST, "/orders", &me)
         .header("idempotency-key", "a")
         .header("idempotency-key", "b")

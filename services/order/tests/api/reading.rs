@@ -22,7 +22,7 @@ async fn an_order_is_visible_to_its_customer_and_admins_only() {
     assert_problem(app.get_order(&me, &uuid::Uuid::now_v7().to_string()).await, 404).await;
     assert_problem(app.get_order(&me, "42").await, 422).await;
 
-    let anonymous = app.http.get(app.url(&format!("/orders/{id}"))).send().await.unwrap();
+    let anonymous = app.api.http.get(app.api.url(&format!("/orders/{id}"))).send().await.unwrap();
     assert_problem(anonymous, 401).await;
 }
 
@@ -36,7 +36,7 @@ async fn the_list_holds_only_my_orders_newest_first_a_page_at_a_time() {
     }
     app.place_ok(&app.customer(), &[("MOUSE", 1)]).await;
 
-    let page: Value = app.request(Method::GET, "/orders?limit=2", &me).send().await.unwrap().json().await.unwrap();
+    let page: Value = app.api.request(Method::GET, "/orders?limit=2", &me).send().await.unwrap().json().await.unwrap();
     let ids = |page: &Value| -> Vec<String> {
         page["items"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect()
     };
@@ -45,6 +45,7 @@ async fn the_list_holds_only_my_orders_newest_first_a_page_at_a_time() {
     let cursor = page["next_cursor"].as_str().expect("a next page").to_owned();
 
     let last: Value = app
+        .api
         .request(Method::GET, &format!("/orders?limit=2&after={cursor}"), &me)
         .send()
         .await
@@ -56,8 +57,8 @@ async fn the_list_holds_only_my_orders_newest_first_a_page_at_a_time() {
     assert!(last.get("next_cursor").is_none(), "the last page says so");
 
     for bad in ["/orders?limit=0", "/orders?limit=101"] {
-        assert_problem(app.request(Method::GET, bad, &me).send().await.unwrap(), 422).await;
+        assert_problem(app.api.request(Method::GET, bad, &me).send().await.unwrap(), 422).await;
     }
-    assert_problem(app.request(Method::GET, "/orders?after=nope", &me).send().await.unwrap(), 400).await;
-    assert_problem(app.http.get(app.url("/orders")).send().await.unwrap(), 401).await;
+    assert_problem(app.api.request(Method::GET, "/orders?after=nope", &me).send().await.unwrap(), 400).await;
+    assert_problem(app.api.http.get(app.api.url("/orders")).send().await.unwrap(), 401).await;
 }

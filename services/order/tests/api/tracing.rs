@@ -12,6 +12,7 @@ async fn the_callers_trace_reaches_the_upstream_calls_and_the_placed_event() {
     let traceparent = format!("00-{trace_id}-{}-01", &uuid::Uuid::new_v4().simple().to_string()[..16]);
 
     let response = app
+        .api
         .request(reqwest::Method::POST, "/orders", &me)
         .header("idempotency-key", "traced")
         .header("traceparent", &traceparent)

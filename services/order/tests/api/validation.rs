@@ -43,6 +43,7 @@ async fn bad_bodies_are_422_problems_naming_the_bad_fields() {
         assert_problem(app.place(&me, "shape", &body).await, 422).await;
     }
     let not_json = app
+        .api
         .request(reqwest::Method::POST, "/orders", &me)
         .header("idempotency-key", "syntax")
         .header("content-type", "application/json")
@@ -58,7 +59,7 @@ async fn bad_bodies_are_422_problems_naming_the_bad_fields() {
 #[tokio::test]
 async fn the_openapi_document_describes_every_operation_and_its_limits() {
     let app = spawn_app().await;
-    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app.api.http.get(app.api.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     let post = &doc["paths"]["/orders"]["post"];
     let key = post["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "Idempotency-Key").unwrap();
     assert_eq!(key["in"], "header");

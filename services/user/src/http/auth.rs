@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use comms::http::responses::{BodyRefused, InvalidInput};
 use comms::http::{ApiJson, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -58,11 +59,8 @@ pub struct TokenResponse {
     responses(
         (status = 201, description = "Registered", body = UserView,
             headers(("Location" = String, description = "The new user's URL"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+        BodyRefused, InvalidInput,
     ))]
 #[tracing::instrument(skip_all)]
 async fn register(
@@ -79,11 +77,9 @@ async fn register(
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "JSON of the wrong shape", body = Problem, content_type = "application/problem+json"),
+        BodyRefused,
     ))]
 #[tracing::instrument(skip_all)]
 async fn login(
@@ -101,7 +97,9 @@ async fn login(
 
 /// The public keys that verify this service's tokens (RFC 7517 JWK Set).
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
-    responses((status = 200, description = "JWK Set", content_type = "application/json")))]
+    responses(
+(status = 200, description = "JWK Set", content_type = "application/json")
+    ))]
 async fn jwks(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     // Verifiers may cache the key set; a rotation publishes the new key
     // before signing with it, so five minutes of staleness is safe.

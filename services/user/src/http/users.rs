@@ -6,7 +6,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use comms::http::{ApiJson, ApiQuery, Caller, Problem};
+use comms::http::responses::{BodyRefused, Forbidden, InvalidInput, NotFound, QueryRefused, SignInRequired};
+use comms::http::{ApiJson, ApiQuery, Caller, PageSize, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -70,10 +71,7 @@ pub struct UpdateUserRequest {
 #[utoipa::path(get, path = "/users", tag = "users", params(ListParams),
     responses(
         (status = 200, body = UserPage),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        QueryRefused, SignInRequired, Forbidden, InvalidInput,
     ))]
 #[tracing::instrument(skip_all)]
 async fn list_users(
@@ -84,18 +82,9 @@ async fn list_users(
     if !caller.is_admin() {
         return Err(UserError::Forbidden);
     }
-    let limit = params.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(UserError::invalid("limit", "must be between 1 and 100"));
-    }
-    // One extra row tells whether another page exists without a COUNT.
-    let mut users = db::list_users(&state.db, params.after, limit + 1).await?;
-    let next_cursor = if users.len() as i64 > limit {
-        users.truncate(limit as usize);
-        users.last().map(|u| u.id)
-    } else {
-        None
-    };
+    let size = PageSize::parse(params.limit)?;
+    let rows = db::list_users(&state.db, params.after, size.rows_to_fetch()).await?;
+    let (users, next_cursor) = size.page(rows, |u| u.id);
     Ok(Json(UserPage { items: users.into_iter().map(Into::into).collect(), next_cursor }))
 }
 
@@ -103,10 +92,7 @@ async fn list_users(
 #[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = Uuid, Path, description = "User id")),
     responses(
         (status = 200, body = UserView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        SignInRequired, Forbidden, NotFound, InvalidInput,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %id))]
 async fn get_user(
@@ -123,14 +109,8 @@ async fn get_user(
     params(("id" = Uuid, Path, description = "User id")),
     responses(
         (status = 200, body = UserView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        BodyRefused, SignInRequired, Forbidden, NotFound, InvalidInput,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %id))]
 async fn update_user(
@@ -148,10 +128,7 @@ async fn update_user(
 #[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = Uuid, Path, description = "User id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        SignInRequired, Forbidden, NotFound, InvalidInput,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %id))]
 async fn delete_user(

@@ -129,53 +129,24 @@ async fn update_users_applies_each_item_and_reports_each_outcome() {
 #[tokio::test]
 async fn reflection_lists_the_services_and_health_answers_serving() {
     use tonic_health::pb::health_check_response::ServingStatus;
-    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::{ServerReflectionRequest, server_reflection_request};
 
     let app = spawn_app().await;
-    let channel =
-        tonic::transport::Channel::from_shared(format!("http://{}", app.grpc_addr)).unwrap().connect().await.unwrap();
-
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut replies = ServerReflectionClient::new(channel.clone())
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let Some(MessageResponse::ListServicesResponse(list)) = replies.message().await.unwrap().unwrap().message_response
-    else {
-        panic!("expected a service list");
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    let channel = testkit::grpc::channel(app.api.grpc_addr()).await;
+    let names = testkit::grpc::listed_services(channel.clone()).await;
     for expected in ["user.v1.UserService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"] {
         assert!(names.iter().any(|n| n == expected), "{expected} is listed in {names:?}");
     }
 
     // Reflection also serves the file that defines a symbol, so a client
     // can build requests without having the .proto.
-    let by_symbol = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(server_reflection_request::MessageRequest::FileContainingSymbol(
-            "user.v1.UserService".into(),
-        )),
-    };
-    let mut replies = ServerReflectionClient::new(channel.clone())
-        .server_reflection_info(tokio_stream::iter([by_symbol]))
-        .await
-        .unwrap()
-        .into_inner();
-    let reply = replies.message().await.unwrap().unwrap().message_response.unwrap();
+    let reply =
+        testkit::grpc::reflect(channel.clone(), MessageRequest::FileContainingSymbol("user.v1.UserService".into()))
+            .await;
     assert!(matches!(reply, MessageResponse::FileDescriptorResponse(files) if !files.file_descriptor_proto.is_empty()));
 
-    let mut health = HealthClient::new(channel);
     for service in ["", "user.v1.UserService"] {
-        let status = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner();
-        assert_eq!(status.status(), ServingStatus::Serving, "{service:?}");
+        assert_eq!(testkit::grpc::health(channel.clone(), service).await, ServingStatus::Serving, "{service:?}");
     }
 }

@@ -1,9 +1,7 @@
 //! `spawn_app()` and typed request helpers.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use comms::Shutdown;
 use contracts::user::v1::user_service_client::UserServiceClient;
 use serde_json::{Value, json};
 use testkit::TestDatabase;
@@ -14,12 +12,12 @@ use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery";
 
+pub use testkit::{As, Served};
+
 pub struct TestApp {
-    pub base: String,
-    pub grpc_addr: SocketAddr,
+    /// Dropped first: the service stops before its database goes.
+    pub api: Served,
     pub db: TestDatabase,
-    pub http: reqwest::Client,
-    pub shutdown: Shutdown,
     pub broker: comms::messaging::settings::BrokerSettings,
 }
 
@@ -61,38 +59,14 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_on(db: TestDatabase, settings: Settings) -> TestApp {
     let broker = settings.service.broker.clone().expect("user uses the broker");
     let app = build(&settings).await.expect("build app");
-    let base = format!("http://{}", app.http_addr());
-    let grpc_addr = app.grpc_addr();
-    let shutdown = Shutdown::new();
-    tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    TestApp { base, grpc_addr, db, http: reqwest::Client::new(), shutdown, broker }
-}
-
-/// The identity the gateway would vouch for.
-#[derive(Clone, Debug)]
-pub struct As {
-    pub id: Uuid,
-    pub roles: &'static str,
-}
-
-impl As {
-    pub fn customer(id: Uuid) -> Self {
-        Self { id, roles: "customer" }
-    }
-
-    pub fn admin() -> Self {
-        Self { id: Uuid::now_v7(), roles: "customer,admin" }
-    }
+    TestApp { api: Served::start(app), db, broker }
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
     pub async fn register(&self, email: &str, name: &str, password: &str) -> reqwest::Response {
-        self.http
-            .post(self.url("/auth/register"))
+        self.api
+            .http
+            .post(self.api.url("/auth/register"))
             .json(&json!({ "email": email, "name": name, "password": password }))
             .send()
             .await
@@ -108,23 +82,17 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
-        self.http
-            .post(self.url("/auth/login"))
+        self.api
+            .http
+            .post(self.api.url("/auth/login"))
             .json(&json!({ "email": email, "password": password }))
             .send()
             .await
             .expect("login")
     }
 
-    pub fn request(&self, method: reqwest::Method, path: &str, who: &As) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, self.url(path))
-            .header("x-user-id", who.id.to_string())
-            .header("x-user-roles", who.roles)
-    }
-
     pub async fn grpc(&self) -> UserServiceClient<Channel> {
-        UserServiceClient::connect(format!("http://{}", self.grpc_addr)).await.expect("grpc connect")
+        UserServiceClient::connect(format!("http://{}", self.api.grpc_addr())).await.expect("grpc connect")
     }
 
     /// Inserts `count` users straight into the table (fast bulk set-up).
@@ -152,11 +120,4 @@ pub fn violated_fields(problem: &Value) -> Vec<String> {
     problem["errors"]
         .as_array()
         .map_or_else(Vec::new, |errors| errors.iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect())
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        // Stop serving before the test's database is dropped underneath.
-        self.shutdown.trigger();
-    }
 }

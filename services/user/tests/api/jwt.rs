@@ -13,7 +13,8 @@ async fn token_and_jwks(app: &crate::helpers::TestApp) -> (String, JwkSet) {
     app.new_user("token@example.com").await;
     let login: Value = app.login("token@example.com", PASSWORD).await.json().await.unwrap();
     let token = login["access_token"].as_str().unwrap().to_owned();
-    let jwks: JwkSet = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let jwks: JwkSet =
+        app.api.http.get(app.api.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
     (token, jwks)
 }
 

@@ -22,7 +22,8 @@ fn random_trace() -> (String, String) {
 async fn a_request_with_a_traceparent_is_traced_under_that_trace_id() {
     let app = spawn_app().await;
     let (trace_id, traceparent) = random_trace();
-    let response = app.http.get(app.url("/health/live")).header("traceparent", &traceparent).send().await.unwrap();
+    let response =
+        app.api.http.get(app.api.url("/health/live")).header("traceparent", &traceparent).send().await.unwrap();
     assert_eq!(response.status(), 200);
 
     let spans = testkit::otlp().wait_for(&trace_id, |s| s.iter().any(|s| s.name == "GET /health/live")).await;
@@ -114,13 +115,13 @@ fn metric_value(metrics: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 #[tokio::test]
 async fn metrics_count_http_and_grpc_requests_by_route_and_status() {
     let app = spawn_app().await;
-    let scrape = || async { app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap() };
+    let scrape = || async { app.api.http.get(app.api.url("/metrics")).send().await.unwrap().text().await.unwrap() };
     let http_labels = [("route", "/users/{id}"), ("status", "401"), ("method", "GET")];
     let grpc_labels = [("method", "/user.v1.UserService/GetUser"), ("code", "5")];
     let before = scrape().await;
 
     let unknown = uuid::Uuid::now_v7();
-    assert_eq!(app.http.get(app.url(&format!("/users/{unknown}"))).send().await.unwrap().status(), 401);
+    assert_eq!(app.api.http.get(app.api.url(&format!("/users/{unknown}"))).send().await.unwrap().status(), 401);
     let not_found = app.grpc().await.get_user(pb::GetUserRequest { id: unknown.to_string() }).await.unwrap_err();
     assert_eq!(not_found.code(), tonic::Code::NotFound);
 

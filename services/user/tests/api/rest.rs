@@ -28,10 +28,11 @@ async fn a_user_registers_logs_in_reads_updates_is_listed_and_deleted() {
 
     let me = As::customer(id);
     let fetched: Value =
-        app.request(Method::GET, &format!("/users/{id}"), &me).send().await.unwrap().json().await.unwrap();
+        app.api.request(Method::GET, &format!("/users/{id}"), &me).send().await.unwrap().json().await.unwrap();
     assert_eq!(fetched, user);
 
     let updated = app
+        .api
         .request(Method::PATCH, &format!("/users/{id}"), &me)
         .json(&json!({ "name": "Countess Lovelace" }))
         .send()
@@ -42,12 +43,12 @@ async fn a_user_registers_logs_in_reads_updates_is_listed_and_deleted() {
     assert_eq!(updated["name"], "Countess Lovelace");
     assert_eq!(updated["email"], "ada@example.com", "fields not sent are unchanged");
 
-    let page: Value = app.request(Method::GET, "/users", &As::admin()).send().await.unwrap().json().await.unwrap();
+    let page: Value = app.api.request(Method::GET, "/users", &As::admin()).send().await.unwrap().json().await.unwrap();
     assert!(page["items"].as_array().unwrap().iter().any(|u| u["id"] == id.to_string()));
 
-    let deleted = app.request(Method::DELETE, &format!("/users/{id}"), &me).send().await.unwrap();
+    let deleted = app.api.request(Method::DELETE, &format!("/users/{id}"), &me).send().await.unwrap();
     assert_eq!(deleted.status(), 204);
-    let gone = app.request(Method::GET, &format!("/users/{id}"), &me).send().await.unwrap();
+    let gone = app.api.request(Method::GET, &format!("/users/{id}"), &me).send().await.unwrap();
     assert_problem(gone, 404).await;
     assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 401, "a deleted user cannot log in");
 }
@@ -91,32 +92,33 @@ async fn unknown_and_malformed_ids_are_404_and_422() {
     let app = spawn_app().await;
     let admin = As::admin();
     let unknown = uuid::Uuid::now_v7();
-    assert_problem(app.request(Method::GET, &format!("/users/{unknown}"), &admin).send().await.unwrap(), 404).await;
-    let patch = app.request(Method::PATCH, &format!("/users/{unknown}"), &admin).json(&json!({ "name": "X" }));
+    assert_problem(app.api.request(Method::GET, &format!("/users/{unknown}"), &admin).send().await.unwrap(), 404).await;
+    let patch = app.api.request(Method::PATCH, &format!("/users/{unknown}"), &admin).json(&json!({ "name": "X" }));
     assert_problem(patch.send().await.unwrap(), 404).await;
-    assert_problem(app.request(Method::DELETE, &format!("/users/{unknown}"), &admin).send().await.unwrap(), 404).await;
+    assert_problem(app.api.request(Method::DELETE, &format!("/users/{unknown}"), &admin).send().await.unwrap(), 404)
+        .await;
     let malformed =
-        assert_problem(app.request(Method::GET, "/users/not-a-uuid", &admin).send().await.unwrap(), 422).await;
+        assert_problem(app.api.request(Method::GET, "/users/not-a-uuid", &admin).send().await.unwrap(), 422).await;
     assert_eq!(violated_fields(&malformed), ["id"]);
 }
 
 #[tokio::test]
 async fn malformed_json_wrong_content_type_and_oversized_bodies_are_problems() {
     let app = spawn_app().await;
-    let url = app.url("/auth/register");
+    let url = app.api.url("/auth/register");
 
     let syntax =
-        app.http.post(&url).header("content-type", "application/json").body("{\"email\": ").send().await.unwrap();
+        app.api.http.post(&url).header("content-type", "application/json").body("{\"email\": ").send().await.unwrap();
     assert_problem(syntax, 400).await;
 
-    let wrong_shape = app.http.post(&url).json(&json!({ "email": 42 })).send().await.unwrap();
+    let wrong_shape = app.api.http.post(&url).json(&json!({ "email": 42 })).send().await.unwrap();
     assert_problem(wrong_shape, 422).await;
 
-    let no_json = app.http.post(&url).body("email=a@b.c").send().await.unwrap();
+    let no_json = app.api.http.post(&url).body("email=a@b.c").send().await.unwrap();
     assert_problem(no_json, 415).await;
 
     let huge = json!({ "email": "big@example.com", "name": "x".repeat(100 * 1024), "password": PASSWORD });
-    assert_problem(app.http.post(&url).json(&huge).send().await.unwrap(), 413).await;
+    assert_problem(app.api.http.post(&url).json(&huge).send().await.unwrap(), 413).await;
 }
 
 #[tokio::test]
@@ -126,11 +128,11 @@ async fn only_the_user_or_an_admin_may_touch_an_account() {
     let other = As::customer(app.new_user("other@example.com").await);
     let path = format!("/users/{owner}");
 
-    assert_problem(app.request(Method::GET, &path, &other).send().await.unwrap(), 403).await;
-    assert_problem(app.request(Method::DELETE, &path, &other).send().await.unwrap(), 403).await;
-    assert_problem(app.request(Method::GET, "/users", &other).send().await.unwrap(), 403).await;
-    assert_problem(app.http.get(app.url(&path)).send().await.unwrap(), 401).await;
-    assert_eq!(app.request(Method::GET, &path, &As::admin()).send().await.unwrap().status(), 200);
+    assert_problem(app.api.request(Method::GET, &path, &other).send().await.unwrap(), 403).await;
+    assert_problem(app.api.request(Method::DELETE, &path, &other).send().await.unwrap(), 403).await;
+    assert_problem(app.api.request(Method::GET, "/users", &other).send().await.unwrap(), 403).await;
+    assert_problem(app.api.http.get(app.api.url(&path)).send().await.unwrap(), 401).await;
+    assert_eq!(app.api.request(Method::GET, &path, &As::admin()).send().await.unwrap().status(), 200);
 }
 
 #[tokio::test]
@@ -141,12 +143,12 @@ async fn updates_are_validated_and_cannot_take_another_users_email() {
     let me = As::customer(id);
     let path = format!("/users/{id}");
 
-    let taken = app.request(Method::PATCH, &path, &me).json(&json!({ "email": "Second@example.com" }));
+    let taken = app.api.request(Method::PATCH, &path, &me).json(&json!({ "email": "Second@example.com" }));
     assert_problem(taken.send().await.unwrap(), 409).await;
-    let bad = app.request(Method::PATCH, &path, &me).json(&json!({ "email": "nope", "name": " " }));
+    let bad = app.api.request(Method::PATCH, &path, &me).json(&json!({ "email": "nope", "name": " " }));
     let problem = assert_problem(bad.send().await.unwrap(), 422).await;
     assert_eq!(violated_fields(&problem).len(), 2);
-    let unknown_field = app.request(Method::PATCH, &path, &me).json(&json!({ "roles": ["admin"] }));
+    let unknown_field = app.api.request(Method::PATCH, &path, &me).json(&json!({ "roles": ["admin"] }));
     assert_problem(unknown_field.send().await.unwrap(), 422).await;
 
     let stored: (String, String, Vec<String>) = sqlx::query_as("SELECT email, name, roles FROM users WHERE id = $1")
@@ -165,7 +167,7 @@ async fn listing_pages_through_every_user_with_a_cursor() {
     let mut seen = Vec::new();
     let mut path = "/users?limit=10".to_owned();
     loop {
-        let page: Value = app.request(Method::GET, &path, &admin).send().await.unwrap().json().await.unwrap();
+        let page: Value = app.api.request(Method::GET, &path, &admin).send().await.unwrap().json().await.unwrap();
         seen.extend(page["items"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()));
         match page["next_cursor"].as_str() {
             Some(cursor) => path = format!("/users?limit=10&after={cursor}"),
@@ -175,17 +177,23 @@ async fn listing_pages_through_every_user_with_a_cursor() {
     assert_eq!(seen.len(), 25);
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "pages are in id order without overlap");
 
-    assert_problem(app.request(Method::GET, "/users?limit=0", &admin).send().await.unwrap(), 422).await;
-    assert_problem(app.request(Method::GET, "/users?after=nope", &admin).send().await.unwrap(), 400).await;
+    assert_problem(app.api.request(Method::GET, "/users?limit=0", &admin).send().await.unwrap(), 422).await;
+    assert_problem(app.api.request(Method::GET, "/users?after=nope", &admin).send().await.unwrap(), 400).await;
 }
 
 #[tokio::test]
 async fn request_ids_are_kept_when_sane_and_replaced_otherwise() {
     let app = spawn_app().await;
-    let kept = app.http.get(app.url("/health/live")).header("x-request-id", "abc-123").send().await.unwrap();
+    let kept = app.api.http.get(app.api.url("/health/live")).header("x-request-id", "abc-123").send().await.unwrap();
     assert_eq!(kept.headers()["x-request-id"], "abc-123");
-    let replaced =
-        app.http.get(app.url("/health/live")).header("x-request-id", "bad id with spaces").send().await.unwrap();
+    let replaced = app
+        .api
+        .http
+        .get(app.api.url("/health/live"))
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await
+        .unwrap();
     let id = replaced.headers()["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(id).is_ok(), "a fresh id was generated: {id}");
 }
@@ -193,8 +201,8 @@ async fn request_ids_are_kept_when_sane_and_replaced_otherwise() {
 #[tokio::test]
 async fn unknown_paths_are_404_problems_and_the_openapi_document_is_served() {
     let app = spawn_app().await;
-    assert_problem(app.http.get(app.url("/nope")).send().await.unwrap(), 404).await;
-    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert_problem(app.api.http.get(app.api.url("/nope")).send().await.unwrap(), 404).await;
+    let doc: Value = app.api.http.get(app.api.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in ["/auth/register", "/auth/login", "/users", "/users/{id}", "/.well-known/jwks.json"] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
@@ -204,7 +212,7 @@ async fn unknown_paths_are_404_problems_and_the_openapi_document_is_served() {
 #[tokio::test]
 async fn readiness_checks_the_database() {
     let app = spawn_app().await;
-    let ready: Value = app.http.get(app.url("/health/ready")).send().await.unwrap().json().await.unwrap();
+    let ready: Value = app.api.http.get(app.api.url("/health/ready")).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["checks"]["database"]["status"], "up");
     // Take the database away; readiness must say so while liveness holds.
     let mut admin =
@@ -213,9 +221,9 @@ async fn readiness_checks_the_database() {
             .unwrap();
     let drop = format!(r#"DROP DATABASE "{}" WITH (FORCE)"#, app.db.name);
     sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut admin).await.unwrap();
-    let down = app.http.get(app.url("/health/ready")).send().await.unwrap();
+    let down = app.api.http.get(app.api.url("/health/ready")).send().await.unwrap();
     assert_eq!(down.status(), 503);
-    assert_eq!(app.http.get(app.url("/health/live")).send().await.unwrap().status(), 200);
+    assert_eq!(app.api.http.get(app.api.url("/health/live")).send().await.unwrap().status(), 200);
 }
 
 #[tokio::test]
@@ -229,7 +237,7 @@ async fn control_characters_in_an_email_are_a_field_error_not_a_server_error() {
 #[tokio::test]
 async fn a_wrong_method_is_a_405_problem_that_lists_the_allowed_methods() {
     let app = spawn_app().await;
-    let response = app.http.delete(app.url("/auth/login")).send().await.unwrap();
+    let response = app.api.http.delete(app.api.url("/auth/login")).send().await.unwrap();
     assert!(response.headers()["allow"].to_str().unwrap().contains("POST"));
     assert_problem(response, 405).await;
 }
@@ -238,7 +246,7 @@ async fn a_wrong_method_is_a_405_problem_that_lists_the_allowed_methods() {
 async fn a_body_must_be_a_json_object_not_an_array_of_fields() {
     let app = spawn_app().await;
     let as_array = serde_json::json!(["array@example.com", "Arr", PASSWORD]);
-    let response = app.http.post(app.url("/auth/register")).json(&as_array).send().await.unwrap();
+    let response = app.api.http.post(app.api.url("/auth/register")).json(&as_array).send().await.unwrap();
     assert_problem(response, 422).await;
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&app.db.pool).await.unwrap();
     assert_eq!(count, 0);

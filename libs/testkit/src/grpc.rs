@@ -1,0 +1,42 @@
+//! What stock gRPC tooling asks a server first: which services it offers
+//! (reflection) and whether each is serving (health).
+
+use std::net::SocketAddr;
+
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse};
+
+pub async fn channel(addr: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}")).expect("a valid uri").connect().await.expect("grpc connect")
+}
+
+/// One reflection question, and its one answer.
+pub async fn reflect(channel: Channel, question: MessageRequest) -> MessageResponse {
+    let request = ServerReflectionRequest { host: String::new(), message_request: Some(question) };
+    let mut replies = ServerReflectionClient::new(channel)
+        .server_reflection_info(futures::stream::iter([request]))
+        .await
+        .expect("reflection answers")
+        .into_inner();
+    let reply: ServerReflectionResponse = replies.message().await.expect("a reply").expect("one reply");
+    reply.message_response.expect("an answer")
+}
+
+/// The fully qualified names of the services reflection lists.
+pub async fn listed_services(channel: Channel) -> Vec<String> {
+    match reflect(channel, MessageRequest::ListServices(String::new())).await {
+        MessageResponse::ListServicesResponse(list) => list.service.into_iter().map(|s| s.name).collect(),
+        other => panic!("expected a service list, got {other:?}"),
+    }
+}
+
+/// What the standard health service says of `service` ("" for the server).
+pub async fn health(channel: Channel, service: &str) -> ServingStatus {
+    let answer = HealthClient::new(channel).check(HealthCheckRequest { service: service.into() }).await;
+    answer.expect("health answers").into_inner().status()
+}
