@@ -101,12 +101,15 @@ async fn a_post_refused_before_sending_is_retried() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
+    // The recorder is process-wide: installed before the call, so the
+    // retries are counted even when this test runs alone.
+    let recorder = comms::prometheus::install();
     let mut config = config();
     config.service = "refused-post".into();
     let client = HttpClient::for_base_url(config, &format!("http://127.0.0.1:{port}"));
     let error = client.post("/orders").json(&"{}").send().await.unwrap_err();
     assert!(matches!(error, comms::client::CallError::Connect { .. }), "{error}");
-    let metrics = comms::prometheus::install().render();
+    let metrics = recorder.render();
     assert!(
         metrics.contains(r#"client_retries_total{service="refused-post"} 2"#),
         "both retries were spent on the refused POST:\n{metrics}"
@@ -148,4 +151,87 @@ async fn with_the_upstream_fully_down_retries_stay_within_the_budget() {
     let hits = upstream.hits();
     assert!(hits > calls, "some retries happened: {hits}");
     assert!(hits <= calls + 50 + 40, "retries were bounded by the budget: {hits}");
+}
+
+/// An HTTP/1.1 upstream that holds its first request without ever answering
+/// and answers every later one 200. It counts requests and notes when the
+/// client closes the held connection.
+#[derive(Clone, Default)]
+struct Stalling {
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    first_closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Stalling {
+    async fn start() -> (std::net::SocketAddr, Self) {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let upstream = Self::default();
+        let seen = upstream.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    if seen.requests.fetch_add(1, Ordering::SeqCst) == 0 {
+                        // Hold it: the next read returns only when the
+                        // client gives up on this connection.
+                        let _ = tokio::time::timeout(Duration::from_secs(30), socket.read(&mut buf)).await;
+                        seen.first_closed.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (addr, upstream)
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_first_try_is_cut_at_the_per_try_deadline_and_the_retry_succeeds_within_the_total() {
+    let (addr, upstream) = Stalling::start().await;
+    let mut config = config();
+    config.per_try_timeout = Duration::from_millis(300);
+    config.total_timeout = Duration::from_secs(10);
+    let client = HttpClient::for_base_url(config, &format!("http://{addr}"));
+
+    let response = client.get("/thing").send().await.expect("the second try answers within the total");
+    assert_eq!(response.status(), 200);
+    assert_eq!(upstream.requests(), 2, "the stalled try and the retry");
+    // The client, not the upstream, ended the stalled exchange.
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while !upstream.first_closed.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    assert!(closed.await.is_ok(), "the first connection was closed by the client");
+}
+
+#[tokio::test]
+async fn with_the_per_try_deadline_equal_to_the_total_the_same_stall_fails_the_call() {
+    let (addr, upstream) = Stalling::start().await;
+    let mut config = config();
+    config.per_try_timeout = Duration::from_millis(500);
+    config.total_timeout = Duration::from_millis(500);
+    let client = HttpClient::for_base_url(config, &format!("http://{addr}"));
+
+    let result = client.get("/thing").send().await;
+    assert!(result.is_err(), "no time is left for a retry: {:?}", result.map(|r| r.status()));
+    assert_eq!(upstream.requests(), 1);
 }

@@ -5,6 +5,7 @@
 mod events;
 mod grpc;
 mod helpers;
+mod internal;
 mod jwt;
 mod observability;
 mod rest;
