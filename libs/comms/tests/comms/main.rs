@@ -7,6 +7,7 @@ mod breaker;
 mod bulkhead;
 mod deadline;
 mod discovery;
+mod grpc_metrics;
 mod kafka;
 mod outbox;
 mod rabbitmq;
