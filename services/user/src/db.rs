@@ -5,7 +5,7 @@ use futures::Stream;
 use sqlx::{PgConnection, PgExecutor, Postgres};
 use uuid::Uuid;
 
-use crate::domain::{Email, PasswordHash, User, UserName};
+use crate::domain::{Email, PasswordHash, Role, User, UserName};
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -101,17 +101,36 @@ pub async fn list_users(executor: impl PgExecutor<'_>, after: Option<Uuid>, limi
     .map(|rows| rows.into_iter().map(Into::into).collect())
 }
 
-/// Every user in id order, as rows arrive from the server. Nothing is
+/// Which users a stream sends; the default is every user.
+#[derive(Debug, Default)]
+pub struct UserFilter {
+    pub limit: Option<i64>,
+    /// Text the email or the name contains, ignoring case.
+    pub contains: Option<String>,
+    pub role: Option<Role>,
+}
+
+/// The users `filter` selects, in id order, as rows arrive from the server.
+/// The filter runs in SQL, so only matching rows cross the wire; nothing is
 /// buffered here: when the consumer stops pulling, the query stops too.
 pub fn stream_users<'c>(
     executor: impl PgExecutor<'c> + 'c,
-    limit: Option<i64>,
+    filter: UserFilter,
 ) -> impl Stream<Item = sqlx::Result<User>> + Send + 'c {
     use futures::StreamExt;
-    sqlx::query_as::<Postgres, UserRow>("SELECT id, email, name, roles, created_at FROM users ORDER BY id LIMIT $1")
-        .bind(limit)
-        .fetch(executor)
-        .map(|row| row.map(Into::into))
+    // strpos, not LIKE: the client's text is matched as text, so a `%` or
+    // `_` in it means itself rather than a wildcard.
+    sqlx::query_as::<Postgres, UserRow>(
+        "SELECT id, email, name, roles, created_at FROM users
+         WHERE ($2::text IS NULL OR strpos(lower(email), lower($2)) > 0 OR strpos(lower(name), lower($2)) > 0)
+           AND ($3::text IS NULL OR $3 = ANY(roles))
+         ORDER BY id LIMIT $1",
+    )
+    .bind(filter.limit)
+    .bind(filter.contains)
+    .bind(filter.role.map(Role::as_str))
+    .fetch(executor)
+    .map(|row| row.map(Into::into))
 }
 
 /// What became of an update.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use comms::error::{ErrorKind, Failure, ServiceError};
+use comms::error::{ErrorKind, Failure, FieldViolation, ServiceError};
 use contracts::user::v1 as pb;
 use contracts::user::v1::update_result::Outcome;
 use futures::StreamExt;
@@ -12,13 +12,16 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::accounts::{self, NewUser, UserChanges, parse_id};
 use crate::db;
-use crate::domain::User;
+use crate::domain::{Role, User, field};
 use crate::error::UserError;
 use crate::state::AppState;
 
 /// How many users may wait between the database and the network. Small:
 /// it is the most a slow reader makes this process hold.
 const LIST_BUFFER: usize = 64;
+
+/// ListUsers' `contains`: as long as the longest email it could match.
+const CONTAINS_MAX_CHARS: usize = 254;
 
 pub struct UserGrpc {
     state: Arc<AppState>,
@@ -57,17 +60,14 @@ impl pb::user_service_server::UserService for UserGrpc {
         &self,
         request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<Self::ListUsersStream>, Status> {
-        let limit = match request.get_ref().limit {
-            0 => None,
-            n => Some(i64::from(n)),
-        };
+        let filter = list_filter(request.into_inner())?;
         let (tx, rx) = tokio::sync::mpsc::channel(LIST_BUFFER);
         let pool = self.state.db.clone();
         // The bounded channel is the backpressure: when the client stops
         // reading, HTTP/2 flow control stops tonic, the channel fills, this
         // task stops pulling rows, and PostgreSQL waits on its socket.
         let task = async move {
-            let mut rows = db::stream_users(&pool, limit);
+            let mut rows = db::stream_users(&pool, filter);
             while let Some(row) = rows.next().await {
                 let item = row.map(to_proto).map_err(|e| Status::from(UserError::from(e)));
                 let failed = item.is_err();
@@ -118,6 +118,27 @@ impl UserGrpc {
         let changes = UserChanges::parse(item.name.as_deref(), item.email.as_deref())?;
         accounts::update(&self.state, id, &changes).await
     }
+}
+
+/// The users a ListUsers request asks for, every field checked at once.
+fn list_filter(request: pb::ListUsersRequest) -> Result<db::UserFilter, UserError> {
+    let mut violations = Vec::new();
+    let contains = match request.contains.as_str() {
+        "" => None,
+        text if text.chars().count() > CONTAINS_MAX_CHARS => {
+            violations.push(FieldViolation::new("contains", "must be at most 254 characters"));
+            None
+        }
+        text => Some(text.to_owned()),
+    };
+    let role = match request.role.as_str() {
+        "" => None,
+        raw => field("role", Role::parse(raw), &mut violations),
+    };
+    if !violations.is_empty() {
+        return Err(UserError::from(violations));
+    }
+    Ok(db::UserFilter { limit: (request.limit > 0).then(|| i64::from(request.limit)), contains, role })
 }
 
 fn describe(error: &UserError) -> String {

@@ -89,12 +89,14 @@ async fn a_stream_failing_after_its_first_message_counts_under_its_code_and_othe
         before("ListUsers", Code::Cancelled),
     );
 
-    let mut stream = client.list_users(pb::ListUsersRequest { limit: 1 }).await.unwrap().into_inner();
+    let mut stream =
+        client.list_users(pb::ListUsersRequest { limit: 1, ..Default::default() }).await.unwrap().into_inner();
     assert!(stream.message().await.unwrap().is_some(), "the first message arrives");
     assert_eq!(stream.message().await.unwrap_err().code(), Code::DataLoss);
     assert_eq!(until_ended("ListUsers", Code::DataLoss, failed + 1.0).await, failed + 1.0);
 
-    let mut stream = client.list_users(pb::ListUsersRequest { limit: 2 }).await.unwrap().into_inner();
+    let mut stream =
+        client.list_users(pb::ListUsersRequest { limit: 2, ..Default::default() }).await.unwrap().into_inner();
     while stream.message().await.unwrap().is_some() {}
     assert_eq!(until_ended("ListUsers", Code::Ok, completed + 1.0).await, completed + 1.0);
 
@@ -102,7 +104,8 @@ async fn a_stream_failing_after_its_first_message_counts_under_its_code_and_othe
     assert_eq!(until_ended("GetUser", Code::NotFound, not_found + 1.0).await, not_found + 1.0);
 
     // A client that goes away mid-stream.
-    let mut stream = client.list_users(pb::ListUsersRequest { limit: 7 }).await.unwrap().into_inner();
+    let mut stream =
+        client.list_users(pb::ListUsersRequest { limit: 7, ..Default::default() }).await.unwrap().into_inner();
     assert!(stream.message().await.unwrap().is_some());
     drop(stream);
     assert_eq!(until_ended("ListUsers", Code::Cancelled, cancelled + 1.0).await, cancelled + 1.0);

@@ -7,6 +7,14 @@ pub enum Role {
 }
 
 impl Role {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "customer" => Ok(Self::Customer),
+            "admin" => Ok(Self::Admin),
+            _ => Err("must be customer or admin".to_owned()),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Customer => "customer",

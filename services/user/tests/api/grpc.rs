@@ -72,7 +72,13 @@ async fn list_users_streams_ten_thousand_users_complete_and_in_order() {
         sqlx::query_scalar("SELECT id::text FROM users").fetch_all(&app.db.pool).await.unwrap();
     expected.sort();
 
-    let mut stream = app.grpc().await.list_users(pb::ListUsersRequest { limit: 0 }).await.unwrap().into_inner();
+    let mut stream = app
+        .grpc()
+        .await
+        .list_users(pb::ListUsersRequest { limit: 0, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     let mut received = Vec::with_capacity(10_000);
     while let Some(user) = stream.next().await {
         received.push(user.unwrap().id);
@@ -80,7 +86,13 @@ async fn list_users_streams_ten_thousand_users_complete_and_in_order() {
     assert_eq!(received.len(), 10_000);
     assert_eq!(received, expected, "every user, once, in id order");
 
-    let limited = app.grpc().await.list_users(pb::ListUsersRequest { limit: 7 }).await.unwrap().into_inner();
+    let limited = app
+        .grpc()
+        .await
+        .list_users(pb::ListUsersRequest { limit: 7, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(limited.count().await, 7);
 }
 

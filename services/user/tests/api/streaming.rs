@@ -22,11 +22,13 @@ async fn list_users_streams_from_the_database_without_loading_the_table() {
     let service = ServiceProcess::spawn(env!("CARGO_BIN_EXE_user"), &process_env(&app.db.url)).await.unwrap();
     let mut client = UserServiceClient::connect(format!("http://{}", service.addr("grpc_addr"))).await.unwrap();
     // Warm up the pool and the allocator before the baseline.
-    let mut warm = client.list_users(pb::ListUsersRequest { limit: 100 }).await.unwrap().into_inner();
+    let mut warm =
+        client.list_users(pb::ListUsersRequest { limit: 100, ..Default::default() }).await.unwrap().into_inner();
     while warm.message().await.unwrap().is_some() {}
     let baseline = service.rss_bytes().unwrap();
 
-    let mut stream = client.list_users(pb::ListUsersRequest { limit: 0 }).await.unwrap().into_inner();
+    let mut stream =
+        client.list_users(pb::ListUsersRequest { limit: 0, ..Default::default() }).await.unwrap().into_inner();
     let first = stream.message().await.unwrap().expect("a first user");
     assert!(first.email.starts_with("bulk"));
     // Give a service that buffered everything the time to do it.
@@ -34,7 +36,7 @@ async fn list_users_streams_from_the_database_without_loading_the_table() {
 
     let running: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_stat_activity
-         WHERE datname = $1 AND state = 'active' AND query LIKE 'SELECT id, email, name, roles, created_at FROM users ORDER BY id%'",
+         WHERE datname = $1 AND state = 'active' AND query LIKE 'SELECT id, email, name, roles, created_at FROM users%ORDER BY id%'",
     )
     .bind(&app.db.name)
     .fetch_one(&app.db.pool)
@@ -57,4 +59,31 @@ async fn list_users_streams_from_the_database_without_loading_the_table() {
         count += 1;
     }
     assert_eq!(count, ROWS);
+
+    // Filtered, on the same table: the database does the filtering, so only
+    // matches cross the wire and memory stays as flat. Emails are
+    // `bulk{n}eee…`: "BULK1234" (any case) matches n = 1234, 12340..=12349
+    // and 123400..=123499.
+    let before = service.rss_bytes().unwrap();
+    let filter = pb::ListUsersRequest { contains: "BULK1234".into(), ..Default::default() };
+    let mut matching = client.list_users(filter).await.unwrap().into_inner();
+    let mut emails = Vec::new();
+    while let Some(user) = matching.message().await.unwrap() {
+        emails.push(user.email);
+    }
+    assert_eq!(emails.len(), 1 + 10 + 100, "every match and nothing else");
+    assert!(emails.iter().all(|e| e.starts_with("bulk1234")), "{:?}", &emails[..3]);
+    let grown = service.rss_bytes().unwrap().saturating_sub(before);
+    assert!(grown < (table_bytes as u64) / 20, "memory grew by {} MB filtering", grown / 1_000_000);
+
+    let admins = pb::ListUsersRequest { contains: "bulk1234".into(), role: "admin".into(), ..Default::default() };
+    let mut none = client.list_users(admins).await.unwrap().into_inner();
+    assert!(none.message().await.unwrap().is_none(), "no bulk user is an admin");
+
+    let status = client.list_users(pb::ListUsersRequest { role: "root".into(), ..Default::default() }).await;
+    let status = match status {
+        Ok(response) => response.into_inner().message().await.unwrap_err(),
+        Err(status) => status,
+    };
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
 }
