@@ -169,6 +169,68 @@ pub async fn replicas_of_a_service_compete_for_its_events(factory: &dyn BrokerFa
     assert!(!one.is_empty() && !two.is_empty(), "both replicas worked: {} / {}", one.len(), two.len());
 }
 
+/// Holds the first delivery until released; records what it started and
+/// what it finished.
+#[derive(Clone)]
+struct Gate {
+    started: Recorder,
+    finished: Arc<Mutex<Vec<u32>>>,
+    release: Arc<tokio::sync::Semaphore>,
+}
+
+impl Gate {
+    fn closed() -> Self {
+        Self { started: Recorder::new(), finished: Arc::default(), release: Arc::new(tokio::sync::Semaphore::new(0)) }
+    }
+}
+
+impl Handler for Gate {
+    fn handle<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            self.started.handle(delivery).await?;
+            self.release.acquire().await.expect("the gate is never closed").forget();
+            let n = Envelope::from_bytes(&delivery.body).ok().and_then(|e| e.decode::<Ping>().ok()).map(|p| p.n);
+            self.finished.lock().expect("gate lock").extend(n);
+            Ok(())
+        })
+    }
+}
+
+/// Unsubscribing stops the taking, not the work: a handler held mid-message
+/// runs to its end and its message is settled; what is published afterwards
+/// never reaches it, and the next subscriber on the same queue or group
+/// gets each of those messages, and not the settled one again.
+pub async fn unsubscribing_lets_a_running_handler_finish_and_leaves_the_rest_to_the_next_subscriber(
+    factory: &dyn BrokerFactory,
+) {
+    let service = factory.name("leaving");
+    let subscription = fast(Subscription::events(&service, &[Ping::TYPE]));
+    let (first, gate) = (factory.broker().await, Gate::closed());
+    let id = first.subscribe(subscription.clone(), Arc::new(gate.clone())).await.unwrap();
+    publish_all(&first, &[ping(0, Destination::Event)]).await;
+    assert!(gate.started.wait_for(1, PATIENCE).await, "the held message reached its handler");
+
+    // Returns while the handler is still held: it does not wait for it.
+    tokio::time::timeout(PATIENCE, first.unsubscribe(id)).await.expect("unsubscribe returns").unwrap();
+    publish_all(&first, &(1..=5).map(|n| ping(n, Destination::Event)).collect::<Vec<_>>()).await;
+    gate.release.add_permits(1);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while gate.finished.lock().expect("gate lock").is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(*gate.finished.lock().expect("gate lock"), [0], "the running handler finished its message");
+
+    let (second, next) = (factory.broker().await, Recorder::new());
+    second.subscribe(subscription, Arc::new(next.clone())).await.unwrap();
+    assert!(next.wait_for(5, PATIENCE).await, "the next subscriber got {:?}", next.pings());
+    // Time for a stray redelivery of the settled message to show.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut got = next.pings();
+    got.sort_unstable();
+    assert_eq!(got, [1, 2, 3, 4, 5], "each later message once, and not the settled one");
+    assert_eq!(gate.started.pings(), [0], "nothing published after unsubscribe reached the first handler");
+}
+
 /// A task queue with two workers: every task done once, work shared, and a
 /// failing task retried and then dead-lettered.
 pub async fn task_queue_workers_share_tasks_and_dead_letter_failures(factory: &dyn BrokerFactory) {

@@ -185,8 +185,11 @@ pub trait MessageBroker: Send + Sync + 'static {
         handler: Arc<dyn Handler>,
     ) -> BoxFuture<'_, Result<SubscriptionId, BrokerError>>;
 
-    /// Stops consuming. Handlers already running finish on their own; this
-    /// does not wait for them.
+    /// Stops taking new messages. Handlers already running finish, and their
+    /// messages are settled (acknowledged, or their offsets committed)
+    /// before the subscription lets go, so another subscriber on the same
+    /// queue or group gets exactly what was not handled. Returns without
+    /// waiting for them.
     fn unsubscribe(&self, id: SubscriptionId) -> BoxFuture<'_, Result<(), BrokerError>>;
 
     /// Declares a task queue so tasks can be published before any worker

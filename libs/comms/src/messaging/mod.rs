@@ -3,6 +3,7 @@
 //! a broker client directly.
 
 pub mod broker;
+mod consuming;
 pub mod envelope;
 pub mod inbox;
 #[cfg(feature = "kafka")]

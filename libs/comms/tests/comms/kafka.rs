@@ -84,6 +84,8 @@ conformance! {
     kafka_conformance_dead_letter_after_n_attempts => suite::a_failing_message_is_dead_lettered_after_exactly_n_attempts,
     kafka_conformance_malformed_messages => suite::malformed_messages_are_dead_lettered_with_a_reason,
     kafka_conformance_unknown_topic_is_refused => suite::an_event_with_no_subscriber_is_reported_unroutable,
+    kafka_conformance_unsubscribe =>
+        suite::unsubscribing_lets_a_running_handler_finish_and_leaves_the_rest_to_the_next_subscriber,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

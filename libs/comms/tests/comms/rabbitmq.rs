@@ -81,6 +81,12 @@ async fn conformance_malformed_messages() {
 }
 
 #[tokio::test]
+async fn conformance_unsubscribe() {
+    suite::unsubscribing_lets_a_running_handler_finish_and_leaves_the_rest_to_the_next_subscriber(&RabbitFactory::new())
+        .await;
+}
+
+#[tokio::test]
 async fn conformance_unroutable() {
     suite::an_event_with_no_subscriber_is_reported_unroutable(&RabbitFactory::new()).await;
 }

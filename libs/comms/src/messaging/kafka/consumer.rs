@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::producer::FutureProducer;
-use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use super::KafkaConfig;
 use crate::messaging::broker::{Delivery, Handler, HandlerError, Subscription, SubscriptionKind, headers};
+use crate::messaging::consuming::{Consuming, Stop};
 use crate::messaging::spans;
 
 const SYSTEM: &str = "kafka";
@@ -41,7 +41,7 @@ pub async fn start(
     names: &Names,
     subscription: &Subscription,
     handler: Arc<dyn Handler>,
-) -> Result<Vec<JoinHandle<()>>, rdkafka::error::KafkaError> {
+) -> Result<Consuming, rdkafka::error::KafkaError> {
     let names = Arc::new(Names {
         main: names.main.clone(),
         retries: names.retries.clone(),
@@ -49,6 +49,7 @@ pub async fn start(
         group: names.group.clone(),
     });
     let subscription = Arc::new(subscription.clone());
+    let (switch, stop) = Consuming::switch();
     let mut tasks = Vec::new();
     let levels = if subscription.kind == SubscriptionKind::DeadLetters { 0 } else { names.retries.len() };
     for level in 0..=levels {
@@ -92,12 +93,12 @@ pub async fn start(
             handler: handler.clone(),
             producer: producer.clone(),
         };
-        tasks.push(tokio::spawn(run(consumer.clone(), stage)));
+        tasks.push(tokio::spawn(run(consumer.clone(), stage, stop.clone())));
         if level == 0 {
             wait_for_assignment(&consumer).await;
         }
     }
-    Ok(tasks)
+    Ok(Consuming::new(switch, tasks))
 }
 
 /// One group member. Closing a consumer leaves its group: librdkafka blocks
@@ -139,9 +140,16 @@ async fn wait_for_assignment(consumer: &StreamConsumer) {
     tracing::warn!("no partitions assigned within 30 s; consuming will start when they are");
 }
 
-async fn run(consumer: Arc<Member>, stage: Stage) {
+async fn run(consumer: Arc<Member>, stage: Stage, mut stop: Stop) {
     loop {
-        let message = match consumer.recv().await {
+        // Asked between messages only: a message taken is handled and its
+        // offset stored before the member stops.
+        let received = tokio::select! {
+            biased;
+            () = stop.requested() => break,
+            received = consumer.recv() => received,
+        };
+        let message = match received {
             Ok(message) => message,
             Err(error) => {
                 tracing::warn!(%error, group = %stage.names.group, "kafka consumer error");
@@ -151,7 +159,13 @@ async fn run(consumer: Arc<Member>, stage: Stage) {
         };
         let (string_headers, attempt) = read_headers(&message);
         if let Some(wait) = wait_before(&string_headers) {
-            tokio::time::sleep(wait).await;
+            // A retry not yet due is not taken yet: stopping meanwhile
+            // leaves it, offset unstored, to the group's next owner.
+            tokio::select! {
+                biased;
+                () = stop.requested() => break,
+                () = tokio::time::sleep(wait) => {}
+            }
         }
         // Handled, or safely moved on: only then is the offset stored.
         while !process(&stage, &message, &string_headers, attempt).await {
@@ -161,6 +175,14 @@ async fn run(consumer: Arc<Member>, stage: Stage) {
             // The partition moved to another member meanwhile.
             tracing::warn!(%error, "offset not stored; the message may be delivered again");
         }
+    }
+    // Commit what was handled before leaving the group, so the partitions'
+    // next owner starts after it. (A blocking call: on the blocking pool.)
+    let leaving = consumer.clone();
+    let committed = tokio::task::spawn_blocking(move || leaving.commit_consumer_state(CommitMode::Sync)).await;
+    if let Ok(Err(error)) = committed {
+        // Nothing stored since the last commit is the usual reason.
+        tracing::debug!(%error, group = %stage.names.group, "no offsets committed on leaving");
     }
 }
 

@@ -40,12 +40,12 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use tokio::task::JoinHandle;
 
 use super::broker::{
     BrokerError, Destination, Handler, MessageBroker, OutgoingMessage, PublishError, Subscription, SubscriptionId,
     SubscriptionKind, headers,
 };
+use super::consuming::Consuming;
 
 #[derive(Clone, Debug)]
 pub struct KafkaConfig {
@@ -74,16 +74,14 @@ pub struct KafkaBroker {
     config: KafkaConfig,
     producer: FutureProducer,
     admin: AdminClient<DefaultClientContext>,
-    subscriptions: Mutex<HashMap<u64, Vec<JoinHandle<()>>>>,
+    subscriptions: Mutex<HashMap<u64, Consuming>>,
     next_id: AtomicU64,
 }
 
 impl Drop for KafkaBroker {
     fn drop(&mut self) {
-        for tasks in self.subscriptions.lock().expect("subscriptions lock").values() {
-            for task in tasks {
-                task.abort();
-            }
+        for (_, consuming) in self.subscriptions.lock().expect("subscriptions lock").drain() {
+            consuming.abort();
         }
     }
 }
@@ -236,23 +234,21 @@ impl MessageBroker for KafkaBroker {
                 topics.push(names.dead_letters.clone());
             }
             self.ensure_topics(&topics).await?;
-            let tasks = consumer::start(&self.config, self.producer.clone(), &names, &subscription, handler)
+            let consuming = consumer::start(&self.config, self.producer.clone(), &names, &subscription, handler)
                 .await
                 .map_err(|e| BrokerError::Unavailable(e.to_string()))?;
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            self.subscriptions.lock().expect("subscriptions lock").insert(id, tasks);
+            self.subscriptions.lock().expect("subscriptions lock").insert(id, consuming);
             Ok(SubscriptionId(id))
         })
     }
 
     fn unsubscribe(&self, id: SubscriptionId) -> BoxFuture<'_, Result<(), BrokerError>> {
         Box::pin(async move {
-            if let Some(tasks) = self.subscriptions.lock().expect("subscriptions lock").remove(&id.0) {
-                // Dropping a consumer leaves its group; its partitions move
-                // to the remaining members.
-                for task in tasks {
-                    task.abort();
-                }
+            if let Some(consuming) = self.subscriptions.lock().expect("subscriptions lock").remove(&id.0) {
+                // Each member finishes the message it holds, commits, and
+                // leaves its group; its partitions move to the others.
+                consuming.stop();
             }
             Ok(())
         })

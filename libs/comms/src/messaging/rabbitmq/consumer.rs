@@ -6,17 +6,18 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{Channel, Confirmation};
-use tokio::sync::Mutex;
-use tokio::task::JoinHandle;
+use tokio::sync::{Mutex, mpsc};
 use tracing::Instrument;
 
 use super::Live;
 use super::amqp::{self, Names};
 use crate::messaging::broker::{Delivery, Handler, HandlerError, Subscription, SubscriptionKind, headers};
+use crate::messaging::consuming::Consuming;
 use crate::messaging::spans;
 
 pub const SYSTEM: &str = "rabbitmq";
@@ -37,10 +38,11 @@ enum Next {
     Requeue,
 }
 
-pub fn start(live: &Live, channel: Channel, subscription: &Subscription, handler: Arc<dyn Handler>) -> JoinHandle<()> {
+pub fn start(live: &Live, channel: Channel, subscription: &Subscription, handler: Arc<dyn Handler>) -> Consuming {
     let connection = live.connection.clone();
     let subscription = subscription.clone();
-    tokio::spawn(async move {
+    let (switch, mut stop) = Consuming::switch();
+    let task = tokio::spawn(async move {
         let names = amqp::names(&subscription);
         let mover = match connection.create_channel().await {
             Ok(mover) if mover.confirm_select(ConfirmSelectOptions::default()).await.is_ok() => {
@@ -64,17 +66,38 @@ pub fn start(live: &Live, channel: Channel, subscription: &Subscription, handler
             return;
         };
         let shared = Arc::new((names, subscription, handler, mover));
-        // The stream ends when the channel or connection goes; the
-        // supervisor starts a new consumer on the next connection.
-        while let Some(Ok(delivery)) = deliveries.next().await {
-            let shared = shared.clone();
+        // Each running handler holds a clone; `recv` returns `None` once
+        // every one of them has finished.
+        let (running, mut all_finished) = mpsc::channel::<()>(1);
+        // The stream ends when the channel or connection goes (the
+        // supervisor starts a new consumer on the next connection), or when
+        // the subscription is stopped.
+        loop {
+            let delivery = tokio::select! {
+                biased;
+                () = stop.requested() => break,
+                delivery = deliveries.next() => match delivery {
+                    Some(Ok(delivery)) => delivery,
+                    _ => return,
+                },
+            };
+            let (shared, running) = (shared.clone(), running.clone());
             tokio::spawn(async move {
                 let (names, subscription, handler, mover) = &*shared;
                 process(delivery, names, subscription, handler.as_ref(), mover).await;
+                drop(running);
             });
         }
-        drop(channel);
-    })
+        // Stopped: the broker sends no more. Handlers already running
+        // settle their messages on this channel, so it stays open until
+        // they have; closing it then returns whatever was sent but not
+        // taken to the queue, for the other consumers.
+        let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+        drop(running);
+        let _ = all_finished.recv().await;
+        let _ = channel.close(200, "unsubscribed".into()).await;
+    });
+    Consuming::new(switch, vec![task])
 }
 
 async fn process(

@@ -42,6 +42,7 @@ use tokio::task::JoinHandle;
 use super::broker::{
     BrokerError, Destination, Handler, MessageBroker, OutgoingMessage, PublishError, Subscription, SubscriptionId,
 };
+use super::consuming::Consuming;
 
 #[derive(Clone, Debug)]
 pub struct RabbitConfig {
@@ -109,7 +110,7 @@ struct Routed<'a> {
 struct Registered {
     subscription: Subscription,
     handler: Arc<dyn Handler>,
-    task: Option<JoinHandle<()>>,
+    consuming: Option<Consuming>,
 }
 
 pub struct RabbitBroker {
@@ -124,8 +125,8 @@ impl Drop for RabbitBroker {
     fn drop(&mut self) {
         self.supervisor.abort();
         for registered in self.subscriptions.lock().expect("subscriptions lock").values_mut() {
-            if let Some(task) = registered.task.take() {
-                task.abort();
+            if let Some(consuming) = registered.consuming.take() {
+                consuming.abort();
             }
         }
     }
@@ -260,11 +261,11 @@ impl MessageBroker for RabbitBroker {
                 .await
                 .map_err(|e| BrokerError::Refused(e.to_string()))?;
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            let task = consumer::start(&live, channel, &subscription, handler.clone());
+            let consuming = consumer::start(&live, channel, &subscription, handler.clone());
             self.subscriptions
                 .lock()
                 .expect("subscriptions lock")
-                .insert(id, Registered { subscription, handler, task: Some(task) });
+                .insert(id, Registered { subscription, handler, consuming: Some(consuming) });
             Ok(SubscriptionId(id))
         })
     }
@@ -272,10 +273,9 @@ impl MessageBroker for RabbitBroker {
     fn unsubscribe(&self, id: SubscriptionId) -> BoxFuture<'_, Result<(), BrokerError>> {
         Box::pin(async move {
             if let Some(mut registered) = self.subscriptions.lock().expect("subscriptions lock").remove(&id.0)
-                && let Some(task) = registered.task.take()
+                && let Some(consuming) = registered.consuming.take()
             {
-                // Dropping the consumer cancels it; handlers already running finish.
-                task.abort();
+                consuming.stop();
             }
             Ok(())
         })
@@ -376,13 +376,14 @@ async fn resume(config: &RabbitConfig, current: &Live, subscriptions: &Arc<Mutex
             tracing::warn!(%error, subscription = %subscription.name, "cannot redeclare topology");
             continue;
         }
-        let task = consumer::start(current, channel, &subscription, handler);
+        let consuming = consumer::start(current, channel, &subscription, handler);
         if let Some(registered) = subscriptions.lock().expect("subscriptions lock").get_mut(&id) {
-            if let Some(old) = registered.task.replace(task) {
+            // The old consumer's connection is gone: nothing left to settle.
+            if let Some(old) = registered.consuming.replace(consuming) {
                 old.abort();
             }
         } else {
-            task.abort(); // unsubscribed meanwhile
+            consuming.stop(); // unsubscribed meanwhile
         }
     }
 }
