@@ -8,8 +8,9 @@ default:
 
 # Build the service binaries (the Docker build's own script, dev profile), then
 # run every test against local PostgreSQL and RabbitMQ (the README's test
-# command), then, in the project's .venv (tools/python/run), the checks of the
-# benchmark suite (bench/test_run.py) and of the structure check (.ci/).
+# command), then, in the project's .venv (tools/python/run), the tests of the
+# benchmark suite (bench/test_run.py) and of the checks in .ci/. The README's
+# Test section names each step (.ci/check-readme-test.py checks it).
 test:
     deploy/build.sh dev all
     cargo test --workspace --locked
@@ -72,12 +73,15 @@ check-structure:
 kafka:
     deploy/kafka/broker.sh start
 
-# Formatting, lints and the one-version check, as CI runs them.
+# Formatting, lints, the one-version check, the structure check and the two
+# docs checks (README's Test section, choosing.md's figures), as CI runs them.
 check:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
     .ci/one-version
     tools/python/run .ci/check-structure.py
+    tools/python/run .ci/check-readme-test.py
+    tools/python/run .ci/check-choosing-figures.py
 
 # Drop test databases left behind by interrupted test runs.
 clean-test-dbs:
