@@ -59,6 +59,8 @@ pub struct Echo {
     pub upload_intact: Arc<std::sync::atomic::AtomicBool>,
     /// `/fail` answers 500 while this is false (the default), 200 after.
     pub healed: Arc<std::sync::atomic::AtomicBool>,
+    /// Whether every byte of the last upload, however long, matched the pattern.
+    pub upload_matched: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The test pattern for large bodies: byte `i` is `i % 251`.
@@ -245,6 +247,7 @@ async fn upload(echo: Echo, request: Request) -> axum::response::Response {
             tokio::time::sleep(Duration::from_micros(data.len() as u64 / 25)).await;
         }
     }
+    echo.upload_matched.store(intact, Ordering::SeqCst);
     echo.upload_intact.store(intact && offset == BIG, Ordering::SeqCst);
     axum::Json(json!({ "received": offset })).into_response()
 }

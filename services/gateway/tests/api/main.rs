@@ -4,8 +4,10 @@
 
 mod api_page;
 mod auth;
+mod discovery;
 mod failures;
 mod helpers;
+mod limits;
 mod openapi;
 mod rate_limit;
 mod routing;
