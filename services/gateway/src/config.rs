@@ -10,10 +10,17 @@
 //! | `GATEWAY_RATE_PER_SECOND` / `GATEWAY_RATE_BURST` | `20` / `40` |
 //! | `GATEWAY_BODY_LIMIT_BYTES` | `67108864` (64 MiB) |
 //! | `GATEWAY_SOCKET_BUFFER_BYTES` | unset (kernel autotuning) |
+//! | `GATEWAY_UPSTREAM_MAX_CONCURRENT` | `512` calls in flight per upstream service; one more is a 503 |
+//! | `GATEWAY_RETRY_MAX_ATTEMPTS` | `3` (attempts in all, for a GET that may be sent again) |
+//! | `GATEWAY_RETRY_BUDGET_RATIO` / `GATEWAY_RETRY_BUDGET_MIN_PER_SEC` | `0.2` / `5`: retries per upstream over 10 s |
+//! | `GATEWAY_BREAKER_FAILURE_RATIO` / `GATEWAY_BREAKER_MIN_THROUGHPUT` / `GATEWAY_BREAKER_BREAK_SECS` | `0.5` / `20` / `5` |
 //! | `GATEWAY_SHUTDOWN_GRACE_SECS` | `20` |
 //! | `GATEWAY_CONSUL_URL` | unset: static upstreams from `GATEWAY_UPSTREAMS` |
 //! | `GATEWAY_UPSTREAMS` | e.g. `user=127.0.0.1:8081;order=127.0.0.1:8082` |
 
+use std::time::Duration;
+
+use comms::resilience::{BreakerConfig, RetryConfig};
 use comms::settings::{ServiceDefaults, ServiceSettings};
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +54,13 @@ pub struct Settings {
     /// (unset: the kernel's autotuning). Small buffers bound how much a
     /// slow peer can leave parked inside the gateway's host.
     pub socket_buffer_bytes: Option<u32>,
+    pub upstream_max_concurrent: usize,
+    pub retry_max_attempts: u32,
+    pub retry_budget_ratio: f64,
+    pub retry_budget_min_per_sec: u32,
+    pub breaker_failure_ratio: f64,
+    pub breaker_min_throughput: u32,
+    pub breaker_break_secs: u64,
     #[serde(flatten)]
     pub discovery: comms::discovery::DiscoverySettings,
 }
@@ -66,6 +80,16 @@ impl Default for Settings {
             body_limit_bytes: 64 * 1024 * 1024,
             shutdown_grace_secs: 20,
             socket_buffer_bytes: None,
+            // Far above what one instance of a service here takes at once
+            // (figure 1 of docs/performance.md peaks at 32 connections), so
+            // only a runaway backlog meets it.
+            upstream_max_concurrent: 512,
+            retry_max_attempts: RetryConfig::default().max_attempts,
+            retry_budget_ratio: RetryConfig::default().budget_ratio,
+            retry_budget_min_per_sec: RetryConfig::default().budget_min_per_sec,
+            breaker_failure_ratio: BreakerConfig::default().failure_ratio,
+            breaker_min_throughput: BreakerConfig::default().min_throughput,
+            breaker_break_secs: BreakerConfig::default().break_duration.as_secs(),
             discovery: Default::default(),
         }
     }
@@ -82,6 +106,25 @@ impl Settings {
         keys.extend(comms::settings::TELEMETRY_KEYS.iter().map(|k| (*k).to_owned()));
         keys.sort();
         Ok(keys)
+    }
+
+    /// How hard the gateway leans on each upstream.
+    pub(crate) fn resilience(&self) -> crate::proxy::Resilience {
+        crate::proxy::Resilience {
+            breaker: BreakerConfig {
+                failure_ratio: self.breaker_failure_ratio,
+                min_throughput: self.breaker_min_throughput,
+                break_duration: Duration::from_secs(self.breaker_break_secs),
+                ..BreakerConfig::default()
+            },
+            max_concurrent: self.upstream_max_concurrent,
+            retry: RetryConfig {
+                max_attempts: self.retry_max_attempts.max(1),
+                budget_ratio: self.retry_budget_ratio,
+                budget_min_per_sec: self.retry_budget_min_per_sec,
+                ..RetryConfig::default()
+            },
+        }
     }
 
     /// The part the service skeleton reads.

@@ -4,7 +4,7 @@
 //! with the user service's public keys, rate-limited per client, cleaned of
 //! anything a client must not decide (identity headers, trace claims), and
 //! streamed to an instance of the target service picked from discovery,
-//! behind a circuit breaker per service.
+//! behind a circuit breaker, a bulkhead and a retry budget per service.
 
 pub mod config;
 pub mod gateway;
@@ -12,6 +12,7 @@ pub mod routes;
 pub mod startup;
 
 mod api_page;
+mod attempts;
 mod auth;
 mod headers;
 mod openapi;

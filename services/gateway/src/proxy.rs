@@ -1,4 +1,10 @@
-//! Forwarding one request to one upstream instance, streaming both ways.
+//! Forwarding one request to an upstream service, through the library's
+//! resilience layers, streaming both ways.
+//!
+//! Each call goes through one stack per upstream, outermost first: the
+//! circuit breaker (`comms::client::BreakerLayer`), a bulkhead
+//! (`comms::resilience::Bulkhead`), then [`Attempts`], which picks an
+//! instance and sends, again when that is safe and the retry budget allows.
 //!
 //! Bodies are never buffered: hyper pulls from the client only as fast as
 //! the upstream takes, and the other way round, so memory per request stays
@@ -7,31 +13,93 @@
 //! | upstream condition | answer |
 //! |---|---|
 //! | breaker open | 503, `Retry-After` = the rest of the break |
+//! | bulkhead full (too many calls to it in flight) | 503 at once, `Retry-After: 1` |
 //! | no instance in discovery | 503 |
-//! | no connection (refused, or no answer within 1 s) | 502; a GET/HEAD is first tried once more with a fresh pick, usually another instance |
+//! | no connection (refused, or no answer within 1 s) | 502, after the retries a GET may have |
 //! | no response headers within the route's timeout | 504 |
-//! | anything it answers | passed through as it is |
+//! | anything it answers | passed through as it is (a GET's 502–504 first retried) |
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use comms::discovery::Balancer;
+use comms::client::BreakerLayer;
+use comms::discovery::{Balancer, NoInstances};
 use comms::error::ErrorKind;
 use comms::http::Problem;
-use comms::resilience::CircuitBreaker;
-use http::{Method, Request};
+use comms::resilience::{BreakerConfig, BreakerOpen, Bulkhead, BulkheadFull, CircuitBreaker, RetryBudget, RetryConfig};
+use http::Request;
+use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::time::Instant;
+use tower::{ServiceBuilder, ServiceExt};
 
+use crate::attempts::Attempts;
 use crate::routes::Route;
 
 pub type HttpClient = Client<HttpConnector, Body>;
 
-/// One upstream service: its instances and its breaker.
+/// How hard the gateway leans on each upstream: one breaker, one bulkhead
+/// and one retry budget per upstream service, configured alike.
+#[derive(Clone, Debug)]
+pub struct Resilience {
+    pub breaker: BreakerConfig,
+    /// Calls to one upstream in flight at once; one more is refused at once.
+    pub max_concurrent: usize,
+    pub retry: RetryConfig,
+}
+
+/// One upstream service: its instances and its resilience state.
 pub struct Upstream {
-    pub balancer: Balancer,
-    pub breaker: Arc<CircuitBreaker>,
+    pub balancer: Arc<Balancer>,
+    breaker: Arc<CircuitBreaker>,
+    bulkhead: Bulkhead,
+    budget: Arc<RetryBudget>,
+    retry: RetryConfig,
+}
+
+impl Upstream {
+    pub fn new(balancer: Balancer, resilience: &Resilience) -> Self {
+        let breaker = CircuitBreaker::new(format!("gateway->{}", balancer.service()), resilience.breaker.clone());
+        Self {
+            balancer: Arc::new(balancer),
+            breaker,
+            bulkhead: Bulkhead::new(resilience.max_concurrent, Duration::ZERO),
+            budget: Arc::new(RetryBudget::new(&resilience.retry)),
+            retry: resilience.retry.clone(),
+        }
+    }
+}
+
+/// Why the gateway has no answer of the upstream's to pass on.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error(transparent)]
+    Open(#[from] BreakerOpen),
+    #[error(transparent)]
+    Full(#[from] BulkheadFull),
+    #[error(transparent)]
+    NoInstance(#[from] NoInstances),
+    #[error("could not connect")]
+    Connect,
+    #[error("the connection closed before an answer")]
+    Closed,
+    #[error("no answer in time")]
+    Timeout,
+    #[error("an instance address does not form a URI")]
+    BadAddress,
+}
+
+/// What the breaker learns from a call: a 5xx or a broken exchange counts
+/// against the upstream; a call refused on our side teaches nothing.
+fn verdict(result: &Result<http::Response<Incoming>, ProxyError>) -> Option<bool> {
+    match result {
+        Ok(response) => Some(response.status().is_server_error()),
+        Err(ProxyError::Connect | ProxyError::Closed | ProxyError::Timeout) => Some(true),
+        Err(_) => None,
+    }
 }
 
 pub fn client(socket_buffer: Option<u32>) -> HttpClient {
@@ -40,71 +108,50 @@ pub fn client(socket_buffer: Option<u32>) -> HttpClient {
     connector.set_send_buffer_size(buffer);
     connector.set_recv_buffer_size(buffer);
     // A dead instance should fail over in a second, not a minute.
-    connector.set_connect_timeout(Some(std::time::Duration::from_secs(1)));
+    connector.set_connect_timeout(Some(Duration::from_secs(1)));
     connector.set_nodelay(true);
     Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector)
 }
 
 /// Sends `request` (path already rewritten, headers prepared) upstream.
 pub async fn forward(client: &HttpClient, upstream: &Upstream, route: &Route, request: Request<Body>) -> Response {
-    let permit = match upstream.breaker.try_acquire() {
-        Ok(permit) => permit,
-        Err(open) => {
-            return Problem::new(ErrorKind::Unavailable)
-                .detail(format!("{} is failing; the gateway stopped calling it for now", route.service))
-                .retry_after(open.remaining)
-                .into_response();
-        }
+    let attempts = Attempts {
+        client: client.clone(),
+        balancer: upstream.balancer.clone(),
+        budget: upstream.budget.clone(),
+        retry: upstream.retry.clone(),
+        deadline: Instant::now() + route.timeout(),
     };
-    let repeatable = matches!(*request.method(), Method::GET | Method::HEAD);
-    let (parts, body) = request.into_parts();
-    let mut body = Some(body);
-    let attempts = if repeatable { 2 } else { 1 };
-    for attempt in 1..=attempts {
-        let picked = match upstream.balancer.pick() {
-            Ok(picked) => picked,
-            Err(none) => {
-                drop(permit);
-                return Problem::new(ErrorKind::Unavailable).detail(none.to_string()).into_response();
-            }
-        };
-        let mut outgoing = Request::from_parts(parts.clone(), body.take().unwrap_or_else(Body::empty));
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        *outgoing.uri_mut() = match format!("http://{}{path}", picked.instance.address).parse() {
-            Ok(uri) => uri,
-            Err(_) => return Problem::internal("an instance address does not form a URI").into_response(),
-        };
-        match tokio::time::timeout(route.timeout(), client.request(outgoing)).await {
-            Ok(Ok(response)) => {
-                let failed = response.status().is_server_error();
-                picked.report(failed);
-                permit.report(failed);
-                let (mut head, incoming) = response.into_parts();
-                crate::headers::for_client(&mut head.headers);
-                return Response::from_parts(head, Body::new(incoming));
-            }
-            Ok(Err(error)) if error.is_connect() && attempt < attempts => {
-                picked.report(true);
-                tracing::warn!(service = %route.service, instance = %picked.instance.id, "connect failed; trying another instance");
-            }
-            Ok(Err(error)) => {
-                picked.report(true);
-                permit.failure();
-                let detail = if error.is_connect() {
-                    format!("could not connect to {}", route.service)
-                } else {
-                    format!("{} closed the connection", route.service)
-                };
-                return Problem::new(ErrorKind::BadGateway).detail(detail).into_response();
-            }
-            Err(_) => {
-                picked.report(true);
-                permit.failure();
-                return Problem::new(ErrorKind::Timeout)
-                    .detail(format!("{} did not answer within {} ms", route.service, route.timeout().as_millis()))
-                    .into_response();
-            }
+    let stack = ServiceBuilder::new()
+        .layer(BreakerLayer::new(upstream.breaker.clone(), verdict))
+        .layer(upstream.bulkhead.clone())
+        .service(attempts);
+    match stack.oneshot(request).await {
+        Ok(response) => {
+            let (mut head, incoming) = response.into_parts();
+            crate::headers::for_client(&mut head.headers);
+            Response::from_parts(head, Body::new(incoming))
         }
+        Err(error) => answer(&error, route),
     }
-    unreachable!("the last attempt always returns")
+}
+
+/// The gateway's own answer when the upstream's cannot be passed on.
+fn answer(error: &ProxyError, route: &Route) -> Response {
+    let service = &route.service;
+    match error {
+        ProxyError::Open(open) => Problem::new(ErrorKind::Unavailable)
+            .detail(format!("{service} is failing; the gateway stopped calling it for now"))
+            .retry_after(open.remaining),
+        ProxyError::Full(_) => Problem::new(ErrorKind::Unavailable)
+            .detail(format!("{service} has as many requests from the gateway in flight as it may"))
+            .retry_after(Duration::from_secs(1)),
+        ProxyError::NoInstance(none) => Problem::new(ErrorKind::Unavailable).detail(none.to_string()),
+        ProxyError::Connect => Problem::new(ErrorKind::BadGateway).detail(format!("could not connect to {service}")),
+        ProxyError::Closed => Problem::new(ErrorKind::BadGateway).detail(format!("{service} closed the connection")),
+        ProxyError::Timeout => Problem::new(ErrorKind::Timeout)
+            .detail(format!("{service} did not answer within {} ms", route.timeout().as_millis())),
+        ProxyError::BadAddress => Problem::internal(error),
+    }
+    .into_response()
 }

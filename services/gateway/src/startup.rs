@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use comms::discovery::{BalanceStrategy, Balancer, EjectionConfig, ServiceRegistry};
 use comms::http::{ServerLimits, with_standard_layers};
-use comms::resilience::{BreakerConfig, CircuitBreaker};
 use comms::service::{Builder, Parts};
 
 use crate::auth::{Verifier, jwks_fetcher};
@@ -37,6 +36,17 @@ pub async fn build_with(
     services.push(settings.jwks_service.clone());
     services.sort();
     services.dedup();
+    let resilience = settings.resilience();
+    tracing::info!(
+        max_concurrent = resilience.max_concurrent,
+        retry_attempts = resilience.retry.max_attempts,
+        retry_budget_ratio = resilience.retry.budget_ratio,
+        retry_budget_min_per_sec = resilience.retry.budget_min_per_sec,
+        breaker_failure_ratio = resilience.breaker.failure_ratio,
+        breaker_min_throughput = resilience.breaker.min_throughput,
+        breaker_break_secs = resilience.breaker.break_duration.as_secs(),
+        "per upstream: bulkhead, retry budget and breaker"
+    );
     // Watched once here; picking an instance reads the watch, so no
     // registry call is ever made on the request path.
     let upstreams: HashMap<String, Upstream> = services
@@ -45,8 +55,7 @@ pub async fn build_with(
             let watch = registry.watch(&service);
             let balancer =
                 Balancer::new(service.clone(), watch, BalanceStrategy::PowerOfTwoChoices, EjectionConfig::default());
-            let breaker = CircuitBreaker::new(format!("gateway->{service}"), BreakerConfig::default());
-            (service, Upstream { balancer, breaker })
+            (service, Upstream::new(balancer, &resilience))
         })
         .collect();
     let refresh = Duration::from_secs(settings.jwks_min_refresh_secs);

@@ -10,5 +10,6 @@ mod helpers;
 mod limits;
 mod openapi;
 mod rate_limit;
+mod resilience;
 mod routing;
 mod streaming;
