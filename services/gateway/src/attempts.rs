@@ -21,7 +21,7 @@ use http_body::Body as _;
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use crate::proxy::{HttpClient, ProxyError};
+use crate::client::{HttpClient, ProxyError};
 
 /// One call to one upstream service, until `deadline`.
 #[derive(Clone)]

@@ -16,7 +16,8 @@ use http::header::{self, HeaderValue};
 use http_body_util::Limited;
 
 use crate::auth::{AuthError, Claims, Verifier};
-use crate::proxy::{self, HttpClient, Upstream};
+use crate::client::HttpClient;
+use crate::proxy::{self, Upstream};
 use crate::rate_limit::ClientLimiter;
 use crate::routes::{Auth, Route, RouteTable};
 

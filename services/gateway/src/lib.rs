@@ -14,6 +14,7 @@ pub mod startup;
 mod api_page;
 mod attempts;
 mod auth;
+mod client;
 mod headers;
 mod openapi;
 mod proxy;

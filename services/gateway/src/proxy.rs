@@ -25,21 +25,18 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use comms::client::BreakerLayer;
-use comms::discovery::{Balancer, NoInstances};
+use comms::discovery::Balancer;
 use comms::error::ErrorKind;
 use comms::http::Problem;
-use comms::resilience::{BreakerConfig, BreakerOpen, Bulkhead, BulkheadFull, CircuitBreaker, RetryBudget, RetryConfig};
+use comms::resilience::{BreakerConfig, Bulkhead, CircuitBreaker, RetryBudget, RetryConfig};
 use http::Request;
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::time::Instant;
 use tower::{ServiceBuilder, ServiceExt};
 
 use crate::attempts::Attempts;
+use crate::client::{HttpClient, ProxyError};
 use crate::routes::Route;
-
-pub type HttpClient = Client<HttpConnector, Body>;
 
 /// How hard the gateway leans on each upstream: one breaker, one bulkhead
 /// and one retry budget per upstream service, configured alike.
@@ -73,25 +70,6 @@ impl Upstream {
     }
 }
 
-/// Why the gateway has no answer of the upstream's to pass on.
-#[derive(Debug, thiserror::Error)]
-pub enum ProxyError {
-    #[error(transparent)]
-    Open(#[from] BreakerOpen),
-    #[error(transparent)]
-    Full(#[from] BulkheadFull),
-    #[error(transparent)]
-    NoInstance(#[from] NoInstances),
-    #[error("could not connect")]
-    Connect,
-    #[error("the connection closed before an answer")]
-    Closed,
-    #[error("no answer in time")]
-    Timeout,
-    #[error("an instance address does not form a URI")]
-    BadAddress,
-}
-
 /// What the breaker learns from a call: a 5xx or a broken exchange counts
 /// against the upstream; a call refused on our side teaches nothing.
 fn verdict(result: &Result<http::Response<Incoming>, ProxyError>) -> Option<bool> {
@@ -100,17 +78,6 @@ fn verdict(result: &Result<http::Response<Incoming>, ProxyError>) -> Option<bool
         Err(ProxyError::Connect | ProxyError::Closed | ProxyError::Timeout) => Some(true),
         Err(_) => None,
     }
-}
-
-pub fn client(socket_buffer: Option<u32>) -> HttpClient {
-    let mut connector = HttpConnector::new();
-    let buffer = socket_buffer.map(|b| b as usize);
-    connector.set_send_buffer_size(buffer);
-    connector.set_recv_buffer_size(buffer);
-    // A dead instance should fail over in a second, not a minute.
-    connector.set_connect_timeout(Some(Duration::from_secs(1)));
-    connector.set_nodelay(true);
-    Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector)
 }
 
 /// Sends `request` (path already rewritten, headers prepared) upstream.

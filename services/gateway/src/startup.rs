@@ -10,9 +10,10 @@ use comms::http::{ServerLimits, with_standard_layers};
 use comms::service::{Builder, Parts};
 
 use crate::auth::{Verifier, jwks_fetcher};
+use crate::client;
 use crate::config::{GATEWAY, Settings};
 use crate::gateway::{Gateway, router};
-use crate::proxy::{self, Upstream};
+use crate::proxy::Upstream;
 use crate::rate_limit::ClientLimiter;
 use crate::routes::RouteTable;
 use crate::{api_page, socket};
@@ -65,7 +66,7 @@ pub async fn build_with(
         table: table.clone(),
         verifier: Verifier::new(jwks, &settings.jwt_issuer, &settings.jwt_audience, refresh),
         limiter: Arc::new(ClientLimiter::new(settings.rate_per_second, settings.rate_burst)),
-        client: proxy::client(settings.socket_buffer_bytes),
+        client: client::client(settings.socket_buffer_bytes),
         body_limit: settings.body_limit_bytes,
     });
     crate::rate_limit::prune_periodically(Arc::downgrade(&gateway.limiter), PRUNE_LIMITER_EVERY);
