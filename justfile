@@ -73,13 +73,15 @@ check-structure:
 kafka:
     deploy/kafka/broker.sh start
 
-# Formatting, lints, the one-version check, the structure check and the two
-# docs checks (README's Test section, choosing.md's figures), as CI runs them.
+# Formatting, lints, the one-version check, the structure check, the service
+# list's check (deploy/services.toml against every place naming the services)
+# and the two docs checks (README's Test section, choosing.md's figures), as CI runs them.
 check:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
     .ci/one-version
     tools/python/run .ci/check-structure.py
+    tools/python/run deploy/services.py check
     tools/python/run .ci/check-readme-test.py
     tools/python/run .ci/check-choosing-figures.py
 

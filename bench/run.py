@@ -29,9 +29,15 @@ RELEASE = os.path.join(ROOT, "target", "release")
 PG = "postgres://postgres@127.0.0.1:5432"
 AMQP = "amqp://guest:guest@127.0.0.1:5672/%2f"
 KAFKA = os.environ.get("KAFKA_BROKERS", "127.0.0.1:19092")
-# Ports of the suite's own system: `just dev` may be running on the defaults.
-PORTS = {"gateway": (18080, None), "user": (18081, 19081), "order": (18082, 19082),
-         "inventory": (18083, 19083), "notification": (18084, None), "analytics": (18085, 19085)}
+sys.path.insert(0, os.path.join(ROOT, "deploy"))
+import services as service_list  # noqa: E402 (deploy/services.py, the service list)
+
+SERVICES = service_list.load()
+# The suite's own system runs on the list's ports moved by this much:
+# `just dev` may be running on the defaults.
+OFFSET = 10000
+PORTS = {s["name"]: (s["http_port"] + OFFSET, s["grpc_port"] + OFFSET if "grpc_port" in s else None)
+         for s in SERVICES}
 NGINX_PORT = 18090
 
 
@@ -78,7 +84,7 @@ class System:
         self.logs = tempfile.mkdtemp(prefix="switchyard-bench-")
 
     def start(self):
-        for service in ["user", "inventory", "order", "notification", "analytics", "gateway"]:
+        for service in PORTS:  # the list's start order
             self.spawn(service)
             self.wait_ready(service)
 
@@ -89,9 +95,8 @@ class System:
                "BROKER_NAMESPACE": self.namespace, "BROKER_QUEUE_EXPIRY_SECS": "600"}
         if service == "gateway":
             env.update({"GATEWAY_PORT": str(http), "GATEWAY_RATE_PER_SECOND": "1000000",
-                        "GATEWAY_RATE_BURST": "1000000",
-                        "GATEWAY_UPSTREAMS": ";".join(f"{s}=127.0.0.1:{p[0]}" for s, p in PORTS.items()
-                                                      if s != "gateway")})
+                        "GATEWAY_RATE_BURST": "1000000"})
+            env.update(service_list.upstreams_env(SERVICES, service, OFFSET))
             return env
         database = f"bench_{service}"
         psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
@@ -100,14 +105,8 @@ class System:
                     f"{prefix}DATABASE_MAX_CONNECTIONS": "10"})
         if grpc:
             env[f"{prefix}GRPC_PORT"] = str(grpc)
-        env.update({
-            "user": {"USER_JWT__PRIVATE_KEY_FILE": "deploy/dev-keys/jwt-ed25519.pem",
-                     "USER_SEED_ADMIN__EMAIL": "admin@switchyard.local",
-                     "USER_SEED_ADMIN__PASSWORD": "switchyard-admin"},
-            "order": {"ORDER_UPSTREAMS": f"user-grpc=127.0.0.1:{PORTS['user'][1]};"
-                                         f"inventory-grpc=127.0.0.1:{PORTS['inventory'][1]}"},
-            "notification": {"NOTIFICATION_UPSTREAMS": f"user=127.0.0.1:{PORTS['user'][0]}"},
-        }.get(service, {}))
+        env.update(service_list.upstreams_env(SERVICES, service, OFFSET))
+        env.update(service_list.by_name(SERVICES)[service]["dev_env"])
         return env
 
     def spawn(self, service):

