@@ -73,6 +73,12 @@ check-structure:
 kafka:
     deploy/kafka/broker.sh start
 
+# Add a service: the template crate (template/) copied as NAME and added to
+# every place that names the services. Options: --grpc, --publishes TYPE...,
+# --consumes TYPE... (docs/adding-a-service.md).
+new-service name *options:
+    tools/python/run deploy/new_service.py {{name}} {{options}}
+
 # Formatting, lints, the one-version check, the structure check, the service
 # list's check (deploy/services.toml against every place naming the services)
 # and the two docs checks (README's Test section, choosing.md's figures), as CI runs them.

@@ -79,15 +79,20 @@ def wait_for_gateway():
 
     wait_until("the gateway", ready, timeout=120)
 
-    def products():
+    def answering():
+        # A login that cannot succeed: 401 is the user service answering,
+        # 502/503 the gateway still without it.
         try:
             call("GET", "/api/products")
+            call("POST", "/api/auth/login", {"email": "nobody@example.com", "password": "not-a-password"},
+                 expect=(401,))
             return True
         except DemoFailed:
             return None
 
-    # The gateway may be up before the services behind it.
-    wait_until("the services behind the gateway", products, timeout=60)
+    # The gateway may be up before the services behind it (the user service
+    # hashes the seed admin's password before it listens).
+    wait_until("the services behind the gateway", answering, timeout=120)
 
 
 def order_status(order_id, token, wanted):

@@ -7,12 +7,15 @@ use std::path::PathBuf;
 use prost::Message as _;
 
 /// Each package is compiled on its own so its descriptor set can be
-/// registered for reflection by exactly the service that implements it.
+/// registered for reflection by exactly the service that implements it. The
+/// last is the template crate's (template/, which `just new-service` copies:
+/// built and tested, never run).
 const PACKAGES: &[(&str, &str)] = &[
     ("user/v1/user.proto", "user_v1"),
     ("inventory/v1/inventory.proto", "inventory_v1"),
     ("order/v1/order.proto", "order_v1"),
     ("analytics/v1/analytics.proto", "analytics_v1"),
+    ("template/v1/template.proto", "template_v1"),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

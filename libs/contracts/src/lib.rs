@@ -19,7 +19,9 @@ macro_rules! package {
     };
 }
 
+// As build.rs lists them; the last is the template crate's (template/).
 package!(user, "user.v1", "user_v1");
 package!(inventory, "inventory.v1", "inventory_v1");
 package!(order, "order.v1", "order_v1");
 package!(analytics, "analytics.v1", "analytics_v1");
+package!(template, "template.v1", "template_v1");

@@ -8,6 +8,7 @@
 
 pub mod inventory;
 pub mod order;
+pub mod template;
 pub mod user;
 
 pub use inventory::{InventoryRejected, InventoryReleased, InventoryReserved, LowStock, ShortLine};
