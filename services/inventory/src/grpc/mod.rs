@@ -13,11 +13,10 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use crate::catalog::{self, is_exact_sku};
-use crate::db::products;
 use crate::domain::Product;
 use crate::error::InventoryError;
 use crate::state::AppState;
-use crate::stock_feed::{Reason, StockChange};
+use crate::stock_feed;
 
 /// The most skus one request may name.
 const MAX_SKUS: usize = 100;
@@ -69,17 +68,13 @@ impl pb::inventory_service_server::InventoryService for InventoryGrpc {
         }
         let watched = (!skus.is_empty()).then_some(skus);
         // Subscribe before reading the snapshot, so nothing committed in
-        // between is lost (it may arrive twice; stock values are absolute).
+        // between is lost; what the snapshot already holds is dropped.
         let changes = self.state.feed.subscribe();
-        let snapshot = products::stock_of(&self.state.db, watched.as_deref())
-            .await
-            .map_err(InventoryError::from)?
-            .into_iter()
-            .map(|(sku, stock)| StockChange::new(sku, stock, Reason::Snapshot))
-            .collect();
+        let (snapshot, seen) =
+            stock_feed::snapshot(&self.state.db, watched.as_deref()).await.map_err(InventoryError::from)?;
         let (tx, rx) = tokio::sync::mpsc::channel(WATCH_BUFFER);
         let watched: Option<HashSet<String>> = watched.map(|skus| skus.into_iter().collect());
-        let task = watch::forward(snapshot, changes, watched, tx, self.shutdown.clone());
+        let task = watch::forward(snapshot, seen, changes, watched, tx, self.shutdown.clone());
         tokio::spawn(task.in_current_span());
         Ok(Response::new(ReceiverStream::new(rx)))
     }

@@ -18,10 +18,11 @@ use tonic::Status;
 
 use comms::db::Notice;
 
-use crate::stock_feed::StockChange;
+use crate::stock_feed::{Seen, StockChange};
 
 pub async fn forward(
     snapshot: Vec<StockChange>,
+    seen: Seen,
     mut changes: Receiver<Notice>,
     watched: Option<HashSet<String>>,
     out: Sender<Result<pb::StockChange, Status>>,
@@ -43,6 +44,7 @@ pub async fn forward(
         };
         let item = match event {
             Ok(Notice::Change(payload)) => match serde_json::from_str::<StockChange>(&payload) {
+                Ok(change) if change.xid.is_some_and(|xid| seen.includes(xid)) => continue,
                 Ok(change) if watched.as_ref().is_none_or(|w| w.contains(&change.sku)) => Ok(to_proto(&change)),
                 Ok(_) => continue,
                 Err(error) => {
@@ -82,19 +84,25 @@ mod tests {
     use crate::stock_feed::Reason;
 
     fn change(sku: &str, stock: i64) -> Notice {
-        Notice::Change(serde_json::to_string(&StockChange::new(sku, stock, Reason::Restocked)).unwrap())
+        committed_by(sku, stock, None)
+    }
+
+    fn committed_by(sku: &str, stock: i64, xid: Option<u64>) -> Notice {
+        let change = StockChange { xid, ..StockChange::new(sku, stock, Reason::Restocked) };
+        Notice::Change(serde_json::to_string(&change).unwrap())
     }
 
     /// Runs `forward` to its end and collects what it sent.
     async fn collect(
         snapshot: Vec<StockChange>,
+        seen: Seen,
         changes: Receiver<Notice>,
         watched: Option<&[&str]>,
         shutdown: Shutdown,
     ) -> Vec<Result<(String, i64, String), Code>> {
         let (tx, mut rx) = mpsc::channel(100);
         let watched = watched.map(|w| w.iter().map(|s| (*s).to_owned()).collect());
-        forward(snapshot, changes, watched, tx, shutdown).await;
+        forward(snapshot, seen, changes, watched, tx, shutdown).await;
         let mut items = Vec::new();
         while let Some(item) = rx.recv().await {
             items.push(item.map(|c| (c.sku, c.stock, c.reason)).map_err(|s| s.code()));
@@ -109,7 +117,7 @@ mod tests {
             feed.send(event).unwrap();
         }
         let snapshot = vec![StockChange::new("A", 3, Reason::Snapshot)];
-        let items = collect(snapshot, changes, Some(&["A"]), Shutdown::new()).await;
+        let items = collect(snapshot, Seen::default(), changes, Some(&["A"]), Shutdown::new()).await;
         assert_eq!(
             items,
             [
@@ -122,12 +130,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_change_the_snapshot_already_holds_is_not_sent_again() {
+        let (feed, changes) = broadcast::channel(16);
+        // Transaction 41 committed before the snapshot (its notification
+        // came late); 43 was still running when the snapshot was taken.
+        for event in [committed_by("A", 3, Some(41)), committed_by("A", 5, Some(43)), Notice::Interrupted] {
+            feed.send(event).unwrap();
+        }
+        let seen = Seen::parse("42:44:43").unwrap();
+        let snapshot = vec![StockChange::new("A", 3, Reason::Snapshot)];
+        let items = collect(snapshot, seen, changes, None, Shutdown::new()).await;
+        assert_eq!(
+            items,
+            [Ok(("A".into(), 3, "snapshot".into())), Ok(("A".into(), 5, "restocked".into())), Err(Code::Unavailable)]
+        );
+    }
+
+    #[tokio::test]
     async fn a_reader_that_fell_behind_is_dropped_with_resource_exhausted() {
         let (feed, changes) = broadcast::channel(4);
         for stock in 0..10 {
             feed.send(change("A", stock)).unwrap();
         }
-        let items = collect(Vec::new(), changes, None, Shutdown::new()).await;
+        let items = collect(Vec::new(), Seen::default(), changes, None, Shutdown::new()).await;
         assert_eq!(items, [Err(Code::ResourceExhausted)], "no change is passed on once some were missed");
     }
 
@@ -136,7 +161,7 @@ mod tests {
         let (_feed, changes) = broadcast::channel::<Notice>(4);
         let shutdown = Shutdown::new();
         shutdown.trigger();
-        let items = collect(Vec::new(), changes, None, shutdown).await;
+        let items = collect(Vec::new(), Seen::default(), changes, None, shutdown).await;
         assert_eq!(items, [Err(Code::Unavailable)]);
     }
 }
