@@ -95,7 +95,7 @@ def main():
 
     def counted():
         series, _ = call("GET", f"/api/analytics/series?metric={NAME}.item_created&minutes=10", token=admin)
-        return sum(point["count"] for point in series["points"]) >= 1
+        return sum(point["events"] for point in series["points"]) >= 1
     eventually(f"(c) analytics counts {NAME}.item_created", counted)
     print(f"(c) analytics counts {NAME}.item_created")
 
