@@ -53,12 +53,15 @@ pub async fn serve(listener: TcpListener, services: GrpcServices, shutdown: Shut
         health.set_service_status(name, ServingStatus::Serving).await;
     }
 
-    let mut reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
-    for set in &services.descriptor_sets {
-        reflection = reflection.register_encoded_file_descriptor_set(set);
-    }
-    let reflection = reflection.build_v1()?;
+    let reflection = || {
+        let builder = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        services.descriptor_sets.iter().fold(builder, |builder, set| builder.register_encoded_file_descriptor_set(set))
+    };
+    // Both versions of reflection: grpcio's reflection client and older
+    // grpcurl releases ask only for v1alpha.
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
 
     let names = services.names.clone();
     let draining = async move {
@@ -76,7 +79,8 @@ pub async fn serve(listener: TcpListener, services: GrpcServices, shutdown: Shut
         .layer(super::GrpcMetricsLayer)
         .add_routes(services.routes)
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         // TCP_NODELAY: HTTP/2 writes a response as several small frames, and
         // with Nagle's algorithm on, the last of them can wait for the
         // client's delayed ACK (up to 40 ms on Linux): a p99 of 40 ms for a
