@@ -19,17 +19,19 @@ test:
 
 # Build and start the whole system with docker compose, then print the URLs.
 up:
-    docker compose up --build --wait
+    deploy/secrets.sh
+    SWITCHYARD_UID=$(id -u) docker compose up --build --wait
     @echo "gateway  http://localhost:8080/docs"
     @echo "jaeger   http://localhost:16686"
     @echo "rabbitmq http://localhost:15672  (guest / guest)"
     @echo "consul   http://localhost:8500"
     @echo "mail     http://localhost:8025"
-    @echo "admin    admin@switchyard.local / switchyard-admin"
+    @echo "admin    admin@switchyard.local, password in .secrets/user/admin-password"
 
 # The same with a Kafka-protocol broker (tansu) instead of RabbitMQ.
 up-kafka:
-    docker compose -f docker-compose.yml -f deploy/compose/kafka.yml up --build --wait
+    deploy/secrets.sh
+    SWITCHYARD_UID=$(id -u) docker compose -f docker-compose.yml -f deploy/compose/kafka.yml up --build --wait
 
 # Stop and remove the containers (add `-v` to docker compose down to drop the data).
 down:

@@ -13,6 +13,7 @@ the gateway and the service's own gRPC port, the four things CI checks:
 Usage: tools/python/run .ci/check-generated-service.py NAME GRPC_PORT [gateway-url]
 """
 import json
+import os
 import subprocess
 import sys
 import time
@@ -24,9 +25,12 @@ import grpc
 from google.protobuf import descriptor_pool, message_factory
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deploy"))
+import seed_admin  # noqa: E402 (deploy/seed_admin.py)
+
 NAME, GRPC_PORT = sys.argv[1], int(sys.argv[2])
 BASE = (sys.argv[3] if len(sys.argv) > 3 else "http://localhost:8080").rstrip("/")
-ADMIN = ("admin@switchyard.local", "switchyard-admin")
+ADMIN = seed_admin.credentials()
 DEADLINE = 30
 
 

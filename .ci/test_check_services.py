@@ -19,7 +19,7 @@ FILES = [
     "docker-compose.yml", "deploy/compose/kafka.yml", "Cargo.toml", "tests/e2e/src/system.rs",
     "libs/contracts/build.rs", "libs/contracts/src/lib.rs",
 ]
-DIRECTORIES = ["libs/events/src", "proto", "deploy/dev-keys"]
+DIRECTORIES = ["libs/events/src", "proto"]
 
 
 def service_files():

@@ -30,6 +30,7 @@ PG = "postgres://postgres@127.0.0.1:5432"
 AMQP = "amqp://guest:guest@127.0.0.1:5672/%2f"
 KAFKA = os.environ.get("KAFKA_BROKERS", "127.0.0.1:19092")
 sys.path.insert(0, os.path.join(ROOT, "deploy"))
+import seed_admin  # noqa: E402 (deploy/seed_admin.py)
 import services as service_list  # noqa: E402 (deploy/services.py, the service list)
 
 SERVICES = service_list.load()
@@ -391,8 +392,8 @@ def pgbench(clients, seconds):
 
 def login(gateway):
     request = urllib.request.Request(f"{gateway}/api/auth/login", method="POST",
-                                     data=json.dumps({"email": "admin@switchyard.local",
-                                                      "password": "switchyard-admin"}).encode(),
+                                     data=json.dumps(dict(zip(("email", "password"),
+                                                              seed_admin.credentials()))).encode(),
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())["access_token"]
@@ -419,6 +420,8 @@ def main():
     if not args.no_build:
         run(["deploy/build.sh", "release", "all"])
         run(["cargo", "build", "--release", "--locked", "-p", "loadgen", "-p", "bench"])
+    # The signing key and seed admin password the services' dev settings name.
+    run([os.path.join(ROOT, "deploy", "secrets.sh"), os.path.join(ROOT, ".secrets")])
     started = time.monotonic()
     system = System()
     try:

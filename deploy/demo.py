@@ -16,8 +16,10 @@ import urllib.error
 import urllib.request
 import uuid
 
+import seed_admin
+
 BASE = (sys.argv[1] if len(sys.argv) > 1 else "http://localhost:8080").rstrip("/")
-ADMIN = ("admin@switchyard.local", "switchyard-admin")
+ADMIN = seed_admin.credentials()
 
 
 def call(method, path, body=None, token=None, headers=None, expect=(200, 201)):

@@ -5,8 +5,9 @@
 # OTEL_EXPORTER_OTLP_ENDPOINT is set. Ctrl-C (or SIGTERM) stops them all.
 #
 # The services, their ports, databases and the variables each gets come
-# from deploy/services.toml. Seed: admin@switchyard.local / switchyard-admin,
-# and a few demo products.
+# from deploy/services.toml. Seed: admin@switchyard.local (its password is in
+# .secrets/user/admin-password, made with the signing key on first run by
+# deploy/secrets.sh) and a few demo products.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG="${PGHOST:-127.0.0.1}"
@@ -15,6 +16,7 @@ names=$(list names)
 
 # The databases, with the script compose runs: it creates only what is missing.
 psql -h "$PG" -U postgres -q -v ON_ERROR_STOP=1 -f deploy/postgres/init.sql
+deploy/secrets.sh
 deploy/build.sh dev all
 
 export RUST_LOG="${RUST_LOG:-info}"

@@ -111,7 +111,9 @@ def generate(root=ROOT):
 def dev_env(services, name, pg_host, consul_url):
     service = by_name(services)[name]
     prefix = service["prefix"]
-    env = {f"{prefix}CONSUL_URL": consul_url}
+    # Loopback only: a development system's services are for this machine,
+    # not for every host on its network (CI checks what they listen on).
+    env = {f"{prefix}HOST": "127.0.0.1", f"{prefix}CONSUL_URL": consul_url}
     if "database" in service:
         env[f"{prefix}DATABASE_URL"] = f"postgres://postgres@{pg_host}:5432/{service['database']}"
     env.update(upstreams_env(services, name))

@@ -22,6 +22,9 @@ import tempfile
 import urllib.request
 import uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "deploy"))
+import seed_admin  # noqa: E402 (deploy/seed_admin.py)
+
 BASE = (sys.argv[1] if len(sys.argv) > 1 else "http://localhost:8080").rstrip("/")
 EXAMPLES = sys.argv[2] if len(sys.argv) > 2 else "15"
 EXCLUDED = r".*/stream$"
@@ -35,7 +38,8 @@ def post(path, body):
 
 
 def tokens():
-    admin = post("/api/auth/login", {"email": "admin@switchyard.local", "password": "switchyard-admin"})
+    email, password = seed_admin.credentials()
+    admin = post("/api/auth/login", {"email": email, "password": password})
     email = f"fuzz-{uuid.uuid4().hex[:8]}@example.com"
     post("/api/auth/register", {"email": email, "name": "Fuzz Customer", "password": "fuzzing password"})
     customer = post("/api/auth/login", {"email": email, "password": "fuzzing password"})

@@ -8,6 +8,7 @@
 //! - [`fault_proxy`]: a TCP proxy that adds latency, refuses, hangs or cuts;
 //! - [`grpc`]: reflection and health, as stock gRPC tooling asks them;
 //! - [`identity`]: the caller a service is told about, as a test sends it;
+//! - [`keys`]: signing keys made at run time, never read from the repository;
 //! - [`consul`]: a Consul HTTP API double that runs real health checks;
 //! - [`broker`]: a broker namespace of the test's own;
 //! - [`probe`]: a subscriber that records events, and publishes like a peer;
@@ -21,6 +22,7 @@ pub mod db;
 pub mod fault_proxy;
 pub mod grpc;
 pub mod identity;
+pub mod keys;
 pub mod otlp;
 pub mod probe;
 pub mod problem;

@@ -54,52 +54,67 @@ impl UserChanges {
 pub async fn register(state: &AppState, new: NewUser) -> Result<User, UserError> {
     // Always a customer: the admin role comes from the seed alone (see
     // `config::SeedAdmin`).
-    create(state, new, false).await
+    create(state, new).await
 }
 
-/// Creates the seed admin unless the email is already registered: safe to
-/// run at every start of every replica.
+/// The `seeds` row that records the seed admin.
+const ADMIN_SEED: &str = "admin";
+
+/// Creates the seed admin at the first start against a database, and never
+/// again: safe at every start of every replica, and a deleted seed admin
+/// stays deleted.
 pub async fn ensure_admin(state: &AppState, email: &str, password: &str) -> Result<(), UserError> {
-    let new = NewUser::parse(email, "Administrator", password)?;
-    let email = new.email.clone();
-    match create(state, new, true).await {
-        Ok(user) => {
-            tracing::info!(user_id = %user.id, "seed admin created");
-            Ok(())
-        }
-        Err(UserError::EmailTaken) => {
-            // Either an earlier start created it, or someone registered the
-            // address after the seed account was deleted; that account stays
-            // a customer, and an operator should hear about it.
-            if let Some((user, _)) = db::find_credentials(&state.db, &email).await?
-                && !user.roles.iter().any(|r| r == Role::Admin.as_str())
-            {
-                tracing::warn!(user_id = %user.id, "the seed admin's email belongs to an account without the admin role");
-            }
-            Ok(())
-        }
-        Err(other) => Err(other),
+    if db::seeded(&state.db, ADMIN_SEED).await? {
+        return Ok(());
     }
+    let new = NewUser::parse(email, "Administrator", password)?;
+    let hash = new.password.hash().await?;
+    let mut tx = state.db.begin().await?;
+    if !db::mark_seeded(&mut tx, ADMIN_SEED).await? {
+        return Ok(());
+    }
+    match insert(&mut tx, &new.email, &new.name, &hash, &[Role::Customer, Role::Admin]).await? {
+        Inserted::Created(user) => tracing::info!(user_id = %user.id, "seed admin created"),
+        // Someone registered the address first. That account stays a
+        // customer (registration never grants the role), and an operator
+        // should hear about it.
+        Inserted::EmailTaken => tracing::warn!("the seed admin's email belongs to an account registered before it"),
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
-async fn create(state: &AppState, new: NewUser, admin: bool) -> Result<User, UserError> {
-    let roles: &[&str] =
-        if admin { &[Role::Customer.as_str(), Role::Admin.as_str()] } else { &[Role::Customer.as_str()] };
+async fn create(state: &AppState, new: NewUser) -> Result<User, UserError> {
     // Hash before taking a connection: the pool is for queries, not for
     // waiting on the CPU.
     let hash = new.password.hash().await?;
     let mut tx = state.db.begin().await?;
-    match db::insert_user(&mut tx, &new.email, &new.name, &hash, roles).await? {
+    match insert(&mut tx, &new.email, &new.name, &hash, &[Role::Customer]).await? {
         Inserted::Created(user) => {
-            // The event commits with the user or not at all.
-            let event = UserRegistered { user_id: user.id, email: user.email.clone(), name: user.name.clone() };
-            outbox::enqueue(&mut tx, &Envelope::new("user", &event, None)).await?;
             tx.commit().await?;
             tracing::info!(user_id = %user.id, "user registered");
             Ok(user)
         }
         Inserted::EmailTaken => Err(UserError::EmailTaken),
     }
+}
+
+/// Inserts the user with its `UserRegistered` event: the event commits
+/// with the user or not at all.
+async fn insert(
+    tx: &mut sqlx::PgConnection,
+    email: &Email,
+    name: &UserName,
+    hash: &PasswordHash,
+    roles: &[Role],
+) -> Result<Inserted, UserError> {
+    let roles: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
+    let inserted = db::insert_user(tx, email, name, hash, &roles).await?;
+    if let Inserted::Created(user) = &inserted {
+        let event = UserRegistered { user_id: user.id, email: user.email.clone(), name: user.name.clone() };
+        outbox::enqueue(tx, &Envelope::new("user", &event, None)).await?;
+    }
+    Ok(inserted)
 }
 
 /// A verified login: the user and a signed access token.

@@ -10,7 +10,7 @@
 //! | `USER_JWT__PRIVATE_KEY` or `USER_JWT__PRIVATE_KEY_FILE` | required: an Ed25519 PKCS#8 PEM |
 //! | `USER_JWT__ISSUER` / `USER_JWT__AUDIENCE` | `switchyard-user` / `switchyard` |
 //! | `USER_JWT__TTL_SECS` | `900` |
-//! | `USER_SEED_ADMIN__EMAIL` / `USER_SEED_ADMIN__PASSWORD` | unset; if both are set, this admin is created at start (once); the only account that gets the admin role |
+//! | `USER_SEED_ADMIN__EMAIL` with `USER_SEED_ADMIN__PASSWORD` or `USER_SEED_ADMIN__PASSWORD_FILE` | unset; if set, this admin is created at the first start only (deleted, it stays deleted); the only account that gets the admin role |
 
 use serde::{Deserialize, Serialize};
 
@@ -37,10 +37,34 @@ pub struct JwtSettings {
 /// It is the only way to the admin role. Registration never grants it, not
 /// even for this email: were the seed account deleted, whoever registered
 /// the address next would otherwise become an admin.
+///
+/// Created once per database, ever: a later start does not bring a deleted
+/// seed admin back (`accounts::ensure_admin`).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct SeedAdmin {
     pub email: Option<String>,
     pub password: Option<String>,
+    /// A file holding the password (deploy/secrets.sh writes one per
+    /// installation), so it is in no environment listing.
+    pub password_file: Option<String>,
+}
+
+impl SeedAdmin {
+    /// The email and password, if a seed admin is configured.
+    pub fn credentials(&self) -> anyhow::Result<Option<(String, String)>> {
+        let Some(email) = &self.email else { return Ok(None) };
+        let password = match (&self.password, &self.password_file) {
+            (Some(password), _) => password.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("read USER_SEED_ADMIN__PASSWORD_FILE {path}: {e}"))?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+            (None, None) => anyhow::bail!(
+                "USER_SEED_ADMIN__EMAIL is set: set USER_SEED_ADMIN__PASSWORD_FILE or USER_SEED_ADMIN__PASSWORD too"
+            ),
+        };
+        Ok(Some((email.clone(), password)))
+    }
 }
 
 impl Default for JwtSettings {
@@ -64,7 +88,7 @@ impl JwtSettings {
                 std::fs::read(path).map_err(|e| anyhow::anyhow!("read USER_JWT__PRIVATE_KEY_FILE {path}: {e}"))
             }
             (None, None) => anyhow::bail!(
-                "set USER_JWT__PRIVATE_KEY or USER_JWT__PRIVATE_KEY_FILE (deploy/dev-keys/ has a development key)"
+                "set USER_JWT__PRIVATE_KEY or USER_JWT__PRIVATE_KEY_FILE (deploy/secrets.sh makes a key for development)"
             ),
         }
     }

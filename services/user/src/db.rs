@@ -56,6 +56,21 @@ pub async fn insert_user(
     Ok(row.map_or(Inserted::EmailTaken, |r| Inserted::Created(r.into())))
 }
 
+/// Whether start-up seeded `name` at some earlier start.
+#[tracing::instrument(skip(executor))]
+pub async fn seeded(executor: impl PgExecutor<'_>, name: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM seeds WHERE name = $1)").bind(name).fetch_one(executor).await
+}
+
+/// Records that `name` is seeded; false if it already was (another replica,
+/// starting at the same moment, got there first).
+#[tracing::instrument(skip(conn))]
+pub async fn mark_seeded(conn: &mut PgConnection, name: &str) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("INSERT INTO seeds (name) VALUES ($1) ON CONFLICT DO NOTHING").bind(name).execute(conn).await?;
+    Ok(done.rows_affected() == 1)
+}
+
 #[tracing::instrument(skip(executor))]
 pub async fn find_user(executor: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User>> {
     sqlx::query_as::<_, UserRow>("SELECT id, email, name, roles, created_at FROM users WHERE id = $1")

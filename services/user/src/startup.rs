@@ -22,11 +22,11 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Application<AppState>>
     // Read before anything opens: a missing key is a configuration error.
     let tokens =
         TokenIssuer::from_pem(&jwt.private_key_pem()?, jwt.issuer.clone(), jwt.audience.clone(), jwt.ttl_secs)?;
-    let seed_admin = &settings.own.seed_admin;
+    let seed_admin = settings.own.seed_admin.credentials()?;
     Builder::new(&settings.service, &SERVICE)
         .build(|ctx| async move {
             let state = Arc::new(AppState { db: ctx.db().clone(), tokens });
-            if let (Some(email), Some(password)) = (&seed_admin.email, &seed_admin.password) {
+            if let Some((email, password)) = &seed_admin {
                 accounts::ensure_admin(&state, email, password)
                     .await
                     .map_err(|e| anyhow::anyhow!("seed admin: {e}"))?;

@@ -11,7 +11,14 @@ use testkit::{ConsulDouble, ServiceProcess, TestDatabase};
 pub const SERVICES: &[&str] = &["user", "inventory", "order", "notification", "analytics", "gateway"];
 
 pub const ADMIN_EMAIL: &str = "admin@switchyard.local";
-pub const ADMIN_PASSWORD: &str = "switchyard-admin";
+
+/// The seed admin's password, made per run as deploy/secrets.sh makes one
+/// per installation: no password is written in the repository.
+pub fn admin_password() -> &'static str {
+    static PASSWORD: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string());
+    &PASSWORD
+}
 
 pub struct System {
     /// The gateway's base URL: the only address tests talk to.
@@ -124,9 +131,9 @@ impl System {
 fn service_specific(service: &str) -> Vec<(&'static str, String)> {
     match service {
         "user" => vec![
-            ("USER_JWT__PRIVATE_KEY_FILE", repo_path("deploy/dev-keys/jwt-ed25519.pem")),
+            ("USER_JWT__PRIVATE_KEY", testkit::keys::ed25519_pem()),
             ("USER_SEED_ADMIN__EMAIL", ADMIN_EMAIL.into()),
-            ("USER_SEED_ADMIN__PASSWORD", ADMIN_PASSWORD.into()),
+            ("USER_SEED_ADMIN__PASSWORD", admin_password().into()),
         ],
         // Logging at warn must not turn tracing off: inventory's spans are
         // still expected in the trace of an order (`flow.rs`). Its start-up

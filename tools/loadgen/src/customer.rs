@@ -18,9 +18,18 @@ pub struct Shop {
 impl Shop {
     pub async fn prepare(args: &Args) -> anyhow::Result<Self> {
         let client = reqwest::Client::new();
+        let password = match &args.admin_password {
+            Some(password) => password.clone(),
+            None => std::fs::read_to_string(&args.admin_password_file)
+                .map_err(|e| {
+                    anyhow::anyhow!("read {}: {e} (or pass --admin-password)", args.admin_password_file.display())
+                })?
+                .trim_end()
+                .to_owned(),
+        };
         let login: Value = client
             .post(format!("{}/api/auth/login", args.gateway))
-            .json(&json!({ "email": args.admin_email, "password": args.admin_password }))
+            .json(&json!({ "email": args.admin_email, "password": password }))
             .send()
             .await?
             .error_for_status()?

@@ -41,8 +41,12 @@ pub struct Args {
     /// The admin who creates the load's products (the seeded one by default).
     #[arg(long, default_value = "admin@switchyard.local")]
     admin_email: String,
-    #[arg(long, default_value = "switchyard-admin")]
-    admin_password: String,
+    /// Its password; unset, read from `--admin-password-file`.
+    #[arg(long)]
+    admin_password: Option<String>,
+    /// Where deploy/secrets.sh wrote the seed admin's password.
+    #[arg(long, default_value = ".secrets/user/admin-password")]
+    admin_password_file: std::path::PathBuf,
     /// Don't poll placed orders until CONFIRMED (measure placement alone).
     #[arg(long)]
     no_follow: bool,

@@ -8,7 +8,7 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
-use crate::helpers::{assert_problem, dev_jwk, spawn_gateway, token};
+use crate::helpers::{assert_problem, dev_jwk, dev_key, spawn_gateway, token};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -50,8 +50,7 @@ async fn every_forged_token_is_refused() {
     let expired = token("u", &["admin"], |c| c["exp"] = json!(jsonwebtoken::get_current_timestamp() - 3600));
     let wrong_issuer = token("u", &["admin"], |c| c["iss"] = json!("someone"));
     let wrong_audience = token("u", &["admin"], |c| c["aud"] = json!("other-system"));
-    let other_pem =
-        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../user/tests/fixtures/other-ed25519.pem")).unwrap();
+    let other_pem = testkit::keys::ed25519_pem().into_bytes();
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = dev_jwk().common.key_id;
     let other_key = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_pem(&other_pem).unwrap()).unwrap();
@@ -78,8 +77,7 @@ async fn a_burst_of_unknown_key_ids_fetches_the_key_set_a_bounded_number_of_time
     let gw = spawn_gateway().await;
     let claims = json!({ "sub": "u", "roles": [], "iss": "switchyard-user", "aud": "switchyard",
                          "exp": jsonwebtoken::get_current_timestamp() + 600 });
-    let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/dev-keys/jwt-ed25519.pem")).unwrap();
-    let key = EncodingKey::from_ed_pem(&pem).unwrap();
+    let key = dev_key();
     let requests: Vec<_> = (0..200)
         .map(|_| {
             let mut header = Header::new(Algorithm::EdDSA);

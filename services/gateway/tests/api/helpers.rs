@@ -112,9 +112,10 @@ async fn jwks(State(echo): State<Echo>) -> axum::Json<JwkSet> {
     axum::Json(JwkSet { keys: vec![dev_jwk()] })
 }
 
+/// The key the double's key set publishes and test tokens are signed
+/// with, made at run time.
 pub fn dev_key() -> EncodingKey {
-    let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/dev-keys/jwt-ed25519.pem")).unwrap();
-    EncodingKey::from_ed_pem(&pem).unwrap()
+    EncodingKey::from_ed_pem(testkit::keys::shared_ed25519_pem().as_bytes()).unwrap()
 }
 
 pub fn dev_jwk() -> Jwk {

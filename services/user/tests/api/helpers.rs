@@ -1,7 +1,5 @@
 //! `spawn_app()` and typed request helpers.
 
-use std::path::PathBuf;
-
 use contracts::user::v1::user_service_client::UserServiceClient;
 use serde_json::{Value, json};
 use testkit::TestDatabase;
@@ -21,15 +19,16 @@ pub struct TestApp {
     pub broker: comms::messaging::settings::BrokerSettings,
 }
 
-pub fn dev_key_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/dev-keys/jwt-ed25519.pem")
+/// The key this test binary's user services sign with, made at run time.
+pub fn signing_key() -> &'static str {
+    testkit::keys::shared_ed25519_pem()
 }
 
 pub fn test_settings(database_url: &str) -> Settings {
     let mut settings = Settings::defaults(&user::SERVICE);
     settings.service = testkit::service_settings(&user::SERVICE, database_url);
     settings.service.database_max_connections = Some(5);
-    settings.own.jwt.private_key_file = Some(dev_key_path().display().to_string());
+    settings.own.jwt.private_key = Some(signing_key().to_owned());
     settings
 }
 
@@ -41,7 +40,7 @@ pub fn process_env(database_url: &str) -> Vec<(&'static str, String)> {
         ("USER_HTTP_PORT", "0".into()),
         ("USER_GRPC_PORT", "0".into()),
         ("USER_DATABASE_URL", database_url.into()),
-        ("USER_JWT__PRIVATE_KEY_FILE", dev_key_path().display().to_string()),
+        ("USER_JWT__PRIVATE_KEY", signing_key().to_owned()),
         ("USER_SHUTDOWN_GRACE_SECS", "5".into()),
         ("RUST_LOG", "info".into()),
     ]);

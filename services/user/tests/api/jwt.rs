@@ -60,8 +60,9 @@ async fn the_token_verifies_with_the_jwks_key_and_with_no_other() {
     assert!(as_json.get("d").is_none(), "the private half is never published");
     jsonwebtoken::decode::<Value>(&token, &DecodingKey::from_jwk(published).unwrap(), &validation()).unwrap();
 
-    let other_pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/other-ed25519.pem")).unwrap();
-    let other = Jwk::from_encoding_key(&EncodingKey::from_ed_pem(&other_pem).unwrap(), Algorithm::EdDSA).unwrap();
+    let other_pem = testkit::keys::ed25519_pem();
+    let other =
+        Jwk::from_encoding_key(&EncodingKey::from_ed_pem(other_pem.as_bytes()).unwrap(), Algorithm::EdDSA).unwrap();
     let error =
         jsonwebtoken::decode::<Value>(&token, &DecodingKey::from_jwk(&other).unwrap(), &validation()).unwrap_err();
     assert_eq!(error.kind(), &jsonwebtoken::errors::ErrorKind::InvalidSignature);

@@ -2,8 +2,9 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
-use crate::helpers::{As, PASSWORD, assert_problem, spawn_app, spawn_app_on, violated_fields};
+use crate::helpers::{As, PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_on, violated_fields};
 
 #[tokio::test]
 async fn a_user_registers_logs_in_reads_updates_is_listed_and_deleted() {
@@ -269,6 +270,7 @@ async fn the_seed_admin_is_created_once_however_often_the_service_starts() {
     settings.own.seed_admin = user::config::SeedAdmin {
         email: Some("root@example.com".into()),
         password: Some("a long enough password".into()),
+        ..Default::default()
     };
     for _ in 0..2 {
         drop(user::startup::build(&settings).await.expect("build with a seed admin"));
@@ -285,8 +287,11 @@ async fn registering_the_seed_admins_address_after_it_was_deleted_gives_no_admin
     testkit::otlp();
     let db = testkit::TestDatabase::create(&user::startup::MIGRATOR).await.unwrap();
     let mut settings = crate::helpers::test_settings(&db.url);
-    settings.own.seed_admin =
-        user::config::SeedAdmin { email: Some("root@example.com".into()), password: Some(PASSWORD.into()) };
+    settings.own.seed_admin = user::config::SeedAdmin {
+        email: Some("root@example.com".into()),
+        password: Some(PASSWORD.into()),
+        ..Default::default()
+    };
     let app = spawn_app_on(db, settings.clone()).await;
     let deleted =
         sqlx::query("DELETE FROM users WHERE email = 'root@example.com'").execute(&app.db.pool).await.unwrap();
@@ -301,4 +306,35 @@ async fn registering_the_seed_admins_address_after_it_was_deleted_gives_no_admin
         .await
         .unwrap();
     assert_eq!(roles, vec![vec!["customer".to_owned()]], "a restart does not promote the claimant");
+}
+
+#[tokio::test]
+async fn a_deleted_seed_admin_stays_deleted_when_the_service_starts_again() {
+    testkit::otlp();
+    let db = testkit::TestDatabase::create(&user::startup::MIGRATOR).await.unwrap();
+    let mut settings = crate::helpers::test_settings(&db.url);
+    // The password from a file, as deploy/secrets.sh writes it (newline included).
+    let password_file = std::env::temp_dir().join(format!("seed-admin-{}", uuid::Uuid::new_v4()));
+    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
+    settings.own.seed_admin = user::config::SeedAdmin {
+        email: Some("root@example.com".into()),
+        password_file: Some(password_file.display().to_string()),
+        ..Default::default()
+    };
+    let app = spawn_app_on(db, settings.clone()).await;
+    let login = app.login("root@example.com", PASSWORD).await;
+    assert_eq!(login.status(), 200, "the seed admin logs in with the password from the file");
+    let id: Uuid = login.json::<Value>().await.unwrap()["user"]["id"].as_str().unwrap().parse().unwrap();
+
+    let admin = As { id, roles: "customer,admin" };
+    let deleted = app.api.request(Method::DELETE, &format!("/users/{id}"), &admin).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    let TestApp { api, db, .. } = app;
+    drop(api);
+
+    let app = spawn_app_on(db, settings).await;
+    std::fs::remove_file(&password_file).unwrap();
+    assert_eq!(app.login("root@example.com", PASSWORD).await.status(), 401, "no seed admin came back");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(left, 0);
 }

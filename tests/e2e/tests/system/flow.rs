@@ -149,7 +149,7 @@ fn revenue(summary: &Value) -> i64 {
 }
 
 fn e2e_admin() -> (&'static str, &'static str) {
-    ("admin@switchyard.local", "switchyard-admin")
+    (e2e::ADMIN_EMAIL, e2e::admin_password())
 }
 
 /// The Kafka-protocol broker is needed; with `CI` set its absence fails.

@@ -27,7 +27,7 @@ async fn a_stopped_service_fails_fast_at_the_gateway_and_catches_up_on_return() 
 
     // While notification is down, an order goes through the saga; its
     // events wait in notification's queue.
-    let admin = api.with_token(&api.login("admin@switchyard.local", "switchyard-admin").await);
+    let admin = api.with_token(&api.login(e2e::ADMIN_EMAIL, e2e::admin_password()).await);
     let sku = format!("OUT-{}", &uuid::Uuid::new_v4().simple().to_string()[..8].to_uppercase());
     let (status, _) =
         admin.post("/api/products", json!({ "sku": sku, "name": "Outage mug", "price": 900, "stock": 5 })).await;

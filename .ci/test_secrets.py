@@ -1,0 +1,58 @@
+"""deploy/secrets.sh, the per-installation secrets: each run into a new
+directory makes a different password and key, a second run into the same
+directory changes nothing, the files are the owner's alone, and the key is
+an Ed25519 private key openssl can read. `just test` runs this file."""
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "deploy", "secrets.sh")
+
+
+@unittest.skipUnless(shutil.which("openssl"), "deploy/secrets.sh needs openssl")
+class Secrets(unittest.TestCase):
+    def make(self):
+        directory = tempfile.mkdtemp(prefix="switchyard-secrets-")
+        self.addCleanup(shutil.rmtree, directory)
+        target = os.path.join(directory, "secrets")
+        subprocess.run([SCRIPT, target], check=True, capture_output=True)
+        return target
+
+    def read(self, directory, name):
+        with open(os.path.join(directory, name)) as f:
+            return f.read()
+
+    def test_two_installations_get_different_passwords_and_keys(self):
+        first, second = self.make(), self.make()
+        for name in ["user/admin-password", "user/jwt-ed25519.pem"]:
+            self.assertNotEqual(self.read(first, name), self.read(second, name), name)
+        password = self.read(first, "user/admin-password").strip()
+        self.assertGreaterEqual(len(password), 24)
+        self.assertRegex(password, r"^[A-Za-z0-9_-]+$")
+
+    def test_a_second_run_changes_nothing(self):
+        target = self.make()
+        before = {name: self.read(target, name) for name in ["user/admin-password", "user/jwt-ed25519.pem"]}
+        result = subprocess.run([SCRIPT, target], check=True, capture_output=True, text=True)
+        self.assertEqual(result.stdout, "", "nothing was written")
+        self.assertEqual(before, {name: self.read(target, name) for name in before})
+
+    def test_only_the_owner_can_read_them(self):
+        target = self.make()
+        for name in ["", "user", "user/admin-password", "user/jwt-ed25519.pem"]:
+            mode = stat.S_IMODE(os.stat(os.path.join(target, name)).st_mode)
+            self.assertEqual(mode & 0o077, 0, f"{name or 'the directory'}: {oct(mode)}")
+
+    def test_the_key_is_an_ed25519_private_key(self):
+        target = self.make()
+        text = subprocess.run(["openssl", "pkey", "-in", os.path.join(target, "user/jwt-ed25519.pem"), "-noout",
+                               "-text"], check=True, capture_output=True, text=True).stdout
+        self.assertIn("ED25519 Private-Key", text)
+
+
+if __name__ == "__main__":
+    unittest.main()
