@@ -5,6 +5,7 @@
 //! tested and explained once. Transport crates (tonic's server set-up, OTLP,
 //! lapin, rdkafka, Consul's HTTP API) stay behind these modules.
 
+pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod db;

@@ -10,12 +10,13 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, RawPathParams, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use comms::auth::{Principal, Verifier};
 use comms::error::ErrorKind;
 use comms::http::Problem;
+use comms::http::caller::Caller;
 use http::header::{self, HeaderValue};
 use http_body_util::Limited;
 
-use crate::auth::{AuthError, Claims, Verifier};
 use crate::client::HttpClient;
 use crate::proxy::{self, Upstream};
 use crate::rate_limit::ClientLimiter;
@@ -65,20 +66,23 @@ async fn handle(
     // The bucket is the user's when the token is good, else the address's:
     // a stream of bad tokens is limited like anonymous traffic.
     let key = match &identity {
-        Ok(claims) => format!("user:{}", claims.sub),
+        Ok(Principal::User(caller)) => format!("user:{}", caller.user_id),
+        Ok(Principal::Service(name)) => format!("service:{name}"),
         Err(_) => format!("ip:{}", client.ip()),
     };
     if let Err(wait) = gateway.limiter.check(&key) {
         return Problem::new(ErrorKind::RateLimited).detail("slow down").retry_after(wait).into_response();
     }
 
-    let claims = match (route.auth, identity) {
-        (_, Ok(claims)) => Some(claims),
+    let caller = match (route.auth, identity) {
+        (_, Ok(Principal::User(caller))) => Some(caller),
+        // The gateway knows no service keys: no service token verifies here.
+        (_, Ok(Principal::Service(_))) => None,
         // A stale token must not stop anyone from logging in again.
         (Auth::Public, Err(_)) => None,
-        (Auth::Required, Err(error)) => return unauthenticated(&error),
+        (Auth::Required, Err(error)) => return error.into_response(),
     };
-    if !route.roles.is_empty() && !claims.as_ref().is_some_and(|c| has_any_role(c, &route.roles)) {
+    if !route.roles.is_empty() && !caller.as_ref().is_some_and(|c| has_any_role(c, &route.roles)) {
         return Problem::new(ErrorKind::Forbidden)
             .detail(format!("this needs one of the roles: {}", route.roles.join(", ")))
             .into_response();
@@ -110,7 +114,7 @@ async fn handle(
         Ok(uri) => uri,
         Err(_) => return Problem::new(ErrorKind::BadRequest).detail("the path cannot be forwarded").into_response(),
     };
-    crate::headers::for_upstream(&mut parts.headers, claims.as_ref(), client.ip());
+    crate::headers::for_upstream(&mut parts.headers, caller.as_ref(), client.ip());
     // Chunked bodies have no length up front: enforce the limit as they flow.
     let body = Body::new(Limited::new(body, gateway.body_limit));
     let mut response = proxy::forward(&gateway.client, upstream, route, Request::from_parts(parts, body)).await;
@@ -134,18 +138,8 @@ fn public_location(table: &RouteTable, service: &str, headers: &mut http::Header
     }
 }
 
-fn has_any_role(claims: &Claims, roles: &[String]) -> bool {
-    claims.roles.iter().any(|r| roles.contains(r))
-}
-
-fn unauthenticated(error: &AuthError) -> Response {
-    let mut response = Problem::new(ErrorKind::Unauthenticated).detail(error.to_string()).into_response();
-    let challenge = match error {
-        AuthError::Missing => "Bearer",
-        AuthError::Invalid(_) => "Bearer error=\"invalid_token\"",
-    };
-    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
-    response
+fn has_any_role(caller: &Caller, roles: &[String]) -> bool {
+    caller.roles.iter().any(|r| roles.contains(r))
 }
 
 fn method_not_allowed(routes: &[Route]) -> Response {

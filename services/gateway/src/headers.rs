@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use crate::auth::Claims;
+use comms::http::caller::Caller;
 
 /// Connection-level headers (RFC 9110, section 7.6.1) apply to one hop and
 /// are never forwarded. Typed names, not strings: removing by a string
@@ -43,7 +43,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// Prepares a request's headers for an upstream service.
-pub fn for_upstream(headers: &mut HeaderMap, claims: Option<&Claims>, client: IpAddr) {
+pub fn for_upstream(headers: &mut HeaderMap, caller: Option<&Caller>, client: IpAddr) {
     strip_hop_by_hop(headers);
     // Identity is the gateway's word only: whatever the client claimed goes.
     let spoofable: Vec<HeaderName> =
@@ -54,9 +54,9 @@ pub fn for_upstream(headers: &mut HeaderMap, claims: Option<&Claims>, client: Ip
     // Services trust X-User-*; the token itself stays at the edge.
     headers.remove(header::AUTHORIZATION);
     headers.remove(header::COOKIE);
-    if let Some(claims) = claims
+    if let Some(caller) = caller
         && let (Ok(id), Ok(roles)) =
-            (HeaderValue::from_str(&claims.sub), HeaderValue::from_str(&claims.roles.join(",")))
+            (HeaderValue::from_str(&caller.user_id.to_string()), HeaderValue::from_str(&caller.roles.join(",")))
     {
         headers.insert(comms::http::caller::USER_ID_HEADER, id);
         headers.insert(comms::http::caller::USER_ROLES_HEADER, roles);

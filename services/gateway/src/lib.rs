@@ -13,7 +13,6 @@ pub mod startup;
 
 mod api_page;
 mod attempts;
-mod auth;
 mod client;
 mod headers;
 mod openapi;

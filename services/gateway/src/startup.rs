@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use comms::auth::{ServiceKeys, UserKeys, Verifier};
 use comms::discovery::{BalanceStrategy, Balancer, EjectionConfig, ServiceRegistry};
 use comms::http::{ServerLimits, with_standard_layers};
 use comms::service::{Builder, Parts};
 
-use crate::auth::{Verifier, jwks_fetcher};
 use crate::client;
 use crate::config::{GATEWAY, Settings};
 use crate::gateway::{Gateway, router};
@@ -60,11 +60,18 @@ pub async fn build_with(
         })
         .collect();
     let refresh = Duration::from_secs(settings.jwks_min_refresh_secs);
-    let jwks = jwks_fetcher(registry.watch(&settings.jwks_service));
+    let keys = UserKeys::discovered(registry.watch(&settings.jwks_service), refresh);
     let gateway = Arc::new(Gateway {
         upstreams,
         table: table.clone(),
-        verifier: Verifier::new(jwks, &settings.jwt_issuer, &settings.jwt_audience, refresh),
+        // Client tokens only: the gateway is called by users, never by services.
+        verifier: Verifier::new(
+            GATEWAY.name,
+            keys,
+            ServiceKeys::default(),
+            &settings.jwt_issuer,
+            &settings.jwt_audience,
+        ),
         limiter: Arc::new(ClientLimiter::new(settings.rate_per_second, settings.rate_burst)),
         client: client::client(settings.socket_buffer_bytes),
         body_limit: settings.body_limit_bytes,

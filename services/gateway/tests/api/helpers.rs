@@ -125,10 +125,21 @@ pub fn dev_jwk() -> Jwk {
     jwk
 }
 
-/// A token as the user service issues it, with `tweak` applied to the claims.
-pub fn token(sub: &str, roles: &[&str], tweak: impl FnOnce(&mut Value)) -> String {
+/// The user id a test's user label stands for: the same label, the same id.
+pub fn user_id(label: &str) -> uuid::Uuid {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    label.hash(&mut hasher);
+    let high = hasher.finish();
+    "salt".hash(&mut hasher);
+    uuid::Uuid::from_u64_pair(high, hasher.finish())
+}
+
+/// A token as the user service issues it for the user `label` stands for
+/// ([`user_id`]), with `tweak` applied to the claims.
+pub fn token(label: &str, roles: &[&str], tweak: impl FnOnce(&mut Value)) -> String {
     let now = jsonwebtoken::get_current_timestamp();
-    let mut claims = json!({ "sub": sub, "roles": roles, "iss": "switchyard-user", "aud": "switchyard", "iat": now, "exp": now + 600 });
+    let mut claims = json!({ "sub": user_id(label).to_string(), "roles": roles, "iss": "switchyard-user", "aud": "switchyard", "iat": now, "exp": now + 600 });
     tweak(&mut claims);
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = dev_jwk().common.key_id;

@@ -2,7 +2,7 @@
 
 use comms::discovery::ServiceRegistry;
 
-use crate::helpers::{assert_problem, spawn_gateway, token};
+use crate::helpers::{assert_problem, spawn_gateway, token, user_id};
 
 #[tokio::test]
 async fn paths_are_rewritten_and_queries_kept() {
@@ -71,7 +71,7 @@ async fn spoofed_identity_headers_are_stripped_with_and_without_a_token() {
     let mut with_token = spoof.to_vec();
     with_token.push(("authorization", &bearer));
     let (_, signed) = gw.get("/api/echo/x", &with_token).await;
-    assert_eq!(signed["headers"]["x-user-id"], "real-user");
+    assert_eq!(signed["headers"]["x-user-id"], user_id("real-user").to_string());
     assert_eq!(signed["headers"]["x-user-roles"], "customer");
     assert!(signed["headers"].get("x-user-anything").is_none());
     assert!(signed["headers"].get("authorization").is_none(), "the token stays at the edge");
