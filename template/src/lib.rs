@@ -14,6 +14,7 @@
 //! - an `ItemCreated` event per item, through its outbox ([`items`]); // new-service: publishes
 //! - a consumer recording each event it receives, once ([`consumer`]). // new-service: consumes
 
+pub mod access;
 pub mod config;
 pub mod startup;
 pub mod state;
@@ -37,4 +38,5 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     database: Some(Database { name: "template", migrations: &startup::MIGRATOR }),
     publishes: true,
     consumes: true,
+    access: &access::ACCESS,
 };

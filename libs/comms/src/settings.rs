@@ -16,6 +16,7 @@ use figment::providers::{Env, Serialized};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::{AccessTable, AuthSettings};
 use crate::discovery::DiscoverySettings;
 use crate::messaging::settings::BrokerSettings;
 
@@ -45,6 +46,9 @@ pub struct ServiceDefaults {
     pub publishes: bool,
     /// Whether it consumes from the broker.
     pub consumes: bool,
+    /// Who may call each of its operations (REST and gRPC); whatever it
+    /// does not list is refused.
+    pub access: &'static AccessTable,
 }
 
 /// A service's own database: its default name on the local server, and the
@@ -79,6 +83,8 @@ pub struct ServiceSettings {
     pub shutdown_grace_secs: u64,
     #[serde(flatten)]
     pub discovery: DiscoverySettings,
+    /// This service's credential and the keys it verifies callers with.
+    pub auth: AuthSettings,
     /// Read from the unprefixed broker variables; `None` for a service
     /// that uses no broker.
     #[serde(skip)]
@@ -99,6 +105,7 @@ impl ServiceSettings {
             database_max_connections: service.database.map(|_| 10),
             shutdown_grace_secs: 20,
             discovery: DiscoverySettings::default(),
+            auth: AuthSettings::default(),
             broker: service.uses_broker().then(BrokerSettings::default),
         }
     }
@@ -213,6 +220,7 @@ mod tests {
         database: Some(Database { name: "svc", migrations: &NO_MIGRATIONS }),
         publishes: false,
         consumes: false,
+        access: &crate::auth::AccessTable::new(&[]),
     };
 
     #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -242,6 +250,15 @@ mod tests {
                 "OTEL_EXPORTER_OTLP_ENDPOINT",
                 "RUST_LOG",
                 "SVC_ADVERTISE_HOST",
+                "SVC_AUTH__AUDIENCE",
+                "SVC_AUTH__IDENTITY_KEY",
+                "SVC_AUTH__IDENTITY_KEY_FILE",
+                "SVC_AUTH__ISSUER",
+                "SVC_AUTH__KEYS_MIN_REFRESH_SECS",
+                "SVC_AUTH__SERVICE_KEYS",
+                "SVC_AUTH__SERVICE_KEYS_FILE",
+                "SVC_AUTH__USER_KEYS_SERVICE",
+                "SVC_AUTH__USER_KEYS_URL",
                 "SVC_CONSUL_URL",
                 "SVC_DATABASE_MAX_CONNECTIONS",
                 "SVC_DATABASE_URL",

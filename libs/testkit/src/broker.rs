@@ -28,7 +28,8 @@ pub fn broker_env(settings: &BrokerSettings) -> Vec<(&'static str, String)> {
 }
 
 /// The shared settings of `service` for a test: loopback, free ports
-/// (port 0), the test's own database and broker namespace, a short drain.
+/// (port 0), the test's own database and broker namespace, a short drain,
+/// and its test identity and keys (`identity::auth_settings`).
 pub fn service_settings(
     service: &comms::settings::ServiceDefaults,
     database_url: &str,
@@ -40,5 +41,6 @@ pub fn service_settings(
     settings.database_url = service.database.map(|_| database_url.to_owned());
     settings.shutdown_grace_secs = 5;
     settings.broker = service.uses_broker().then(broker_settings);
+    settings.auth = crate::identity::auth_settings(service);
     settings
 }

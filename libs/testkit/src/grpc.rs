@@ -3,6 +3,9 @@
 
 use std::net::SocketAddr;
 
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
@@ -13,6 +16,32 @@ use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse
 
 pub async fn channel(addr: SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}")).expect("a valid uri").connect().await.expect("grpc connect")
+}
+
+/// Sends a bearer token on every call, as a service's client does.
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<Ascii>);
+
+impl Bearer {
+    /// `Bearer <token>`, as the header's whole value.
+    pub fn new(value: MetadataValue<Ascii>) -> Self {
+        Self(value)
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        request.metadata_mut().insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A channel whose every call carries `token`.
+pub type Authorized = InterceptedService<Channel, Bearer>;
+
+pub async fn authorized(addr: SocketAddr, token: &str) -> Authorized {
+    let value = format!("Bearer {token}").parse().expect("a token is a valid header value");
+    InterceptedService::new(channel(addr).await, Bearer(value))
 }
 
 /// One reflection question, and its one answer.

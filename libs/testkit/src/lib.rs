@@ -7,7 +7,7 @@
 //! - [`otlp`]: an OTLP receiver recording spans, and the process's telemetry;
 //! - [`fault_proxy`]: a TCP proxy that adds latency, refuses, hangs or cuts;
 //! - [`grpc`]: reflection and health, as stock gRPC tooling asks them;
-//! - [`identity`]: the caller a service is told about, as a test sends it;
+//! - [`identity`]: callers as tests make them: user and service tokens;
 //! - [`keys`]: signing keys made at run time, never read from the repository;
 //! - [`consul`]: a Consul HTTP API double that runs real health checks;
 //! - [`broker`]: a broker namespace of the test's own;
@@ -34,7 +34,7 @@ pub use broker::{broker_env, broker_settings, service_settings};
 pub use consul::ConsulDouble;
 pub use db::TestDatabase;
 pub use fault_proxy::FaultProxy;
-pub use identity::{As, Identified};
+pub use identity::{As, Identified, auth_env, service_token, user_token};
 pub use otlp::otlp;
 pub use probe::EventProbe;
 pub use problem::assert_problem;

@@ -15,6 +15,8 @@ pub struct Served {
     pub base: String,
     pub http: reqwest::Client,
     pub shutdown: Shutdown,
+    /// The service's name: the audience of tokens sent to it.
+    pub service: &'static str,
     grpc_addr: Option<SocketAddr>,
 }
 
@@ -22,9 +24,10 @@ impl Served {
     pub fn start<S: Send + Sync + 'static>(app: Application<S>) -> Self {
         let base = format!("http://{}", app.http_addr());
         let grpc_addr = app.grpc_addr_if_any();
+        let service = app.name();
         let shutdown = Shutdown::new();
         tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        Self { base, http: reqwest::Client::new(), shutdown, grpc_addr }
+        Self { base, http: reqwest::Client::new(), shutdown, service, grpc_addr }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -34,6 +37,22 @@ impl Served {
     /// A request to `path` from `who`.
     pub fn request(&self, method: Method, path: &str, who: &As) -> RequestBuilder {
         self.http.request(method, self.url(path)).identified_as(who)
+    }
+
+    /// A request to `path` as the gateway sends a public route's: under the
+    /// gateway's own identity, whoever the client is.
+    pub fn via_gateway(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(crate::service_token("gateway", self.service))
+    }
+
+    /// A request to `path` from the service `caller`, as its client sends it.
+    pub fn from_service(&self, caller: &str, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(crate::service_token(caller, self.service))
+    }
+
+    /// A gRPC channel whose calls carry `token`.
+    pub async fn grpc_as(&self, token: &str) -> crate::grpc::Authorized {
+        crate::grpc::authorized(self.grpc_addr(), token).await
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {

@@ -28,6 +28,7 @@
 //! feed ([`feed`]) recomputes at most once per pacing interval however
 //! fast events come, and REST reads are admin-only, so that stays small.
 
+pub mod access;
 pub mod config;
 pub mod consumer;
 pub mod startup;
@@ -52,4 +53,5 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     database: Some(Database { name: "analytics", migrations: &startup::MIGRATOR }),
     publishes: false,
     consumes: true,
+    access: &access::ACCESS,
 };

@@ -4,9 +4,7 @@
 //! |---|---|
 //! | `GATEWAY_HOST` / `GATEWAY_PORT` | `0.0.0.0` / `8080` |
 //! | `GATEWAY_ROUTES_FILE` | `deploy/gateway/routes.json` |
-//! | `GATEWAY_JWT_ISSUER` / `GATEWAY_JWT_AUDIENCE` | `switchyard-user` / `switchyard` |
-//! | `GATEWAY_JWKS_SERVICE` | `user` (the service serving `/.well-known/jwks.json`) |
-//! | `GATEWAY_JWKS_MIN_REFRESH_SECS` | `30` |
+//! | `GATEWAY_AUTH__*` | as every service's (`comms::auth::AuthSettings`): its own key, which signs the token it sends on public routes; the service keys; the issuer, audience and source of user-token keys |
 //! | `GATEWAY_RATE_PER_SECOND` / `GATEWAY_RATE_BURST` | `20` / `40` |
 //! | `GATEWAY_BODY_LIMIT_BYTES` | `67108864` (64 MiB) |
 //! | `GATEWAY_SOCKET_BUFFER_BYTES` | unset (kernel autotuning) |
@@ -20,6 +18,7 @@
 
 use std::time::Duration;
 
+use comms::auth::{AccessTable, AuthSettings};
 use comms::resilience::{BreakerConfig, RetryConfig};
 use comms::settings::{ServiceDefaults, ServiceSettings};
 use serde::{Deserialize, Serialize};
@@ -35,6 +34,8 @@ pub const GATEWAY: ServiceDefaults = ServiceDefaults {
     database: None,
     publishes: false,
     consumes: false,
+    // The gateway checks its callers against its route table instead.
+    access: &AccessTable::new(&[]),
 };
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -42,10 +43,8 @@ pub struct Settings {
     pub host: String,
     pub port: u16,
     pub routes_file: String,
-    pub jwt_issuer: String,
-    pub jwt_audience: String,
-    pub jwks_service: String,
-    pub jwks_min_refresh_secs: u64,
+    /// Its credential, and where user tokens' keys come from.
+    pub auth: AuthSettings,
     pub rate_per_second: u32,
     pub rate_burst: u32,
     pub body_limit_bytes: usize,
@@ -71,10 +70,7 @@ impl Default for Settings {
             host: "0.0.0.0".into(),
             port: GATEWAY.http_port,
             routes_file: "deploy/gateway/routes.json".into(),
-            jwt_issuer: "switchyard-user".into(),
-            jwt_audience: "switchyard".into(),
-            jwks_service: "user".into(),
-            jwks_min_refresh_secs: 30,
+            auth: AuthSettings::default(),
             rate_per_second: 20,
             rate_burst: 40,
             body_limit_bytes: 64 * 1024 * 1024,
@@ -134,6 +130,7 @@ impl Settings {
         service.http_port = self.port;
         service.shutdown_grace_secs = self.shutdown_grace_secs;
         service.discovery = self.discovery.clone();
+        service.auth = self.auth.clone();
         service
     }
 }

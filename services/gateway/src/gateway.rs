@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, RawPathParams, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use comms::auth::{Principal, Verifier};
+use comms::auth::{Principal, ServiceIdentity, Verifier};
 use comms::error::ErrorKind;
 use comms::http::Problem;
 use comms::http::caller::Caller;
@@ -27,6 +27,8 @@ pub struct Gateway {
     /// For mapping upstream paths in `Location` back to public ones.
     pub table: RouteTable,
     pub verifier: Verifier,
+    /// The gateway's own credential: public routes reach services under it.
+    pub identity: Arc<ServiceIdentity>,
     pub limiter: Arc<ClientLimiter>,
     pub client: HttpClient,
     pub body_limit: usize,
@@ -114,7 +116,13 @@ async fn handle(
         Ok(uri) => uri,
         Err(_) => return Problem::new(ErrorKind::BadRequest).detail("the path cannot be forwarded").into_response(),
     };
-    crate::headers::for_upstream(&mut parts.headers, caller.as_ref(), client.ip());
+    // A signed-in route passes the user's own token on; a public one goes
+    // under the gateway's identity, whoever the client is.
+    let identity = match route.auth {
+        Auth::Required => None,
+        Auth::Public => Some(gateway.identity.token_for(&route.service)),
+    };
+    crate::headers::for_upstream(&mut parts.headers, identity.as_deref(), client.ip());
     // Chunked bodies have no length up front: enforce the limit as they flow.
     let body = Body::new(Limited::new(body, gateway.body_limit));
     let mut response = proxy::forward(&gateway.client, upstream, route, Request::from_parts(parts, body)).await;

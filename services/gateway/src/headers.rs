@@ -5,8 +5,6 @@ use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use comms::http::caller::Caller;
-
 /// Connection-level headers (RFC 9110, section 7.6.1) apply to one hop and
 /// are never forwarded. Typed names, not strings: removing by a string
 /// parses and hashes it again on every request.
@@ -42,24 +40,25 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Prepares a request's headers for an upstream service.
-pub fn for_upstream(headers: &mut HeaderMap, caller: Option<&Caller>, client: IpAddr) {
+/// Prepares a request's headers for an upstream service. `service_token`
+/// replaces the client's credentials (a public route); without it the
+/// client's verified `Authorization` goes on as it came, for the service to
+/// verify again.
+pub fn for_upstream(headers: &mut HeaderMap, service_token: Option<&str>, client: IpAddr) {
     strip_hop_by_hop(headers);
-    // Identity is the gateway's word only: whatever the client claimed goes.
+    // No header names a caller: services read only verified tokens, and
+    // these never leave the gateway, so no upstream can be misled by them.
     let spoofable: Vec<HeaderName> =
         headers.keys().filter(|name| name.as_str().starts_with("x-user-")).cloned().collect();
     for name in spoofable {
         headers.remove(name);
     }
-    // Services trust X-User-*; the token itself stays at the edge.
-    headers.remove(header::AUTHORIZATION);
     headers.remove(header::COOKIE);
-    if let Some(caller) = caller
-        && let (Ok(id), Ok(roles)) =
-            (HeaderValue::from_str(&caller.user_id.to_string()), HeaderValue::from_str(&caller.roles.join(",")))
-    {
-        headers.insert(comms::http::caller::USER_ID_HEADER, id);
-        headers.insert(comms::http::caller::USER_ROLES_HEADER, roles);
+    if let Some(token) = service_token {
+        headers.remove(header::AUTHORIZATION);
+        if let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}")) {
+            headers.insert(header::AUTHORIZATION, value);
+        }
     }
     let forwarded = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
         Some(earlier) => format!("{earlier}, {client}"),

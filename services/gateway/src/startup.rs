@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use comms::auth::{ServiceKeys, UserKeys, Verifier};
+use comms::auth::{ServiceKeys, Verifier};
 use comms::discovery::{BalanceStrategy, Balancer, EjectionConfig, ServiceRegistry};
 use comms::http::{ServerLimits, with_standard_layers};
 use comms::service::{Builder, Parts};
@@ -34,7 +34,7 @@ pub async fn build_with(
     registry: Arc<dyn ServiceRegistry>,
 ) -> anyhow::Result<Application> {
     let mut services = table.services();
-    services.push(settings.jwks_service.clone());
+    services.push(settings.auth.user_keys_service.clone());
     services.sort();
     services.dedup();
     let resilience = settings.resilience();
@@ -59,35 +59,34 @@ pub async fn build_with(
             (service, Upstream::new(balancer, &resilience))
         })
         .collect();
-    let refresh = Duration::from_secs(settings.jwks_min_refresh_secs);
-    let keys = UserKeys::discovered(registry.watch(&settings.jwks_service), refresh);
-    let gateway = Arc::new(Gateway {
-        upstreams,
-        table: table.clone(),
-        // Client tokens only: the gateway is called by users, never by services.
-        verifier: Verifier::new(
-            GATEWAY.name,
-            keys,
-            ServiceKeys::default(),
-            &settings.jwt_issuer,
-            &settings.jwt_audience,
-        ),
-        limiter: Arc::new(ClientLimiter::new(settings.rate_per_second, settings.rate_burst)),
-        client: client::client(settings.socket_buffer_bytes),
-        body_limit: settings.body_limit_bytes,
-    });
-    crate::rate_limit::prune_periodically(Arc::downgrade(&gateway.limiter), PRUNE_LIMITER_EVERY);
+    let auth = &settings.auth;
+    let keys = auth.user_keys(registry.as_ref());
+    // Client tokens only: the gateway is called by users, never by services.
+    let verifier = Verifier::new(GATEWAY.name, keys, ServiceKeys::default(), &auth.issuer, &auth.audience);
     // The server's own timeout must not cut a route's longer one short.
     let longest = table.routes.iter().map(|r| r.timeout()).max().unwrap_or_default();
     let limits =
         ServerLimits { request_timeout: longest + Duration::from_secs(5), body_limit_bytes: settings.body_limit_bytes };
-    let app = router(gateway.clone(), &table)
-        .merge(api_page::router(gateway.clone(), table))
-        .merge(comms::health::router(Vec::new()))
-        .merge(comms::prometheus::router());
     let listener = socket::listen(&settings.host, settings.port, settings.socket_buffer_bytes)?;
     let service = settings.service();
     let builder = Builder::new(&service, &GATEWAY).http_listener(listener).registry(registry);
-    let parts = Parts::with_router(gateway, with_standard_layers(app, limits));
-    builder.build(|_| async move { Ok(parts) }).await
+    builder
+        .build(|ctx| async move {
+            let gateway = Arc::new(Gateway {
+                upstreams,
+                table: table.clone(),
+                verifier,
+                identity: ctx.identity().clone(),
+                limiter: Arc::new(ClientLimiter::new(settings.rate_per_second, settings.rate_burst)),
+                client: client::client(settings.socket_buffer_bytes),
+                body_limit: settings.body_limit_bytes,
+            });
+            crate::rate_limit::prune_periodically(Arc::downgrade(&gateway.limiter), PRUNE_LIMITER_EVERY);
+            let app = router(gateway.clone(), &table)
+                .merge(api_page::router(gateway.clone(), table))
+                .merge(comms::health::router(Vec::new()))
+                .merge(comms::prometheus::router());
+            Ok(Parts::with_router(gateway, with_standard_layers(app, limits)))
+        })
+        .await
 }

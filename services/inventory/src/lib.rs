@@ -8,6 +8,7 @@
 //! emitting `inventory.reserved` / `.rejected` / `.released` (and
 //! `.low_stock`) through its outbox.
 
+pub mod access;
 pub mod config;
 pub mod seed;
 pub mod startup;
@@ -34,4 +35,5 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     database: Some(Database { name: "inventory", migrations: &startup::MIGRATOR }),
     publishes: true,
     consumes: true,
+    access: &access::ACCESS,
 };

@@ -7,6 +7,7 @@
 //! a user's notifications and streams new ones live (Server-Sent Events).
 //! It owns the `notifications` database and has no gRPC API.
 
+pub mod access;
 pub mod config;
 pub mod delivery;
 pub mod startup;
@@ -33,4 +34,5 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     database: Some(Database { name: "notifications", migrations: &startup::MIGRATOR }),
     publishes: true,
     consumes: true,
+    access: &access::ACCESS,
 };

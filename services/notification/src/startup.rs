@@ -30,7 +30,10 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Application<AppState>>
             ctx.spawn(forwarding);
             // The user service's instances, watched (Consul) or configured
             // (NOTIFICATION_UPSTREAMS): no registry call on the event path.
-            let users = UserDirectory::new(HttpClient::new(UpstreamConfig::new("user"), ctx.registry().watch("user")));
+            let users = UserDirectory::new(HttpClient::new(
+                UpstreamConfig::new("user").identity(ctx.identity().clone()),
+                ctx.registry().watch("user"),
+            ));
             // Workers first: the task queue exists before any event queues a task.
             let mut tasks = Subscription::tasks(delivery::QUEUE);
             tasks.retry_delays = own.delivery_retry_delays();

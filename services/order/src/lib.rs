@@ -19,6 +19,7 @@
 //!   open), slower than `ORDER_UPSTREAM_TIMEOUT_MS` → 504, a nonsensical
 //!   answer → 502; an account that no longer exists → 403 (`upstream`).
 
+pub mod access;
 pub mod config;
 pub mod consumers;
 pub mod startup;
@@ -45,4 +46,5 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     database: Some(Database { name: "orders", migrations: &startup::MIGRATOR }),
     publishes: true,
     consumes: true,
+    access: &access::ACCESS,
 };

@@ -24,7 +24,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Application<AppState>>
             // Subscribed before the listeners open, so inventory's answers
             // are routed to our queue from the first order on.
             ctx.consume(consumers::router()).await?;
-            let upstreams = Upstreams::new(ctx.registry().as_ref(), own.upstream_timeout());
+            let upstreams = Upstreams::new(ctx.registry().as_ref(), ctx.identity(), own.upstream_timeout());
             let state = Arc::new(AppState { db: ctx.db().clone(), upstreams });
             let grpc = OrderServiceServer::new(OrderGrpc::new(state.clone()));
             Ok(Parts::new(state, http::api()).grpc(GrpcServices::new().add(grpc, FILE_DESCRIPTOR_SET)))

@@ -10,8 +10,10 @@
 //! → 502.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use comms::auth::ServiceIdentity;
 use comms::client::UpstreamConfig;
 use comms::client::grpc::{CIRCUIT_OPEN_METADATA, GrpcChannel, retry_idempotent};
 use comms::discovery::ServiceRegistry;
@@ -47,9 +49,10 @@ pub struct Upstreams {
 impl Upstreams {
     /// Clients over `registry`'s watch of each service: picking an instance
     /// reads the watch, so no registry call is made on the request path.
-    pub fn new(registry: &dyn ServiceRegistry, timeout: Duration) -> Self {
+    /// Every call carries a token from `identity`, this service's own.
+    pub fn new(registry: &dyn ServiceRegistry, identity: &Arc<ServiceIdentity>, timeout: Duration) -> Self {
         let channel = |service: &str| {
-            let mut config = UpstreamConfig::new(service);
+            let mut config = UpstreamConfig::new(service).identity(identity.clone());
             config.per_try_timeout = timeout;
             config.total_timeout = timeout;
             let channel = GrpcChannel::new(config, registry.watch(service));

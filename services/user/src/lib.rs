@@ -4,6 +4,7 @@
 //! publishes the verifying key as a JWKS. REST (behind the gateway) serves
 //! people; gRPC serves the other services.
 
+pub mod access;
 pub mod config;
 pub mod startup;
 pub mod state;
@@ -28,4 +29,5 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     database: Some(Database { name: "users", migrations: &startup::MIGRATOR }),
     publishes: true,
     consumes: false,
+    access: &access::ACCESS,
 };

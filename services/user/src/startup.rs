@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use comms::auth::UserKeys;
 use comms::grpc::GrpcServices;
 use comms::service::{Application, Builder, Parts};
 use contracts::user::v1::FILE_DESCRIPTOR_SET;
@@ -23,7 +24,11 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Application<AppState>>
     let tokens =
         TokenIssuer::from_pem(&jwt.private_key_pem()?, jwt.issuer.clone(), jwt.audience.clone(), jwt.ttl_secs)?;
     let seed_admin = settings.own.seed_admin.credentials()?;
+    // It verifies the tokens it issues with the keys it holds, not by
+    // asking itself over the network.
+    let own_keys = UserKeys::fixed(tokens.jwks().clone());
     Builder::new(&settings.service, &SERVICE)
+        .user_keys(own_keys)
         .build(|ctx| async move {
             let state = Arc::new(AppState { db: ctx.db().clone(), tokens });
             if let Some((email, password)) = &seed_admin {

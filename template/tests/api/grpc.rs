@@ -3,13 +3,15 @@
 
 use contracts::template::v1 as pb;
 use contracts::template::v1::template_service_client::TemplateServiceClient;
+use testkit::As;
+use testkit::grpc::Authorized;
 use tonic::Code;
-use tonic::transport::Channel;
 
 use crate::helpers::{TestApp, customer, spawn_app};
 
-async fn client(app: &TestApp) -> TemplateServiceClient<Channel> {
-    TemplateServiceClient::new(testkit::grpc::channel(app.api.grpc_addr()).await)
+/// A client as an admin: `GetItem` reads any item (its access table).
+async fn client(app: &TestApp) -> TemplateServiceClient<Authorized> {
+    TemplateServiceClient::new(app.api.grpc_as(&As::admin().token()).await)
 }
 
 #[tokio::test]

@@ -50,6 +50,11 @@ impl System {
             let mut vars = shared.clone();
             vars.push((leak(format!("{prefix}HOST")), "127.0.0.1".into()));
             vars.push((leak(format!("{prefix}CONSUL_URL")), consul.url()));
+            // Each its own key and every service's public one, as
+            // deploy/secrets.sh gives them; user-token keys from the real
+            // user service, found in the registry as in production.
+            vars.push((leak(format!("{prefix}AUTH__IDENTITY_KEY")), testkit::identity::identity_pem(service)));
+            vars.push((leak(format!("{prefix}AUTH__SERVICE_KEYS")), testkit::identity::service_keys()));
             if service == "gateway" {
                 vars.retain(|(k, _)| !k.starts_with("BROKER") && !["AMQP_URL", "KAFKA_BROKERS"].contains(k));
                 vars.push(("GATEWAY_PORT", "0".into()));

@@ -18,6 +18,9 @@ pub struct Allow {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Users {
+    /// Anyone, with no token at all: what a client needs before it has
+    /// one (the user service's key set).
+    Open,
     /// No user: services only.
     No,
     /// Any signed-in user (the handler may still check ownership).
@@ -27,6 +30,12 @@ enum Users {
 }
 
 impl Allow {
+    /// Anyone, unauthenticated. For what must be public by its nature
+    /// only, never for convenience.
+    pub const fn open() -> Self {
+        Self { users: Users::Open, services: &[] }
+    }
+
     /// Only these services.
     pub const fn services(names: &'static [&'static str]) -> Self {
         Self { users: Users::No, services: names }
@@ -47,14 +56,19 @@ impl Allow {
         Self { users: self.users, services: names }
     }
 
+    /// Whether no token is needed at all.
+    pub fn is_open(&self) -> bool {
+        self.users == Users::Open
+    }
+
     pub fn permits(&self, principal: &Principal) -> bool {
         match principal {
             Principal::User(caller) => match self.users {
                 Users::No => false,
-                Users::Any => true,
+                Users::Open | Users::Any => true,
                 Users::WithRole(roles) => roles.iter().any(|role| caller.has_role(role)),
             },
-            Principal::Service(name) => self.services.contains(&name.as_str()),
+            Principal::Service(name) => self.is_open() || self.services.contains(&name.as_str()),
         }
     }
 }
@@ -78,6 +92,11 @@ pub struct AccessTable {
 impl AccessTable {
     pub const fn new(rules: &'static [(&'static str, Allow)]) -> Self {
         Self { rules }
+    }
+
+    /// Who may call `operation`, if the table lists it.
+    pub fn allow(&self, operation: &str) -> Option<&Allow> {
+        self.rules.iter().find(|(name, _)| *name == operation).map(|(_, allow)| allow)
     }
 
     pub fn decide(&self, operation: &str, principal: &Principal) -> Decision {

@@ -20,17 +20,25 @@
 //! refuses every operation it does not list.
 
 mod access;
+mod grpc_guard;
+mod guard;
+mod http_guard;
 mod identity;
 mod principal;
 mod refusal;
 mod service_keys;
+mod settings;
 mod user_keys;
 mod verifier;
 
 pub use access::{AccessTable, Allow, Decision};
+pub use grpc_guard::GrpcGuardLayer;
+pub use guard::{Guard, Refusal};
+pub use http_guard::authenticate;
 pub use identity::ServiceIdentity;
 pub use principal::Principal;
 pub use service_keys::ServiceKeys;
+pub use settings::AuthSettings;
 pub use user_keys::{FetchKeys, UserKeys};
 pub use verifier::{AuthError, Verifier};
 

@@ -33,21 +33,32 @@ impl UserKeys {
         Self { keys: RwLock::default(), fetch, last_fetch: Mutex::new(None), min_refresh }
     }
 
-    /// Fetched from an instance of `service` (the user service) as
-    /// discovery lists them, over its REST port.
+    /// Fetched from an instance of the user service as discovery lists
+    /// them, over its REST port.
     pub fn discovered(instances: watch::Receiver<Vec<Instance>>, min_refresh: Duration) -> Self {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().expect("reqwest client");
+        let http = key_client();
         let fetch: FetchKeys = Box::new(move || {
             let http = http.clone();
             let instance = instances.borrow().first().cloned();
             Box::pin(async move {
                 let instance =
                     instance.ok_or_else(|| anyhow::anyhow!("no instance of the user service to fetch keys from"))?;
-                let url = format!("http://{}/.well-known/jwks.json", instance.address);
-                Ok(http.get(url).send().await?.error_for_status()?.json::<JwkSet>().await?)
+                fetch(&http, &format!("http://{}/.well-known/jwks.json", instance.address)).await
             })
         });
         Self::new(fetch, min_refresh)
+    }
+
+    /// Fetched from a fixed URL.
+    pub fn from_url(url: &str, min_refresh: Duration) -> Self {
+        let (http, url) = (key_client(), url.to_owned());
+        Self::new(
+            Box::new(move || {
+                let (http, url) = (http.clone(), url.clone());
+                Box::pin(async move { fetch(&http, &url).await })
+            }),
+            min_refresh,
+        )
     }
 
     /// A set known in advance: the user service's own, in the user service.
@@ -90,4 +101,12 @@ impl UserKeys {
             Err(error) => tracing::warn!(%error, "cannot fetch the token verification keys"),
         }
     }
+}
+
+fn key_client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(3)).build().expect("reqwest client")
+}
+
+async fn fetch(http: &reqwest::Client, url: &str) -> anyhow::Result<JwkSet> {
+    Ok(http.get(url).send().await?.error_for_status()?.json::<JwkSet>().await?)
 }

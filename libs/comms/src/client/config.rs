@@ -1,7 +1,9 @@
 //! Per-upstream settings for the REST client and the gRPC channel.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::ServiceIdentity;
 use crate::discovery::{BalanceStrategy, EjectionConfig};
 use crate::resilience::{BreakerConfig, RetryConfig};
 
@@ -23,6 +25,9 @@ pub struct UpstreamConfig {
     pub max_wait: Duration,
     pub strategy: BalanceStrategy,
     pub ejection: EjectionConfig,
+    /// Whose token every call carries (`Context::identity`); `None` only
+    /// for a peer that checks no caller.
+    pub identity: Option<Arc<ServiceIdentity>>,
 }
 
 impl UpstreamConfig {
@@ -37,6 +42,24 @@ impl UpstreamConfig {
             max_wait: Duration::ZERO,
             strategy: BalanceStrategy::PowerOfTwoChoices,
             ejection: EjectionConfig::default(),
+            identity: None,
         }
+    }
+
+    /// Every call carries a token from `identity`, for this upstream only.
+    pub fn identity(mut self, identity: Arc<ServiceIdentity>) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+}
+
+/// Sets `Authorization` to `identity`'s token for `upstream` (a service's
+/// HTTP or gRPC registration: the token names the service either way).
+pub(super) fn authorize(headers: &mut http::HeaderMap, identity: Option<&ServiceIdentity>, upstream: &str) {
+    let audience = crate::discovery::service_of(upstream);
+    if let Some(identity) = identity
+        && let Ok(value) = http::HeaderValue::from_str(&format!("Bearer {}", identity.token_for(audience)))
+    {
+        headers.insert(http::header::AUTHORIZATION, value);
     }
 }

@@ -34,6 +34,7 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 
 use super::breaker_layer::BreakerLayer;
 use super::{CallError, UpstreamConfig};
+use crate::auth::ServiceIdentity;
 use crate::discovery::{Balancer, Instance};
 use crate::resilience::retry::{self, RetryConfig};
 use crate::resilience::{Bulkhead, CircuitBreaker, deadline};
@@ -57,7 +58,12 @@ impl GrpcChannel {
     pub fn new(config: UpstreamConfig, instances: watch::Receiver<Vec<Instance>>) -> Self {
         let balancer = Arc::new(Balancer::new(config.service.clone(), instances, config.strategy, config.ejection));
         let breaker = CircuitBreaker::new(config.service.clone(), config.breaker.clone());
-        let channels = Channels { balancer, service: config.service.clone().into(), cache: Arc::default() };
+        let channels = Channels {
+            balancer,
+            service: config.service.clone().into(),
+            identity: config.identity.clone(),
+            cache: Arc::default(),
+        };
         let stack = ServiceBuilder::new()
             .layer(BreakerLayer::new(breaker.clone(), |r| super::verdict(r, is_failure)))
             .layer(Bulkhead::new(config.max_concurrent, config.max_wait))
@@ -149,6 +155,7 @@ fn is_failure(result: &Result<Resp, CallError>) -> bool {
 struct Channels {
     balancer: Arc<Balancer>,
     service: Arc<str>,
+    identity: Option<Arc<ServiceIdentity>>,
     cache: Arc<Mutex<HashMap<String, Channel>>>,
 }
 
@@ -185,6 +192,7 @@ impl Service<Req> for Channels {
             let picked = this.balancer.pick()?;
             let channel = this.channel_for(&picked.instance.address)?;
             crate::telemetry::inject_http(request.headers_mut());
+            super::config::authorize(request.headers_mut(), this.identity.as_deref(), &this.service);
             let result = channel.oneshot(request).await.map_err(|e| transport_error(&this.service, &e));
             picked.report(is_failure(&result));
             result

@@ -184,6 +184,7 @@ impl Transport {
             .parse()
             .map_err(|e: http::uri::InvalidUri| CallError::InvalidRequest(e.to_string()))?;
         crate::telemetry::inject_http(&mut parts.headers);
+        super::config::authorize(&mut parts.headers, self.config.identity.as_deref(), &service);
         let outgoing = reqwest::Request::try_from(http::Request::from_parts(parts, body))
             .map_err(|e| CallError::InvalidRequest(e.to_string()))?;
 

@@ -34,6 +34,15 @@ pub struct Instance {
     pub meta: Vec<(String, String)>,
 }
 
+/// What a service's gRPC port is registered under, after its name:
+/// `inventory-grpc`.
+pub const GRPC_SUFFIX: &str = "-grpc";
+
+/// The service a registration belongs to: `inventory` for `inventory-grpc`.
+pub fn service_of(registration: &str) -> &str {
+    registration.strip_suffix(GRPC_SUFFIX).unwrap_or(registration)
+}
+
 /// A set of one instance at a fixed `host:port` that never changes, for
 /// clients given an address instead of a service name. (A receiver keeps
 /// the last value after its sender is gone.)

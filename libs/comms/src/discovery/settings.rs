@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::{ConsulRegistry, HealthCheck, Registration, ServiceRegistry, StaticRegistry};
+use super::{ConsulRegistry, GRPC_SUFFIX, HealthCheck, Registration, ServiceRegistry, StaticRegistry};
 use crate::discovery::CheckKind;
 
 #[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
@@ -59,8 +59,8 @@ impl DiscoverySettings {
             let mut check = HealthCheck::http(String::new());
             check.kind = CheckKind::Grpc { address: format!("{host}:{port}"), service: String::new() };
             registrations.push(Registration {
-                id: format!("{name}-grpc-{host}-{port}"),
-                name: format!("{name}-grpc"),
+                id: format!("{name}{GRPC_SUFFIX}-{host}-{port}"),
+                name: format!("{name}{GRPC_SUFFIX}"),
                 host,
                 port,
                 tags: vec!["grpc".into()],

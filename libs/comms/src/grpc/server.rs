@@ -3,6 +3,7 @@
 //! grpc-health-probe, Kubernetes probes) works against any of them.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
@@ -10,6 +11,7 @@ use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
+use crate::auth::{GrpcGuardLayer, Guard};
 use crate::shutdown::Shutdown;
 
 /// The services one process exposes over gRPC, with their descriptor sets.
@@ -18,6 +20,8 @@ pub struct GrpcServices {
     routes: Routes,
     names: Vec<&'static str>,
     descriptor_sets: Vec<&'static [u8]>,
+    /// Checks every call but health and reflection (set by the skeleton).
+    guard: Option<Arc<Guard>>,
 }
 
 impl GrpcServices {
@@ -40,6 +44,12 @@ impl GrpcServices {
         self.routes = self.routes.add_service(service);
         self.names.push(S::NAME);
         self.descriptor_sets.push(descriptor_set);
+        self
+    }
+
+    /// Every call checked by `guard` before it reaches a service.
+    pub(crate) fn guarded(mut self, guard: Arc<Guard>) -> Self {
+        self.guard = Some(guard);
         self
     }
 }
@@ -77,6 +87,7 @@ pub async fn serve(listener: TcpListener, services: GrpcServices, shutdown: Shut
         // handler's own spans all sit inside the caller's trace.
         .trace_fn(crate::telemetry::grpc_server_span)
         .layer(super::GrpcMetricsLayer)
+        .layer(tower::util::option_layer(services.guard.map(GrpcGuardLayer::new)))
         .add_routes(services.routes)
         .add_service(health_service)
         .add_service(reflection_v1)

@@ -1,19 +1,15 @@
-//! Who is calling, as the gateway vouches for it.
-//!
-//! The gateway verifies the JWT, strips any client-sent `X-User-*` headers
-//! and sets `X-User-ID` and `X-User-Roles` from the token's claims. Services
-//! sit behind it on a private network and trust these headers instead of
-//! verifying the token again.
+//! Who is calling, from the token the service verified itself
+//! (`comms::auth`): handlers take a [`Caller`] (a signed-in user) or a
+//! [`Principal`] (a user or a service). No header names a caller: whatever
+//! `X-User-*` a request carries is never read.
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use uuid::Uuid;
 
 use super::problem::Problem;
+use crate::auth::Principal;
 use crate::error::ErrorKind;
-
-pub const USER_ID_HEADER: &str = "x-user-id";
-pub const USER_ROLES_HEADER: &str = "x-user-roles";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
@@ -36,22 +32,31 @@ impl Caller {
     }
 }
 
+/// The user the request's verified token names (`comms::auth` put it
+/// there before the handler ran). A service calling gets 403: the
+/// operation's table allowed it, but this handler acts for users only.
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let user_id = parts
-            .headers
-            .get(USER_ID_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| Uuid::parse_str(v).ok())
-            .ok_or_else(|| Problem::new(ErrorKind::Unauthenticated).detail("this operation needs a signed-in user"))?;
-        let roles = parts
-            .headers
-            .get(USER_ROLES_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(',').map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect())
-            .unwrap_or_default();
-        Ok(Self { user_id, roles })
+        match parts.extensions.get::<Principal>() {
+            Some(Principal::User(caller)) => Ok(caller.clone()),
+            Some(Principal::Service(name)) => Err(Problem::new(ErrorKind::Forbidden)
+                .detail(format!("this operation acts for a signed-in user, not for the {name} service"))),
+            None => Err(Problem::new(ErrorKind::Unauthenticated).detail("this operation needs a signed-in user")),
+        }
+    }
+}
+
+/// The verified caller, user or service, for a handler that serves both.
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| Problem::new(ErrorKind::Unauthenticated).detail("this operation needs a caller"))
     }
 }

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use super::context::Context;
 use super::parts::{Http, Parts};
 use super::serve::{Servers, serve};
+use crate::auth::{self, Guard};
 use crate::discovery::DiscoverySettings;
 use crate::grpc::GrpcServices;
 use crate::health::ReadinessCheck;
@@ -34,6 +35,7 @@ impl<S: Send + Sync + 'static> Application<S> {
         context: Context,
         failures: mpsc::UnboundedReceiver<anyhow::Error>,
         parts: Parts<S>,
+        guard: Arc<Guard>,
         http: TcpListener,
         grpc: Option<TcpListener>,
     ) -> Self {
@@ -41,6 +43,9 @@ impl<S: Send + Sync + 'static> Application<S> {
             Http::Api(api, openapi) => {
                 let readiness: Vec<Arc<dyn ReadinessCheck>> =
                     context.db.iter().map(|db| Arc::new(db.clone()) as Arc<dyn ReadinessCheck>).collect();
+                // Every route of the service's API, none of the library's
+                // open ones (health, the OpenAPI document, metrics).
+                let api = api.route_layer(axum::middleware::from_fn_with_state(guard.clone(), auth::authenticate));
                 crate::http::service_router(api, openapi, readiness)
             }
             Http::Complete(router) => router,
@@ -48,12 +53,17 @@ impl<S: Send + Sync + 'static> Application<S> {
         Self {
             state: parts.state,
             http: (http, router),
-            grpc: grpc.zip(parts.grpc),
+            grpc: grpc.zip(parts.grpc.map(|services| services.guarded(guard))),
             context,
             failures,
             grace: settings.shutdown_grace(),
             discovery: settings.discovery.clone(),
         }
+    }
+
+    /// The service's name, from its `ServiceDefaults`.
+    pub fn name(&self) -> &'static str {
+        self.context.name()
     }
 
     pub fn state(&self) -> &Arc<S> {

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use super::application::Application;
 use super::context::Context;
 use super::parts::Parts;
+use crate::auth::{Guard, ServiceIdentity, UserKeys, Verifier};
 use crate::discovery::ServiceRegistry;
 use crate::messaging::Messaging;
 use crate::settings::{ServiceDefaults, ServiceSettings};
@@ -20,11 +21,12 @@ pub struct Builder<'a> {
     service: &'static ServiceDefaults,
     listener: Option<TcpListener>,
     registry: Option<Arc<dyn ServiceRegistry>>,
+    user_keys: Option<UserKeys>,
 }
 
 impl<'a> Builder<'a> {
     pub fn new(settings: &'a ServiceSettings, service: &'static ServiceDefaults) -> Self {
-        Self { settings, service, listener: None, registry: None }
+        Self { settings, service, listener: None, registry: None, user_keys: None }
     }
 
     /// Serves HTTP on this listener instead of binding `host:http_port`
@@ -41,21 +43,33 @@ impl<'a> Builder<'a> {
         self
     }
 
+    /// Verify user tokens with these keys instead of fetching the user
+    /// service's (the user service itself, which holds them).
+    pub fn user_keys(mut self, keys: UserKeys) -> Self {
+        self.user_keys = Some(keys);
+        self
+    }
+
     /// Opens what the service declares, runs `parts` with the context,
     /// binds the listeners. If any step fails, what was opened is closed
     /// again before the error is returned.
-    pub async fn build<S, F, Fut>(self, parts: F) -> anyhow::Result<Application<S>>
+    pub async fn build<S, F, Fut>(mut self, parts: F) -> anyhow::Result<Application<S>>
     where
         S: Send + Sync + 'static,
         F: FnOnce(Context) -> Fut,
         Fut: Future<Output = anyhow::Result<Parts<S>>>,
     {
         let (failed, failures) = mpsc::unbounded_channel();
+        let registry = self.registry.clone().unwrap_or_else(|| self.settings.discovery.registry());
+        // Credentials first: a service that cannot prove who it is, or check
+        // who calls it, does not start.
+        let (identity, guard) = self.credentials(&registry)?;
         let mut context = Context {
             service: self.service,
             db: None,
             messaging: None,
-            registry: self.registry.clone().unwrap_or_else(|| self.settings.discovery.registry()),
+            registry,
+            identity,
             stopping: Shutdown::new(),
             tasks: Arc::new(Mutex::new(Vec::new())),
             failed,
@@ -69,12 +83,25 @@ impl<'a> Builder<'a> {
         }
         .await;
         match built {
-            Ok((parts, http, grpc)) => Ok(Application::new(settings, context, failures, parts, http, grpc)),
+            Ok((parts, http, grpc)) => Ok(Application::new(settings, context, failures, parts, guard, http, grpc)),
             Err(error) => {
                 context.close().await;
                 Err(error)
             }
         }
+    }
+
+    /// This service's identity, and the guard that checks its callers.
+    fn credentials(
+        &mut self,
+        registry: &Arc<dyn ServiceRegistry>,
+    ) -> anyhow::Result<(Arc<ServiceIdentity>, Arc<Guard>)> {
+        let (auth, service) = (&self.settings.auth, self.service);
+        let identity = Arc::new(auth.identity(service.name, service.prefix)?);
+        let user_keys = self.user_keys.take().unwrap_or_else(|| auth.user_keys(registry.as_ref()));
+        let verifier =
+            Verifier::new(service.name, user_keys, auth.service_keys(service.prefix)?, &auth.issuer, &auth.audience);
+        Ok((identity, Arc::new(Guard::new(verifier, service.access))))
     }
 
     /// The pool (with migrations) and messaging, each only if declared.

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::auth::ServiceIdentity;
 use crate::db::ChangeFeed;
 use crate::discovery::ServiceRegistry;
 use crate::messaging::{EventRouter, Handler, Messaging, Subscription};
@@ -22,6 +23,7 @@ pub struct Context {
     pub(super) db: Option<PgPool>,
     pub(super) messaging: Option<Arc<Messaging>>,
     pub(super) registry: Arc<dyn ServiceRegistry>,
+    pub(super) identity: Arc<ServiceIdentity>,
     pub(super) stopping: Shutdown,
     pub(super) tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
     /// A background task that failed sends its error here: the service
@@ -47,6 +49,12 @@ impl Context {
     /// Watch what you call here, once, so no request waits on discovery.
     pub fn registry(&self) -> &Arc<dyn ServiceRegistry> {
         &self.registry
+    }
+
+    /// This service's credential: the clients it builds send a token from
+    /// it on every call (`UpstreamConfig::identity`).
+    pub fn identity(&self) -> &Arc<ServiceIdentity> {
+        &self.identity
     }
 
     /// Trips when the service starts to stop: long-lived responses

@@ -17,6 +17,9 @@ use tokio::sync::broadcast::Receiver;
 /// The skeleton's own tables are the outbox and inbox; this service adds none.
 static NO_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
 
+/// It serves no operation of its own.
+static ACCESS: comms::auth::AccessTable = comms::auth::AccessTable::new(&[]);
+
 const SERVICE: ServiceDefaults = ServiceDefaults {
     name: "skeleton",
     prefix: "SKELETON_",
@@ -25,6 +28,7 @@ const SERVICE: ServiceDefaults = ServiceDefaults {
     database: Some(Database { name: "skeleton", migrations: &NO_MIGRATIONS }),
     publishes: true,
     consumes: true,
+    access: &ACCESS,
 };
 
 /// Connections to `db`, counted from outside it.

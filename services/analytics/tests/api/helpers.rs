@@ -15,8 +15,8 @@ use contracts::analytics::v1::analytics_service_client::AnalyticsServiceClient;
 use events::{OrderCancelled, OrderConfirmed, OrderLine, OrderPlaced, OrderRejected, UserRegistered};
 use futures::future::BoxFuture;
 use serde_json::Value;
+use testkit::grpc::Authorized;
 use testkit::{Served, TestDatabase};
-use tonic::transport::Channel;
 use uuid::Uuid;
 
 /// How long an asynchronous effect may take before a test gives up.
@@ -70,12 +70,12 @@ impl TestApp {
 
     pub fn get(&self, path: &str, who: As) -> reqwest::RequestBuilder {
         let request = self.http.get(self.url(path));
-        let roles = match who {
+        let roles: &[&str] = match who {
             As::Nobody => return request,
-            As::Customer => "customer",
-            As::Admin => "customer,admin",
+            As::Customer => &["customer"],
+            As::Admin => &["customer", "admin"],
         };
-        request.header("x-user-id", Uuid::now_v7().to_string()).header("x-user-roles", roles)
+        request.bearer_auth(testkit::user_token(Uuid::now_v7(), roles))
     }
 
     pub async fn summary(&self) -> Value {
@@ -110,8 +110,9 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
-    pub async fn grpc(&self) -> AnalyticsServiceClient<Channel> {
-        AnalyticsServiceClient::connect(format!("http://{}", self.instance.grpc_addr())).await.expect("grpc connect")
+    /// A client as an admin (the metrics are for admins).
+    pub async fn grpc(&self) -> AnalyticsServiceClient<Authorized> {
+        admin_client(self.instance.grpc_addr()).await
     }
 
     /// Publishes an envelope as it is (so a test can repeat one, or date
@@ -252,4 +253,10 @@ impl DeadLetters {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// An analytics client at `addr` whose calls carry an admin's token.
+pub async fn admin_client(addr: std::net::SocketAddr) -> AnalyticsServiceClient<Authorized> {
+    let admin = testkit::user_token(Uuid::now_v7(), &["customer", "admin"]);
+    AnalyticsServiceClient::new(testkit::grpc::authorized(addr, &admin).await)
 }

@@ -61,12 +61,7 @@ async fn a_change_applied_by_another_instance_reaches_this_instances_stream() {
     // Same database, but its consumer listens on a broker namespace no one
     // publishes to: anything its stream shows, another instance applied.
     let bystander = spawn_instance(&app.db.url, testkit::broker_settings()).await;
-    let mut client = contracts::analytics::v1::analytics_service_client::AnalyticsServiceClient::connect(format!(
-        "http://{}",
-        bystander.grpc_addr()
-    ))
-    .await
-    .unwrap();
+    let mut client = crate::helpers::admin_client(bystander.grpc_addr()).await;
     let mut stream = client.stream_metrics(pb::StreamMetricsRequest {}).await.unwrap().into_inner();
     next_matching(&mut stream, |s| s.events_applied == 0).await;
 

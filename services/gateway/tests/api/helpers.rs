@@ -9,8 +9,9 @@ use axum::extract::{Request, State};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use comms::Shutdown;
+use comms::auth::AuthSettings;
 use comms::discovery::StaticRegistry;
-use gateway::config::Settings;
+use gateway::config::{GATEWAY, Settings};
 use gateway::routes::RouteTable;
 use gateway::startup::build_with;
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
@@ -188,6 +189,9 @@ pub fn settings(rate_per_second: u32, burst: u32) -> Settings {
         rate_per_second,
         rate_burst: burst,
         shutdown_grace_secs: 5,
+        // User-token keys from the echo upstream registered as `user`,
+        // which counts its key-set fetches.
+        auth: AuthSettings { user_keys_url: None, ..testkit::identity::auth_settings(&GATEWAY) },
         ..Settings::default()
     }
 }

@@ -15,7 +15,7 @@ async fn get_products_answers_a_batch_and_lists_what_is_missing() {
 
     let skus = ["SKU-MUG", "SKU-GHOST", "SKU-KETTLE", "SKU-MUG", "not a sku", "NUL\0"];
     let request = pb::GetProductsRequest { skus: skus.iter().map(|s| (*s).to_owned()).collect() };
-    let response = app.grpc().await.get_products(request).await.unwrap().into_inner();
+    let response = app.grpc_as_order().await.get_products(request).await.unwrap().into_inner();
 
     let found: Vec<(&str, i64, i64)> = response.products.iter().map(|p| (p.sku.as_str(), p.price, p.stock)).collect();
     assert_eq!(found, [("SKU-MUG", 899, 3), ("SKU-KETTLE", 3499, 7)], "in the order asked, each once");
@@ -26,7 +26,7 @@ async fn get_products_answers_a_batch_and_lists_what_is_missing() {
 #[tokio::test]
 async fn get_products_refuses_an_empty_or_oversized_batch() {
     let app = spawn_app().await;
-    let mut client = app.grpc().await;
+    let mut client = app.grpc_as_order().await;
     for count in [0, 101] {
         let skus = (0..count).map(|n| format!("SKU-{n}")).collect();
         let status = client.get_products(pb::GetProductsRequest { skus }).await.unwrap_err();

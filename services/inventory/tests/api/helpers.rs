@@ -11,7 +11,7 @@ use inventory::startup::{MIGRATOR, build};
 use reqwest::Method;
 use serde_json::{Value, json};
 use testkit::TestDatabase;
-use tonic::transport::Channel;
+use testkit::grpc::Authorized;
 
 pub use testkit::assert_problem;
 
@@ -106,8 +106,14 @@ impl TestApp {
             .expect("stock")
     }
 
-    pub async fn grpc(&self) -> InventoryServiceClient<Channel> {
-        InventoryServiceClient::connect(format!("http://{}", self.api.grpc_addr())).await.expect("grpc connect")
+    /// A client as an admin (`WatchStock`).
+    pub async fn grpc(&self) -> InventoryServiceClient<Authorized> {
+        InventoryServiceClient::new(self.api.grpc_as(&As::admin().token()).await)
+    }
+
+    /// A client as the order service (`GetProducts`).
+    pub async fn grpc_as_order(&self) -> InventoryServiceClient<Authorized> {
+        InventoryServiceClient::new(self.api.grpc_as(&testkit::service_token("order", "inventory")).await)
     }
 
     pub fn handled(&self) -> u64 {

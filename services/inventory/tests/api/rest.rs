@@ -23,7 +23,7 @@ async fn an_admin_creates_updates_and_restocks_a_product_that_anyone_can_read() 
 
     // Reading needs no identity at all.
     let fetched: Value =
-        app.api.http.get(app.api.url("/products/SKU-KETTLE")).send().await.unwrap().json().await.unwrap();
+        app.api.via_gateway(Method::GET, "/products/SKU-KETTLE").send().await.unwrap().json().await.unwrap();
     assert_eq!(fetched, product);
 
     let patch = app.api.request(Method::PATCH, "/products/SKU-KETTLE", &admin).json(&json!({ "price": 2999 }));
@@ -35,7 +35,7 @@ async fn an_admin_creates_updates_and_restocks_a_product_that_anyone_can_read() 
     let restocked: Value = restocked.json().await.unwrap();
     assert_eq!(restocked["stock"], 15);
 
-    let page: Value = app.api.http.get(app.api.url("/products")).send().await.unwrap().json().await.unwrap();
+    let page: Value = app.api.via_gateway(Method::GET, "/products").send().await.unwrap().json().await.unwrap();
     assert_eq!(page["items"], json!([restocked]));
     assert!(page.get("next_cursor").is_none());
 }
@@ -115,12 +115,12 @@ async fn invalid_fields_are_422_problems_naming_every_bad_field() {
 async fn unknown_products_are_404_malformed_skus_422_and_a_taken_sku_409() {
     let app = spawn_app().await;
     let admin = As::admin();
-    assert_problem(app.api.http.get(app.api.url("/products/SKU-NONE")).send().await.unwrap(), 404).await;
+    assert_problem(app.api.via_gateway(Method::GET, "/products/SKU-NONE").send().await.unwrap(), 404).await;
     let patch = app.api.request(Method::PATCH, "/products/SKU-NONE", &admin).json(&json!({ "price": 1 }));
     assert_problem(patch.send().await.unwrap(), 404).await;
     assert_problem(app.restock("SKU-NONE", 1).await, 404).await;
     let malformed =
-        assert_problem(app.api.http.get(app.api.url("/products/not%20a%20sku")).send().await.unwrap(), 422).await;
+        assert_problem(app.api.via_gateway(Method::GET, "/products/not%20a%20sku").send().await.unwrap(), 422).await;
     assert_eq!(violated_fields(&malformed), ["sku"]);
 
     app.create_product("SKU-MUG", 899, 1).await;
@@ -140,7 +140,7 @@ async fn listing_is_public_and_pages_through_every_product_with_a_cursor() {
     let mut seen = Vec::new();
     let mut path = "/products?limit=10".to_owned();
     loop {
-        let page: Value = app.api.http.get(app.api.url(&path)).send().await.unwrap().json().await.unwrap();
+        let page: Value = app.api.via_gateway(Method::GET, &path).send().await.unwrap().json().await.unwrap();
         seen.extend(page["items"].as_array().unwrap().iter().map(|p| p["sku"].as_str().unwrap().to_owned()));
         match page["next_cursor"].as_str() {
             Some(cursor) => path = format!("/products?limit=10&after={cursor}"),
@@ -151,9 +151,9 @@ async fn listing_is_public_and_pages_through_every_product_with_a_cursor() {
     assert_eq!(seen, expected, "every product once, in sku order");
 
     for bad in ["/products?limit=0", "/products?limit=101", "/products?after=lower"] {
-        assert_problem(app.api.http.get(app.api.url(bad)).send().await.unwrap(), 422).await;
+        assert_problem(app.api.via_gateway(Method::GET, bad).send().await.unwrap(), 422).await;
     }
-    assert_problem(app.api.http.get(app.api.url("/products?limit=ten")).send().await.unwrap(), 400).await;
+    assert_problem(app.api.via_gateway(Method::GET, "/products?limit=ten").send().await.unwrap(), 400).await;
 }
 
 #[tokio::test]
@@ -178,7 +178,7 @@ async fn the_openapi_document_covers_every_operation_and_status() {
 #[tokio::test]
 async fn demo_products_are_seeded_once_and_never_overwritten() {
     let app = spawn_app_with(|settings| settings.own.seed_demo_products = true).await;
-    let page: Value = app.api.http.get(app.api.url("/products")).send().await.unwrap().json().await.unwrap();
+    let page: Value = app.api.via_gateway(Method::GET, "/products").send().await.unwrap().json().await.unwrap();
     let skus: Vec<&str> = page["items"].as_array().unwrap().iter().map(|p| p["sku"].as_str().unwrap()).collect();
     assert_eq!(skus, ["SKU-KETTLE", "SKU-MUG", "SKU-TEAPOT"]);
     assert!(page["items"].as_array().unwrap().iter().all(|p| p["stock"] == 100));

@@ -91,7 +91,10 @@ async fn a_watcher_that_falls_behind_is_dropped_with_resource_exhausted() {
         .connect()
         .await
         .unwrap();
-    let mut client = pb::inventory_service_client::InventoryServiceClient::new(channel);
+    let admin = format!("Bearer {}", As::admin().token()).parse().unwrap();
+    let mut client = pb::inventory_service_client::InventoryServiceClient::new(
+        tonic::service::interceptor::InterceptedService::new(channel, testkit::grpc::Bearer::new(admin)),
+    );
     let mut stalled = client.watch_stock(pb::WatchStockRequest { skus: vec![] }).await.unwrap().into_inner();
 
     // A second watcher that keeps up shows when every change has been

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use comms::auth::Principal;
 use events::{LowStock, OrderCancelled, OrderConfirmed, OrderLine, OrderRejected, UserRegistered};
 use testkit::SmtpSink;
 use uuid::Uuid;
@@ -73,8 +74,11 @@ async fn an_order_confirmation_is_rendered_for_the_customer_fetched_from_the_use
 
     let lookups = app.users.lookups_of(ada);
     assert_eq!(lookups.len(), 1);
-    assert_eq!(lookups[0].user_id_header.as_deref(), Some(ada.to_string().as_str()), "on behalf of the customer");
-    assert_eq!(lookups[0].roles_header.as_deref(), Some("customer"), "with no more than a customer's role");
+    assert_eq!(
+        lookups[0].caller,
+        Some(Principal::Service("notification".into())),
+        "as the notification service, with its own token"
+    );
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
+use comms::auth::Principal;
 use comms::messaging::{Destination, Envelope, Event, MessageBroker, OutgoingMessage};
 use notification::config::{ChannelKind, Settings, SmtpSettings};
 use notification::startup::{MIGRATOR, build};
@@ -144,12 +145,12 @@ pub struct KnownUser {
     pub name: String,
 }
 
-/// One GET /users/{id} the double received, with the identity it carried.
+/// One GET /users/{id} the double received, with the caller its token
+/// verified as (`None`: no token, or one that did not verify).
 #[derive(Clone, Debug)]
 pub struct Lookup {
     pub id: String,
-    pub user_id_header: Option<String>,
-    pub roles_header: Option<String>,
+    pub caller: Option<Principal>,
 }
 
 #[derive(Default)]
@@ -161,7 +162,8 @@ struct DoubleState {
 }
 
 /// The user service, reduced to GET /users/{id}, authorising like the real
-/// one: the caller named in `x-user-id` may read only themself.
+/// one: it verifies the caller's token with the test's service keys, and
+/// lets only the notification service read an account.
 pub struct UserDouble {
     pub addr: SocketAddr,
     state: Arc<Mutex<DoubleState>>,
@@ -212,16 +214,21 @@ async fn get_user(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> (StatusCode, axum::Json<serde_json::Value>) {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let lookup = Lookup { id: id.clone(), user_id_header: header("x-user-id"), roles_header: header("x-user-roles") };
+    let authorization = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let caller = testkit::identity::service_verifier("user").verify(authorization).await.ok();
+    let lookup = Lookup { id: id.clone(), caller };
     let mut state = state.lock().unwrap();
     state.lookups.push(lookup.clone());
     if state.failing > 0 {
         state.failing -= 1;
         return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": 503 })));
     }
-    if lookup.user_id_header.as_deref() != Some(id.as_str()) {
-        return (StatusCode::FORBIDDEN, axum::Json(json!({ "status": 403 })));
+    match &lookup.caller {
+        None => return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "status": 401 }))),
+        Some(caller) if caller.service() != Some("notification") => {
+            return (StatusCode::FORBIDDEN, axum::Json(json!({ "status": 403 })));
+        }
+        Some(_) => {}
     }
     let known = id.parse().ok().and_then(|id: Uuid| state.users.get(&id).cloned());
     match known {

@@ -15,8 +15,8 @@ use order::config::Settings;
 use order::startup::{MIGRATOR, build};
 use serde_json::{Value, json};
 use testkit::broker_conformance::Recorder;
+use testkit::grpc::Authorized;
 use testkit::{FaultProxy, TestDatabase};
-use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::doubles::{Inventory, Users, serve_inventory, serve_users};
@@ -134,8 +134,9 @@ impl TestApp {
             .expect("count outbox")
     }
 
-    pub async fn grpc(&self) -> OrderServiceClient<Channel> {
-        OrderServiceClient::connect(format!("http://{}", self.api.grpc_addr())).await.expect("grpc connect")
+    /// A client as an admin (`GetOrder` reads any order).
+    pub async fn grpc(&self) -> OrderServiceClient<Authorized> {
+        OrderServiceClient::new(self.api.grpc_as(&As::admin().token()).await)
     }
 
     /// A client of the test's broker namespace that records `types`,

@@ -28,8 +28,9 @@ async fn create_then_get_a_user_with_precise_errors() {
     assert_eq!(created.email, "linus@example.com");
     assert_eq!(created.roles, ["customer"]);
 
+    let mut order = app.grpc_as_order().await;
     let fetched =
-        client.get_user(pb::GetUserRequest { id: created.id.clone() }).await.unwrap().into_inner().user.unwrap();
+        order.get_user(pb::GetUserRequest { id: created.id.clone() }).await.unwrap().into_inner().user.unwrap();
     assert_eq!(fetched, created);
 
     let duplicate = client
@@ -57,9 +58,9 @@ async fn create_then_get_a_user_with_precise_errors() {
     fields.sort();
     assert_eq!(fields, ["email", "name", "password"]);
 
-    let unknown = client.get_user(pb::GetUserRequest { id: uuid::Uuid::now_v7().to_string() }).await.unwrap_err();
+    let unknown = order.get_user(pb::GetUserRequest { id: uuid::Uuid::now_v7().to_string() }).await.unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
-    let malformed = client.get_user(pb::GetUserRequest { id: "42".into() }).await.unwrap_err();
+    let malformed = order.get_user(pb::GetUserRequest { id: "42".into() }).await.unwrap_err();
     assert_eq!(malformed.code(), Code::InvalidArgument);
     assert_eq!(malformed.get_details_bad_request().unwrap().field_violations[0].field, "id");
 }

@@ -1,9 +1,10 @@
 //! `spawn_app()` and typed request helpers.
 
 use contracts::user::v1::user_service_client::UserServiceClient;
+use reqwest::Method;
 use serde_json::{Value, json};
 use testkit::TestDatabase;
-use tonic::transport::Channel;
+use testkit::grpc::Authorized;
 use user::config::Settings;
 use user::startup::{MIGRATOR, build};
 use uuid::Uuid;
@@ -35,6 +36,7 @@ pub fn test_settings(database_url: &str) -> Settings {
 /// The environment that starts the service binary against `database_url`.
 pub fn process_env(database_url: &str) -> Vec<(&'static str, String)> {
     let mut env = testkit::broker_env(&testkit::broker_settings());
+    env.extend(testkit::auth_env(&user::SERVICE));
     env.extend([
         ("USER_HOST", "127.0.0.1".into()),
         ("USER_HTTP_PORT", "0".into()),
@@ -64,8 +66,7 @@ pub async fn spawn_app_on(db: TestDatabase, settings: Settings) -> TestApp {
 impl TestApp {
     pub async fn register(&self, email: &str, name: &str, password: &str) -> reqwest::Response {
         self.api
-            .http
-            .post(self.api.url("/auth/register"))
+            .via_gateway(Method::POST, "/auth/register")
             .json(&json!({ "email": email, "name": name, "password": password }))
             .send()
             .await
@@ -82,16 +83,26 @@ impl TestApp {
 
     pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
         self.api
-            .http
-            .post(self.api.url("/auth/login"))
+            .via_gateway(Method::POST, "/auth/login")
             .json(&json!({ "email": email, "password": password }))
             .send()
             .await
             .expect("login")
     }
 
-    pub async fn grpc(&self) -> UserServiceClient<Channel> {
-        UserServiceClient::connect(format!("http://{}", self.api.grpc_addr())).await.expect("grpc connect")
+    /// A client whose calls carry `token`.
+    pub async fn grpc_as(&self, token: &str) -> UserServiceClient<Authorized> {
+        UserServiceClient::new(self.api.grpc_as(token).await)
+    }
+
+    /// A client as an admin: every RPC but `GetUser` (the order service's).
+    pub async fn grpc(&self) -> UserServiceClient<Authorized> {
+        self.grpc_as(&As::admin().token()).await
+    }
+
+    /// A client as the order service: `GetUser`.
+    pub async fn grpc_as_order(&self) -> UserServiceClient<Authorized> {
+        self.grpc_as(&testkit::service_token("order", "user")).await
     }
 
     /// Inserts `count` users straight into the table (fast bulk set-up).

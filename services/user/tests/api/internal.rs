@@ -17,7 +17,7 @@ async fn a_table_dropped_under_the_service_is_internal_over_grpc_and_a_500_over_
     let id = app.new_user("ada@example.com").await;
     sqlx::query("DROP TABLE users CASCADE").execute(&app.db.pool).await.unwrap();
 
-    let mut client = app.grpc().await;
+    let mut client = app.grpc_as_order().await;
     let status = client.get_user(pb::GetUserRequest { id: id.to_string() }).await.unwrap_err();
     assert_eq!(status.code(), Code::Internal);
     assert_eq!(status.message(), "internal error");

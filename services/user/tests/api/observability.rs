@@ -5,7 +5,9 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use contracts::user::v1 as pb;
 use contracts::user::v1::user_service_client::UserServiceClient;
+use testkit::As;
 use testkit::{ServiceProcess, TestDatabase};
+use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use user::startup::MIGRATOR;
@@ -33,8 +35,21 @@ async fn a_request_with_a_traceparent_is_traced_under_that_trace_id() {
 }
 
 /// A tiny service of the test's own: an HTTP handler that calls the user
-/// service over gRPC through the comms tracing interceptor.
-type TracedClient = UserServiceClient<InterceptedService<Channel, comms::grpc::TraceInterceptor>>;
+/// service over gRPC through the comms tracing interceptor, as the order
+/// service (the one the user service lets call `GetUser`).
+type TracedClient = UserServiceClient<InterceptedService<Channel, TracedAsOrder>>;
+
+#[derive(Clone)]
+struct TracedAsOrder;
+
+impl Interceptor for TracedAsOrder {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let mut request = comms::grpc::inject_trace(request)?;
+        let token = format!("Bearer {}", testkit::service_token("order", "user"));
+        request.metadata_mut().insert("authorization", token.parse().expect("a valid header value"));
+        Ok(request)
+    }
+}
 
 async fn relay(State(client): State<Arc<TracedClient>>, Path(id): Path<String>) -> String {
     let mut client = (*client).clone();
@@ -52,11 +67,9 @@ async fn a_grpc_call_made_inside_a_traced_request_carries_the_trace_to_another_p
     env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.endpoint().to_owned()));
     let user_service = ServiceProcess::spawn(env!("CARGO_BIN_EXE_user"), &env).await.unwrap();
 
-    let channel =
-        Channel::from_shared(format!("http://{}", user_service.addr("grpc_addr"))).unwrap().connect().await.unwrap();
-    let mut client =
-        UserServiceClient::with_interceptor(channel, comms::grpc::inject_trace as comms::grpc::TraceInterceptor);
-    let created = client
+    let grpc_addr = user_service.addr("grpc_addr");
+    let mut admin = UserServiceClient::new(testkit::grpc::authorized(grpc_addr, &As::admin().token()).await);
+    let created = admin
         .create_user(pb::CreateUserRequest {
             email: "traced@example.com".into(),
             name: "T".into(),
@@ -68,6 +81,8 @@ async fn a_grpc_call_made_inside_a_traced_request_carries_the_trace_to_another_p
         .user
         .unwrap();
 
+    let channel = Channel::from_shared(format!("http://{grpc_addr}")).unwrap().connect().await.unwrap();
+    let client = UserServiceClient::with_interceptor(channel, TracedAsOrder);
     let router = axum::Router::new().route("/relay/{id}", axum::routing::get(relay)).with_state(Arc::new(client));
     let router = comms::http::with_standard_layers(router, comms::http::ServerLimits::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -122,7 +137,8 @@ async fn metrics_count_http_and_grpc_requests_by_route_and_status() {
 
     let unknown = uuid::Uuid::now_v7();
     assert_eq!(app.api.http.get(app.api.url(&format!("/users/{unknown}"))).send().await.unwrap().status(), 401);
-    let not_found = app.grpc().await.get_user(pb::GetUserRequest { id: unknown.to_string() }).await.unwrap_err();
+    let not_found =
+        app.grpc_as_order().await.get_user(pb::GetUserRequest { id: unknown.to_string() }).await.unwrap_err();
     assert_eq!(not_found.code(), tonic::Code::NotFound);
 
     let after = scrape().await;
@@ -140,6 +156,7 @@ async fn logs_are_json_lines_that_carry_the_trace_id_of_their_request() {
     let (trace_id, traceparent) = random_trace();
     let response = reqwest::Client::new()
         .post(format!("http://{}/auth/register", service.addr("http_addr")))
+        .bearer_auth(testkit::service_token("gateway", "user"))
         .header("traceparent", traceparent)
         .json(&serde_json::json!({ "email": "logged@example.com", "name": "L", "password": PASSWORD }))
         .send()

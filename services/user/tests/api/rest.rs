@@ -106,20 +106,26 @@ async fn unknown_and_malformed_ids_are_404_and_422() {
 #[tokio::test]
 async fn malformed_json_wrong_content_type_and_oversized_bodies_are_problems() {
     let app = spawn_app().await;
-    let url = app.api.url("/auth/register");
+    let url_path = "/auth/register";
 
-    let syntax =
-        app.api.http.post(&url).header("content-type", "application/json").body("{\"email\": ").send().await.unwrap();
+    let syntax = app
+        .api
+        .via_gateway(Method::POST, url_path)
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
     assert_problem(syntax, 400).await;
 
-    let wrong_shape = app.api.http.post(&url).json(&json!({ "email": 42 })).send().await.unwrap();
+    let wrong_shape = app.api.via_gateway(Method::POST, url_path).json(&json!({ "email": 42 })).send().await.unwrap();
     assert_problem(wrong_shape, 422).await;
 
-    let no_json = app.api.http.post(&url).body("email=a@b.c").send().await.unwrap();
+    let no_json = app.api.via_gateway(Method::POST, url_path).body("email=a@b.c").send().await.unwrap();
     assert_problem(no_json, 415).await;
 
     let huge = json!({ "email": "big@example.com", "name": "x".repeat(100 * 1024), "password": PASSWORD });
-    assert_problem(app.api.http.post(&url).json(&huge).send().await.unwrap(), 413).await;
+    assert_problem(app.api.via_gateway(Method::POST, url_path).json(&huge).send().await.unwrap(), 413).await;
 }
 
 #[tokio::test]
@@ -247,7 +253,7 @@ async fn a_wrong_method_is_a_405_problem_that_lists_the_allowed_methods() {
 async fn a_body_must_be_a_json_object_not_an_array_of_fields() {
     let app = spawn_app().await;
     let as_array = serde_json::json!(["array@example.com", "Arr", PASSWORD]);
-    let response = app.api.http.post(app.api.url("/auth/register")).json(&as_array).send().await.unwrap();
+    let response = app.api.via_gateway(Method::POST, "/auth/register").json(&as_array).send().await.unwrap();
     assert_problem(response, 422).await;
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&app.db.pool).await.unwrap();
     assert_eq!(count, 0);

@@ -23,14 +23,7 @@ async fn a_request_in_flight_when_sigterm_arrives_completes() {
     pg.add_latency(Duration::from_millis(400));
     let slow = tokio::spawn({
         let url = format!("{base}/users/{}", uuid::Uuid::now_v7());
-        async move {
-            reqwest::Client::new()
-                .get(url)
-                .header("x-user-id", uuid::Uuid::now_v7().to_string())
-                .header("x-user-roles", "admin")
-                .send()
-                .await
-        }
+        async move { reqwest::Client::new().get(url).bearer_auth(testkit::As::admin().token()).send().await }
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
     service.terminate().unwrap();

@@ -20,7 +20,8 @@ async fn list_users_streams_from_the_database_without_loading_the_table() {
 
     // A separate process, so its memory is the service's alone.
     let service = ServiceProcess::spawn(env!("CARGO_BIN_EXE_user"), &process_env(&app.db.url)).await.unwrap();
-    let mut client = UserServiceClient::connect(format!("http://{}", service.addr("grpc_addr"))).await.unwrap();
+    let admin = testkit::As::admin().token();
+    let mut client = UserServiceClient::new(testkit::grpc::authorized(service.addr("grpc_addr"), &admin).await);
     // Warm up the pool and the allocator before the baseline.
     let mut warm =
         client.list_users(pb::ListUsersRequest { limit: 100, ..Default::default() }).await.unwrap().into_inner();
