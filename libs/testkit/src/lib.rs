@@ -1,6 +1,7 @@
 //! The test kit: what every service's integration tests need to talk to
 //! real PostgreSQL and RabbitMQ, and to doubles of what cannot run here.
 //!
+//! - [`access`]: every operation of a service against its access table;
 //! - [`db`]: a fresh, migrated database per test;
 //! - [`process`]: a service run from its binary as a separate process;
 //! - [`served`]: a service's application serving inside the test process;
@@ -14,6 +15,7 @@
 //! - [`probe`]: a subscriber that records events, and publishes like a peer;
 //! - [`smtp`]: an SMTP server that records what it is sent, or refuses it.
 
+pub mod access;
 pub mod broker;
 pub mod broker_conformance;
 pub mod browser;

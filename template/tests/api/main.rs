@@ -3,6 +3,7 @@
 //! with a database of its own and, when the service uses the broker,
 //! RabbitMQ with a namespace of its own.
 
+mod access;
 mod consumer; // new-service: consumes
 mod grpc; // new-service: grpc
 mod helpers;

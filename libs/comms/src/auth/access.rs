@@ -56,6 +56,21 @@ impl Allow {
         Self { users: self.users, services: names }
     }
 
+    /// The services it lets in.
+    pub fn services_allowed(&self) -> &'static [&'static str] {
+        self.services
+    }
+
+    /// Whether it lets users in: `None` not at all, `Some([])` any signed-in
+    /// user, `Some(roles)` those with one of the roles.
+    pub fn users_allowed(&self) -> Option<&'static [&'static str]> {
+        match self.users {
+            Users::No => None,
+            Users::Open | Users::Any => Some(&[]),
+            Users::WithRole(roles) => Some(roles),
+        }
+    }
+
     /// Whether no token is needed at all.
     pub fn is_open(&self) -> bool {
         self.users == Users::Open

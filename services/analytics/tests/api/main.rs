@@ -4,6 +4,7 @@
 //! its own. Events are published onto that namespace as their producers
 //! would publish them.
 
+mod access;
 mod batch;
 mod counting;
 mod helpers;

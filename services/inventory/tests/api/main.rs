@@ -2,6 +2,7 @@
 //! cost on small machines), one module per area, each test against real
 //! PostgreSQL (a database of its own) and RabbitMQ (a namespace of its own).
 
+mod access;
 mod concurrency;
 mod grpc;
 mod helpers;

@@ -3,6 +3,7 @@
 //! real PostgreSQL and RabbitMQ with a database and a broker namespace of
 //! its own, and a double of the user service.
 
+mod access;
 mod delivery;
 mod events;
 mod helpers;

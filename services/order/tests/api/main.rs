@@ -3,6 +3,7 @@
 //! PostgreSQL and RabbitMQ with a database and a broker namespace of its
 //! own, and doubles of the user and inventory services.
 
+mod access;
 mod cancel;
 mod discovery;
 mod doubles;

@@ -2,6 +2,7 @@
 //! on small machines), one module per area, each test against real
 //! PostgreSQL with a database of its own.
 
+mod access;
 mod events;
 mod grpc;
 mod helpers;
