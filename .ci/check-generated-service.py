@@ -30,7 +30,6 @@ import seed_admin  # noqa: E402 (deploy/seed_admin.py)
 
 NAME, GRPC_PORT = sys.argv[1], int(sys.argv[2])
 BASE = (sys.argv[3] if len(sys.argv) > 3 else "http://localhost:8080").rstrip("/")
-ADMIN = seed_admin.credentials()
 DEADLINE = 30
 
 
@@ -95,7 +94,8 @@ def main():
     print(f"(b) its consumer recorded user.registered for {user_id} once")
 
     # (c) Analytics' per-minute series of the new type.
-    admin = call("POST", "/api/auth/login", {"email": ADMIN[0], "password": ADMIN[1]})[0]["access_token"]
+    email, password = seed_admin.credentials()
+    admin = call("POST", "/api/auth/login", {"email": email, "password": password})[0]["access_token"]
 
     def counted():
         series, _ = call("GET", f"/api/analytics/series?metric={NAME}.item_created&minutes=10", token=admin)

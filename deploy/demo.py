@@ -19,7 +19,6 @@ import uuid
 import seed_admin
 
 BASE = (sys.argv[1] if len(sys.argv) > 1 else "http://localhost:8080").rstrip("/")
-ADMIN = seed_admin.credentials()
 
 
 def call(method, path, body=None, token=None, headers=None, expect=(200, 201)):
@@ -119,7 +118,9 @@ def main():
     step("2. log in: the user service signs a JWT; the gateway verifies it on every call")
     customer = wait_until("the customer's login", lambda: call(
         "POST", "/api/auth/login", {"email": email, "password": "demo-password"}))["access_token"]
-    admin = call("POST", "/api/auth/login", {"email": ADMIN[0], "password": ADMIN[1]})["access_token"]
+    # Read now, not at start: `just dev` writes the password as it starts.
+    email, password = seed_admin.credentials()
+    admin = call("POST", "/api/auth/login", {"email": email, "password": password})["access_token"]
     print("   customer and admin tokens issued")
 
     step("3. the admin creates a product (admin-only route)")
