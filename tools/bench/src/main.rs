@@ -22,6 +22,7 @@ mod publish;
 mod scratch;
 mod stats;
 mod tick;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -44,6 +45,8 @@ enum Command {
     EventLatency(event_latency::Args),
     /// One call as REST, gRPC, a task and an event.
     Patterns(patterns::Args),
+    /// A service token (for the nginx baseline), as a JSON string.
+    Token(token::Args),
 }
 
 #[tokio::main]
@@ -53,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Publish(args) => serde_json::to_string(&publish::run(args).await?)?,
         Command::EventLatency(args) => serde_json::to_string(&event_latency::run(args).await?)?,
         Command::Patterns(args) => serde_json::to_string(&patterns::run(args).await?)?,
+        Command::Token(args) => serde_json::to_string(&token::run(args)?)?,
     };
     println!("{report}");
     Ok(())
