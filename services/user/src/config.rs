@@ -7,7 +7,8 @@
 //!
 //! | variable | default |
 //! |---|---|
-//! | `USER_JWT__PRIVATE_KEY` or `USER_JWT__PRIVATE_KEY_FILE` | required: an Ed25519 PKCS#8 PEM |
+//! | `USER_JWT__PRIVATE_KEY` or `USER_JWT__PRIVATE_KEY_FILE` | required: an Ed25519 PKCS#8 PEM, the key tokens are signed with |
+//! | `USER_JWT__PUBLISHED_KEY_FILES` | unset; comma-separated PEM files of keys published beside it but not signed with: the previous key during a rotation, and the next one once announced (docs/patterns/identity.md) |
 //! | `USER_JWT__ISSUER` / `USER_JWT__AUDIENCE` | `switchyard-user` / `switchyard` |
 //! | `USER_JWT__TTL_SECS` | `900` |
 //! | `USER_SEED_ADMIN__EMAIL` with `USER_SEED_ADMIN__PASSWORD` or `USER_SEED_ADMIN__PASSWORD_FILE` | unset; if set, this admin is created at the first start only (deleted, it stays deleted); the only account that gets the admin role |
@@ -26,6 +27,7 @@ pub struct UserSettings {
 pub struct JwtSettings {
     pub private_key: Option<String>,
     pub private_key_file: Option<String>,
+    pub published_key_files: Option<String>,
     pub issuer: String,
     pub audience: String,
     pub ttl_secs: u64,
@@ -72,6 +74,7 @@ impl Default for JwtSettings {
         Self {
             private_key: None,
             private_key_file: None,
+            published_key_files: None,
             issuer: "switchyard-user".into(),
             audience: "switchyard".into(),
             ttl_secs: 900,
@@ -80,6 +83,19 @@ impl Default for JwtSettings {
 }
 
 impl JwtSettings {
+    /// The PEM text of each key published but not signed with.
+    pub fn published_key_pems(&self) -> anyhow::Result<Vec<Vec<u8>>> {
+        let files = self.published_key_files.as_deref().unwrap_or_default();
+        files
+            .split(',')
+            .map(str::trim)
+            .filter(|path| !path.is_empty())
+            .map(|path| {
+                std::fs::read(path).map_err(|e| anyhow::anyhow!("read USER_JWT__PUBLISHED_KEY_FILES {path}: {e}"))
+            })
+            .collect()
+    }
+
     /// The PEM text, from the variable itself or the file it names.
     pub fn private_key_pem(&self) -> anyhow::Result<Vec<u8>> {
         match (&self.private_key, &self.private_key_file) {

@@ -21,8 +21,13 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub async fn build(settings: &Settings) -> anyhow::Result<Application<AppState>> {
     let jwt = &settings.own.jwt;
     // Read before anything opens: a missing key is a configuration error.
-    let tokens =
-        TokenIssuer::from_pem(&jwt.private_key_pem()?, jwt.issuer.clone(), jwt.audience.clone(), jwt.ttl_secs)?;
+    let tokens = TokenIssuer::rotating(
+        &jwt.private_key_pem()?,
+        &jwt.published_key_pems()?,
+        jwt.issuer.clone(),
+        jwt.audience.clone(),
+        jwt.ttl_secs,
+    )?;
     let seed_admin = settings.own.seed_admin.credentials()?;
     // It verifies the tokens it issues with the keys it holds, not by
     // asking itself over the network.

@@ -33,17 +33,26 @@ pub struct TokenIssuer {
 }
 
 impl TokenIssuer {
-    pub fn from_pem(pem: &[u8], issuer: String, audience: String, ttl_secs: u64) -> anyhow::Result<Self> {
-        let key =
-            EncodingKey::from_ed_pem(pem).map_err(|e| anyhow::anyhow!("JWT key is not an Ed25519 PKCS#8 PEM: {e}"))?;
-        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::EdDSA)
-            .map_err(|e| anyhow::anyhow!("derive the public JWK: {e}"))?;
-        // The RFC 7638 thumbprint as key id: stable for a key, different for
-        // any other, so verifiers can pick the right key during a rotation.
-        let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(|e| anyhow::anyhow!("thumbprint the JWK: {e}"))?;
-        jwk.common.key_id = Some(kid.clone());
-        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-        Ok(Self { key, kid, jwks: JwkSet { keys: vec![jwk] }, issuer, audience, ttl_secs })
+    /// Signs with `current` and publishes it with `also_published`: the
+    /// previous key, whose tokens stay valid until they expire, and the
+    /// next one, announced before any instance signs with it.
+    pub fn rotating(
+        current: &[u8],
+        also_published: &[Vec<u8>],
+        issuer: String,
+        audience: String,
+        ttl_secs: u64,
+    ) -> anyhow::Result<Self> {
+        let key = signing_key(current)?;
+        let (kid, jwk) = public_jwk(&key)?;
+        let mut keys = vec![jwk];
+        for pem in also_published {
+            let (other, jwk) = public_jwk(&signing_key(pem)?)?;
+            if other != kid && !keys.iter().any(|k| k.common.key_id.as_deref() == Some(&other)) {
+                keys.push(jwk);
+            }
+        }
+        Ok(Self { key, kid, jwks: JwkSet { keys }, issuer, audience, ttl_secs })
     }
 
     pub fn ttl_secs(&self) -> u64 {
@@ -68,4 +77,20 @@ impl TokenIssuer {
         header.kid = Some(self.kid.clone());
         Ok(jsonwebtoken::encode(&header, &claims, &self.key)?)
     }
+}
+
+fn signing_key(pem: &[u8]) -> anyhow::Result<EncodingKey> {
+    EncodingKey::from_ed_pem(pem).map_err(|e| anyhow::anyhow!("JWT key is not an Ed25519 PKCS#8 PEM: {e}"))
+}
+
+/// The key's id and public JWK. The RFC 7638 thumbprint is the key id:
+/// stable for a key, different for any other, so verifiers can pick the
+/// right key during a rotation.
+fn public_jwk(key: &EncodingKey) -> anyhow::Result<(String, Jwk)> {
+    let mut jwk =
+        Jwk::from_encoding_key(key, Algorithm::EdDSA).map_err(|e| anyhow::anyhow!("derive the public JWK: {e}"))?;
+    let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(|e| anyhow::anyhow!("thumbprint the JWK: {e}"))?;
+    jwk.common.key_id = Some(kid.clone());
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    Ok((kid, jwk))
 }

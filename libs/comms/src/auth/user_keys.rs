@@ -1,12 +1,20 @@
 //! The user service's public keys, which verify user tokens.
 //!
-//! Fetched from the user service's `/.well-known/jwks.json` and kept, and
-//! fetched again only when a token names a key id not yet known, at most
-//! once per `min_refresh` (default 30 s): a flood of tokens with random
-//! `kid`s cannot turn into a flood of requests to the user service.
+//! Fetched from every source (each instance of the user service discovery
+//! lists, or a fixed URL) and merged: a key is trusted while at least one
+//! source's latest answer publishes it. During a rotation, when instances
+//! publish different sets for a while, a token signed by any of them
+//! verifies; a key no source publishes any more is dropped at the next
+//! refresh. A source that fails keeps what it last published.
+//!
+//! Refreshed when a token names a key id not yet known, at most once per
+//! `min_refresh` (default 30 s): a flood of tokens with random `kid`s cannot
+//! turn into a flood of requests to the user service. Refreshed in the
+//! background, too, at the first use after the keys are older than
+//! [`MAX_AGE`], so a retired key does not stay trusted for ever.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -17,33 +25,50 @@ use tokio::time::Instant;
 
 use crate::discovery::Instance;
 
-/// Where the key set comes from.
-pub type FetchKeys = Box<dyn Fn() -> BoxFuture<'static, anyhow::Result<JwkSet>> + Send + Sync>;
+/// How old the keys may get before a use refreshes them.
+pub const MAX_AGE: Duration = Duration::from_secs(300);
 
+/// Where the key sets come from: one answer per source, named.
+pub type FetchKeys = Box<dyn Fn() -> BoxFuture<'static, Vec<(String, anyhow::Result<JwkSet>)>> + Send + Sync>;
+
+/// Cheap to clone; every clone is the same set.
+#[derive(Clone)]
 pub struct UserKeys {
-    keys: RwLock<HashMap<String, DecodingKey>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Source → the keys it last published, by key id.
+    by_source: RwLock<HashMap<String, HashMap<String, DecodingKey>>>,
     fetch: FetchKeys,
-    /// The last fetch, successful or not; guards the refresh rate.
+    /// The last fetch, successful or not; guards the refresh rate, and is
+    /// held while a fetch runs.
     last_fetch: Mutex<Option<Instant>>,
     min_refresh: Duration,
 }
 
 impl UserKeys {
     pub fn new(fetch: FetchKeys, min_refresh: Duration) -> Self {
-        Self { keys: RwLock::default(), fetch, last_fetch: Mutex::new(None), min_refresh }
+        let inner = Inner { by_source: RwLock::default(), fetch, last_fetch: Mutex::new(None), min_refresh };
+        Self { inner: Arc::new(inner) }
     }
 
-    /// Fetched from an instance of the user service as discovery lists
+    /// Fetched from every instance of the user service as discovery lists
     /// them, over its REST port.
     pub fn discovered(instances: watch::Receiver<Vec<Instance>>, min_refresh: Duration) -> Self {
         let http = key_client();
         let fetch: FetchKeys = Box::new(move || {
+            let addresses: Vec<String> = instances.borrow().iter().map(|i| i.address.clone()).collect();
             let http = http.clone();
-            let instance = instances.borrow().first().cloned();
             Box::pin(async move {
-                let instance =
-                    instance.ok_or_else(|| anyhow::anyhow!("no instance of the user service to fetch keys from"))?;
-                fetch(&http, &format!("http://{}/.well-known/jwks.json", instance.address)).await
+                let fetches = addresses.into_iter().map(|address| {
+                    let http = http.clone();
+                    async move {
+                        let answer = fetch(&http, &format!("http://{address}/.well-known/jwks.json")).await;
+                        (address, answer)
+                    }
+                });
+                futures::future::join_all(fetches).await
             })
         });
         Self::new(fetch, min_refresh)
@@ -55,7 +80,7 @@ impl UserKeys {
         Self::new(
             Box::new(move || {
                 let (http, url) = (http.clone(), url.clone());
-                Box::pin(async move { fetch(&http, &url).await })
+                Box::pin(async move { vec![(url.clone(), fetch(&http, &url).await)] })
             }),
             min_refresh,
         )
@@ -63,43 +88,84 @@ impl UserKeys {
 
     /// A set known in advance: the user service's own, in the user service.
     pub fn fixed(set: JwkSet) -> Self {
-        Self::new(Box::new(move || Box::pin(std::future::ready(Ok(set.clone())))), Duration::ZERO)
+        Self::new(
+            Box::new(move || Box::pin(std::future::ready(vec![("fixed".into(), Ok(set.clone()))]))),
+            Duration::ZERO,
+        )
     }
 
-    /// The key with this id, fetching the set again if it is unknown and
+    /// The key with this id, fetching the sets again if it is unknown and
     /// the last fetch is old enough.
     pub async fn get(&self, kid: &str) -> Option<DecodingKey> {
         if let Some(key) = self.key(kid) {
+            self.refresh_if_stale();
             return Some(key);
         }
-        self.refresh().await;
+        self.inner.refresh().await;
         self.key(kid)
     }
 
-    fn key(&self, kid: &str) -> Option<DecodingKey> {
-        self.keys.read().expect("keys lock").get(kid).cloned()
+    /// Every key id trusted now.
+    pub fn key_ids(&self) -> Vec<String> {
+        let by_source = self.inner.by_source.read().expect("keys lock");
+        let mut ids: Vec<String> = by_source.values().flat_map(|keys| keys.keys().cloned()).collect();
+        ids.sort();
+        ids.dedup();
+        ids
     }
 
-    /// Fetches the key set unless one was fetched less than `min_refresh`
-    /// ago. Concurrent callers wait for one fetch instead of each making one.
+    fn key(&self, kid: &str) -> Option<DecodingKey> {
+        self.inner.by_source.read().expect("keys lock").values().find_map(|keys| keys.get(kid)).cloned()
+    }
+
+    /// Starts a background refresh if the keys are older than [`MAX_AGE`]
+    /// and no fetch is running.
+    fn refresh_if_stale(&self) {
+        let Ok(last) = self.inner.last_fetch.try_lock() else { return };
+        if last.is_some_and(|at| at.elapsed() < MAX_AGE) {
+            return;
+        }
+        drop(last);
+        let inner = self.inner.clone();
+        tokio::spawn(async move { inner.refresh().await });
+    }
+}
+
+impl Inner {
+    /// Fetches every source unless a fetch ran less than `min_refresh` ago.
+    /// Concurrent callers wait for one fetch instead of each making one.
     async fn refresh(&self) {
         let mut last = self.last_fetch.lock().await;
         if last.is_some_and(|at| at.elapsed() < self.min_refresh) {
             return;
         }
         *last = Some(Instant::now());
-        match (self.fetch)().await {
-            Ok(set) => {
-                let keys: HashMap<String, DecodingKey> = set
-                    .keys
-                    .iter()
-                    .filter_map(|jwk| Some((jwk.common.key_id.clone()?, DecodingKey::from_jwk(jwk).ok()?)))
-                    .collect();
-                tracing::info!(keys = keys.len(), "fetched the token verification keys");
-                *self.keys.write().expect("keys lock") = keys;
+        let answers = (self.fetch)().await;
+        let mut by_source = self.by_source.write().expect("keys lock");
+        let mut merged = HashMap::new();
+        for (source, answer) in answers {
+            match answer {
+                Ok(set) => {
+                    let keys: HashMap<String, DecodingKey> = set
+                        .keys
+                        .iter()
+                        .filter_map(|jwk| Some((jwk.common.key_id.clone()?, DecodingKey::from_jwk(jwk).ok()?)))
+                        .collect();
+                    merged.insert(source, keys);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, %source, "cannot fetch the token verification keys");
+                    if let Some(kept) = by_source.remove(&source) {
+                        merged.insert(source, kept);
+                    }
+                }
             }
-            Err(error) => tracing::warn!(%error, "cannot fetch the token verification keys"),
         }
+        // Sources no longer listed are gone, and with them what only they
+        // published.
+        *by_source = merged;
+        let keys: usize = by_source.values().map(HashMap::len).sum();
+        tracing::info!(sources = by_source.len(), keys, "fetched the token verification keys");
     }
 }
 
@@ -109,4 +175,105 @@ fn key_client() -> reqwest::Client {
 
 async fn fetch(http: &reqwest::Client, url: &str) -> anyhow::Result<JwkSet> {
     Ok(http.get(url).send().await?.error_for_status()?.json::<JwkSet>().await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex as StdMutex;
+
+    use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+    use jsonwebtoken::{Algorithm, EncodingKey};
+
+    use super::*;
+
+    fn jwk() -> Jwk {
+        let key = EncodingKey::from_ed_pem(testkit::keys::ed25519_pem().as_bytes()).unwrap();
+        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::EdDSA).unwrap();
+        jwk.common.key_id = Some(jwk.thumbprint(ThumbprintHash::SHA256).unwrap());
+        jwk
+    }
+
+    fn kid(jwk: &Jwk) -> String {
+        jwk.common.key_id.clone().unwrap()
+    }
+
+    /// Sources whose answers the test sets: `None` is a failed fetch.
+    type Answers = Arc<StdMutex<Vec<(String, Option<Vec<Jwk>>)>>>;
+
+    fn scripted(answers: &Answers) -> UserKeys {
+        let answers = answers.clone();
+        UserKeys::new(
+            Box::new(move || {
+                let now: Vec<(String, anyhow::Result<JwkSet>)> = answers
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|(source, keys)| {
+                        let answer = keys.clone().map(|keys| JwkSet { keys }).ok_or_else(|| anyhow::anyhow!("down"));
+                        (source.clone(), answer)
+                    })
+                    .collect();
+                Box::pin(std::future::ready(now))
+            }),
+            Duration::ZERO,
+        )
+    }
+
+    #[tokio::test]
+    async fn keys_of_every_source_are_trusted_and_a_key_no_source_publishes_is_dropped() {
+        let (old, new) = (jwk(), jwk());
+        // Mid-rotation: one instance publishes old and new, the other old only.
+        let answers: Answers = Arc::new(StdMutex::new(vec![
+            ("a".into(), Some(vec![old.clone(), new.clone()])),
+            ("b".into(), Some(vec![old.clone()])),
+        ]));
+        let keys = scripted(&answers);
+        assert!(keys.get(&kid(&new)).await.is_some());
+        assert!(keys.get(&kid(&old)).await.is_some());
+
+        // Retired: both publish the new key only.
+        *answers.lock().unwrap() = vec![("a".into(), Some(vec![new.clone()])), ("b".into(), Some(vec![new.clone()]))];
+        keys.inner.refresh().await;
+        assert_eq!(keys.key_ids(), vec![kid(&new)]);
+        assert!(keys.get(&kid(&old)).await.is_none(), "the retired key is refused");
+    }
+
+    #[tokio::test]
+    async fn a_failing_source_keeps_what_it_published_and_a_vanished_one_takes_its_keys_along() {
+        let (a_key, b_key) = (jwk(), jwk());
+        let answers: Answers = Arc::new(StdMutex::new(vec![
+            ("a".into(), Some(vec![a_key.clone()])),
+            ("b".into(), Some(vec![b_key.clone()])),
+        ]));
+        let keys = scripted(&answers);
+        keys.inner.refresh().await;
+
+        *answers.lock().unwrap() = vec![("a".into(), None), ("b".into(), Some(vec![b_key.clone()]))];
+        keys.inner.refresh().await;
+        assert!(keys.get(&kid(&a_key)).await.is_some(), "a is down, not retired");
+
+        *answers.lock().unwrap() = vec![("b".into(), Some(vec![b_key.clone()]))];
+        keys.inner.refresh().await;
+        assert_eq!(keys.key_ids(), vec![kid(&b_key)], "a left discovery");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unknown_key_ids_fetch_at_most_once_per_min_refresh() {
+        let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = fetches.clone();
+        let keys = UserKeys::new(
+            Box::new(move || {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Box::pin(std::future::ready(vec![("a".into(), Ok(JwkSet { keys: vec![] }))]))
+            }),
+            Duration::from_secs(30),
+        );
+        for n in 0..50 {
+            assert!(keys.get(&format!("random-{n}")).await.is_none());
+        }
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert!(keys.get("random").await.is_none());
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
 }

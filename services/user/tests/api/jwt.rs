@@ -74,3 +74,29 @@ async fn the_token_verifies_with_the_jwks_key_and_with_no_other() {
         jsonwebtoken::decode::<Value>(&tampered, &DecodingKey::from_jwk(published).unwrap(), &validation()).is_err()
     );
 }
+
+#[tokio::test]
+async fn during_a_rotation_the_key_set_holds_the_published_keys_and_tokens_name_the_signing_one() {
+    testkit::otlp();
+    let db = testkit::TestDatabase::create(&user::startup::MIGRATOR).await.unwrap();
+    let mut settings = crate::helpers::test_settings(&db.url);
+    // The previous key and the announced next one, published but not used.
+    let dir = std::env::temp_dir().join(format!("rotation-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (previous, next) = (dir.join("previous.pem"), dir.join("next.pem"));
+    std::fs::write(&previous, testkit::keys::ed25519_pem()).unwrap();
+    std::fs::write(&next, testkit::keys::ed25519_pem()).unwrap();
+    settings.own.jwt.published_key_files = Some(format!("{}, {}", previous.display(), next.display()));
+    let app = crate::helpers::spawn_app_on(db, settings).await;
+
+    let (token, jwks) = token_and_jwks(&app).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+    let kids: BTreeSet<String> = jwks.keys.iter().map(|k| k.common.key_id.clone().unwrap()).collect();
+    assert_eq!(kids.len(), 3, "current, previous and next");
+    let signing = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+    assert_eq!(jwks.keys[0].common.key_id.as_deref(), Some(signing.as_str()), "the current key comes first");
+    for jwk in &jwks.keys[1..] {
+        let other = jsonwebtoken::decode::<Value>(&token, &DecodingKey::from_jwk(jwk).unwrap(), &validation());
+        assert!(other.is_err(), "only the current key signs");
+    }
+}
