@@ -6,13 +6,13 @@ per installation (deploy/secrets.sh) and per test run (testkit::keys). The
 check reads what git tracks, by content, not by name, so a key pasted into
 a test, a fixture or a doc is found wherever it is:
 
-- a PEM private-key block: a `BEGIN ... PRIVATE KEY` line (PKCS#8, RSA, EC,
-  OpenSSH, encrypted or not) followed by base64 lines and its END line;
+- a PEM private-key block: a BEGIN line naming a private key (PKCS#8, RSA,
+  EC, OpenSSH, encrypted or not) followed by base64 lines and its END line;
 - a private JWK member: a JSON object with a `kty` member and a non-empty
   `d` (the private exponent or scalar of RSA, EC and OKP keys).
 
-Text that only names the format (a regular expression, "BEGIN PRIVATE KEY"
-in prose) has no key body and is not reported.
+Text that only names the format (a regular expression, the BEGIN line in
+prose) has no key body and is not reported.
 
 It also fails on a password that was once committed and so is public: the
 seed admin's old fixed one. The seed admin's password is made per
@@ -28,18 +28,22 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Built from pieces so this file, which git tracks too, holds no such line.
+# Built from pieces so this file, which git tracks too, holds nothing a
+# scanner of key material (this one or another) would take for a key.
 DASHES = "-" * 5
+PRIVATE_KEY = "PRIV" + "ATE KEY"
+# The private member of an RSA, EC or OKP JWK.
+PRIVATE_MEMBER = chr(100)
 PEM_BLOCK = re.compile(
-    DASHES + r"BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)" + DASHES + r"\s*\n"
+    DASHES + r"BEGIN ((?:[A-Z0-9]+ )*" + PRIVATE_KEY + ")" + DASHES + r"\s*\n"
     r"(?:[A-Za-z0-9-]+:[^\n]*\n)*\s*"  # Proc-Type / DEK-Info headers of encrypted keys
     r"(?:[A-Za-z0-9+/=]{16,}\s*\n)+"
     r"[A-Za-z0-9+/=]*\s*\n?" + DASHES + r"END \1" + DASHES)
 # Passwords once committed, spelt in pieces for the same reason.
 RETIRED_PASSWORDS = ["switchyard" + "-admin"]
-# A JSON object's "d" member with a value, anywhere in the text; the object
-# around it is then parsed to see whether it is a JWK.
-D_MEMBER = re.compile(r'"d"\s*:\s*"[A-Za-z0-9_-]+"')
+# A JSON object's private member with a value, anywhere in the text; the
+# object around it is then parsed to see whether it is a JWK.
+D_MEMBER = re.compile('"' + PRIVATE_MEMBER + r'"\s*:\s*"[A-Za-z0-9_-]+"')
 
 
 def tracked_files(repository):
@@ -67,7 +71,7 @@ def private_jwks(text):
     found = []
     for match in D_MEMBER.finditer(text):
         jwk = enclosing_object(text, match.start())
-        if jwk is not None and "kty" in jwk and jwk.get("d"):
+        if jwk is not None and "kty" in jwk and jwk.get(PRIVATE_MEMBER):
             found.append(jwk.get("kid") or jwk.get("kty"))
     return found
 
@@ -85,7 +89,7 @@ def findings(repository):
             continue  # binary
         text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
         found += [(name, f"a PEM {match.group(1)} block") for match in PEM_BLOCK.finditer(text)]
-        found += [(name, f"a JWK with its private member \"d\" ({kid})") for kid in private_jwks(text)]
+        found += [(name, f"a private JWK ({kid})") for kid in private_jwks(text)]
         found += [(name, "a retired password") for password in RETIRED_PASSWORDS if password in text]
     return found
 

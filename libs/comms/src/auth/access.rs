@@ -115,8 +115,8 @@ impl AccessTable {
     }
 
     pub fn decide(&self, operation: &str, principal: &Principal) -> Decision {
-        match self.rules.iter().find(|(name, _)| *name == operation) {
-            Some((_, allow)) if allow.permits(principal) => Decision::Allowed,
+        match self.allow(operation) {
+            Some(allow) if allow.permits(principal) => Decision::Allowed,
             Some(_) => Decision::Denied,
             None => Decision::Unlisted,
         }

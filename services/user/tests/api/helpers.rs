@@ -50,10 +50,17 @@ pub fn process_env(database_url: &str) -> Vec<(&'static str, String)> {
 }
 
 pub async fn spawn_app() -> TestApp {
+    let (db, settings) = fresh_settings().await;
+    spawn_app_on(db, settings).await
+}
+
+/// A fresh, migrated database and the test settings for it, for a test
+/// that changes them before `spawn_app_on` or `build`.
+pub async fn fresh_settings() -> (TestDatabase, Settings) {
     testkit::otlp();
     let db = TestDatabase::create(&MIGRATOR).await.expect("test database");
     let settings = test_settings(&db.url);
-    spawn_app_on(db, settings).await
+    (db, settings)
 }
 
 /// Serves `settings` on a database the test has prepared.

@@ -77,9 +77,7 @@ async fn the_token_verifies_with_the_jwks_key_and_with_no_other() {
 
 #[tokio::test]
 async fn during_a_rotation_the_key_set_holds_the_published_keys_and_tokens_name_the_signing_one() {
-    testkit::otlp();
-    let db = testkit::TestDatabase::create(&user::startup::MIGRATOR).await.unwrap();
-    let mut settings = crate::helpers::test_settings(&db.url);
+    let (db, mut settings) = crate::helpers::fresh_settings().await;
     // The previous key and the announced next one, published but not used.
     let dir = std::env::temp_dir().join(format!("rotation-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();

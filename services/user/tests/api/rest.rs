@@ -270,9 +270,7 @@ async fn a_name_longer_than_100_characters_as_sent_is_refused_even_if_padded() {
 
 #[tokio::test]
 async fn the_seed_admin_is_created_once_however_often_the_service_starts() {
-    testkit::otlp();
-    let db = testkit::TestDatabase::create(&user::startup::MIGRATOR).await.unwrap();
-    let mut settings = crate::helpers::test_settings(&db.url);
+    let (db, mut settings) = crate::helpers::fresh_settings().await;
     settings.own.seed_admin = user::config::SeedAdmin {
         email: Some("root@example.com".into()),
         password: Some("a long enough password".into()),
@@ -290,9 +288,7 @@ async fn the_seed_admin_is_created_once_however_often_the_service_starts() {
 
 #[tokio::test]
 async fn registering_the_seed_admins_address_after_it_was_deleted_gives_no_admin_role() {
-    testkit::otlp();
-    let db = testkit::TestDatabase::create(&user::startup::MIGRATOR).await.unwrap();
-    let mut settings = crate::helpers::test_settings(&db.url);
+    let (db, mut settings) = crate::helpers::fresh_settings().await;
     settings.own.seed_admin = user::config::SeedAdmin {
         email: Some("root@example.com".into()),
         password: Some(PASSWORD.into()),
@@ -316,9 +312,7 @@ async fn registering_the_seed_admins_address_after_it_was_deleted_gives_no_admin
 
 #[tokio::test]
 async fn a_deleted_seed_admin_stays_deleted_when_the_service_starts_again() {
-    testkit::otlp();
-    let db = testkit::TestDatabase::create(&user::startup::MIGRATOR).await.unwrap();
-    let mut settings = crate::helpers::test_settings(&db.url);
+    let (db, mut settings) = crate::helpers::fresh_settings().await;
     // The password from a file, as deploy/secrets.sh writes it (newline included).
     let password_file = std::env::temp_dir().join(format!("seed-admin-{}", uuid::Uuid::new_v4()));
     std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();

@@ -1,24 +1,30 @@
 #!/usr/bin/env python3
-"""Fails unless every service of a running `just dev` refuses a caller with
-no token, on its HTTP port and on its gRPC port, as a stranger reaching past
-the gateway would call it.
+"""Fails unless every service port of a running `just dev` is closed to
+strangers: bound to loopback, and refusing a call without a token.
 
-For each service of deploy/services.toml but the gateway:
+CI runs this while `just dev` is up. For each service of
+deploy/services.toml:
 
-- every operation of its own OpenAPI document, called with spoofed
-  `X-User-ID` / `X-User-Roles` (admin) headers and no token, must answer
-  401 with a problem+json body; only the operations that are open by design
-  (OPEN) may answer otherwise;
-- every method of every gRPC service its reflection lists (health and
-  reflection themselves are open), called with an empty message and no
+- **Loopback only** (`just dev` binds each service to 127.0.0.1,
+  deploy/services.py's dev_env: a development system is for this machine,
+  not for every host on its network). Every HTTP and gRPC port must have a
+  listener, and every listener on it must be on 127.0.0.0/8 or ::1; a port
+  nothing listens on fails too, so a service that moved to another port
+  cannot pass by being absent. Read from `ss -ltnH`.
+- **No token, no answer** (docs/patterns/identity.md), but for the gateway:
+  every operation of the service's own OpenAPI document, called with
+  spoofed `X-User-ID` / `X-User-Roles` (admin) headers and no token, must
+  answer 401 with a problem+json body, except the operations open by design
+  (OPEN); every method of every gRPC service its reflection lists (health
+  and reflection themselves are open), called with an empty message and no
   metadata, must end UNAUTHENTICATED.
 
-CI runs this while `just dev` is up (docs/patterns/identity.md).
-
-Usage: check-dev-refusals.py
+Usage: check-dev-ports.py
 """
+import ipaddress
 import json
 import os
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -35,6 +41,36 @@ import services  # noqa: E402 (deploy/services.py, the service list)
 OPEN = {("GET", "/.well-known/jwks.json")}
 # Open on every gRPC port: probes and stock tooling.
 OPEN_GRPC = ("grpc.health.", "grpc.reflection.")
+
+
+def listeners(ss_output):
+    """{port: [host, ...]} from `ss -ltnH` lines."""
+    found = {}
+    for line in ss_output.splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        host, _, port = fields[3].rpartition(":")
+        found.setdefault(int(port), []).append(host.strip("[]").split("%")[0])
+    return found
+
+
+def loopback(host):
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # `*` and names: every interface, or not ours to judge
+
+
+def listener_problems(expected, found):
+    """What is wrong with `found` ({port: hosts}) for `expected` ([(name, port)])."""
+    wrong = []
+    for name, port in expected:
+        hosts = found.get(port, [])
+        if not hosts:
+            wrong.append(f"{name}: nothing listens on port {port}")
+        wrong += [f"{name}: port {port} listens on {host}, not loopback only" for host in hosts if not loopback(host)]
+    return wrong
 
 
 def status_of(method, url):
@@ -92,9 +128,11 @@ def grpc_problems(name, port):
     return problems, count
 
 
-def main():
+def refusal_problems(service_list):
+    """What a caller with no token got that it should not have, and how
+    many calls were made."""
     problems, calls = [], 0
-    for service in services.load():
+    for service in service_list:
         if service["name"] == services.GATEWAY:
             continue
         found, count = http_problems(service["name"], service["http_port"])
@@ -102,10 +140,20 @@ def main():
         if "grpc_port" in service:
             found, count = grpc_problems(service["name"], service["grpc_port"])
             problems, calls = problems + found, calls + count
-    if problems:
-        print("\n".join(problems))
+    return problems, calls
+
+
+def main():
+    service_list = services.load()
+    expected = [(s["name"], port) for s in service_list for port in (s["http_port"], s.get("grpc_port")) if port]
+    output = subprocess.run(["ss", "-ltnH"], check=True, capture_output=True, text=True).stdout
+    wrong = listener_problems(expected, listeners(output))
+    refused, calls = refusal_problems(service_list)
+    if wrong or refused:
+        print("\n".join(wrong + refused))
         sys.exit(1)
-    print(f"{calls} direct calls without a token to the services' HTTP and gRPC ports: every one refused")
+    print(f"{len(expected)} ports of just dev listen on loopback only; {calls} direct calls without a token "
+          "to the services' HTTP and gRPC ports were every one refused")
 
 
 if __name__ == "__main__":
