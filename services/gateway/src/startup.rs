@@ -62,14 +62,16 @@ pub async fn build_with(
     let auth = &settings.auth;
     let keys = auth.user_keys(registry.as_ref());
     // Client tokens only: the gateway is called by users, never by services.
-    let verifier = Verifier::new(GATEWAY.name, keys, ServiceKeys::default(), &auth.issuer, &auth.audience);
+    let verifier = Verifier::new(GATEWAY.name, keys.clone(), ServiceKeys::default(), &auth.issuer, &auth.audience);
     // The server's own timeout must not cut a route's longer one short.
     let longest = table.routes.iter().map(|r| r.timeout()).max().unwrap_or_default();
     let limits =
         ServerLimits { request_timeout: longest + Duration::from_secs(5), body_limit_bytes: settings.body_limit_bytes };
     let listener = socket::listen(&settings.host, settings.port, settings.socket_buffer_bytes)?;
     let service = settings.service();
-    let builder = Builder::new(&service, &GATEWAY).http_listener(listener).registry(registry);
+    // The skeleton's verifier shares the gateway's keys: one watch of the
+    // user service, one cache.
+    let builder = Builder::new(&service, &GATEWAY).http_listener(listener).registry(registry).user_keys(keys);
     builder
         .build(|ctx| async move {
             let gateway = Arc::new(Gateway {
