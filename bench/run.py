@@ -98,7 +98,7 @@ class System:
             env.update({"GATEWAY_PORT": str(http), "GATEWAY_RATE_PER_SECOND": "1000000",
                         "GATEWAY_RATE_BURST": "1000000"})
             env.update(service_list.upstreams_env(SERVICES, service, OFFSET))
-            env.update(service_list.auth_env(SERVICES, service))
+            env.update(service_list.auth_env(SERVICES, service, f"127.0.0.1:{PORTS['user'][0]}"))
             return env
         database = f"bench_{service}"
         psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
@@ -108,7 +108,7 @@ class System:
         if grpc:
             env[f"{prefix}GRPC_PORT"] = str(grpc)
         env.update(service_list.upstreams_env(SERVICES, service, OFFSET))
-        env.update(service_list.auth_env(SERVICES, service))
+        env.update(service_list.auth_env(SERVICES, service, f"127.0.0.1:{PORTS['user'][0]}"))
         env.update(service_list.by_name(SERVICES)[service]["dev_env"])
         return env
 

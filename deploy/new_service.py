@@ -269,6 +269,7 @@ def compose(changes, name, broker):
              f"      {prefix}CONSUL_URL: http://consul:8500\n"
              f"      {prefix}AUTH__IDENTITY_KEY_FILE: /etc/switchyard/secrets/identity.pem\n"
              f"      {prefix}AUTH__SERVICE_KEYS_FILE: /etc/switchyard/service-keys.json\n"
+             f"      {prefix}AUTH__USER_KEYS_URLS: http://user:8081/.well-known/jwks.json\n"
              f"      {prefix}ADVERTISE_HOST: {name}\n\n")
     changes.edit("docker-compose.yml", r"^(  gateway:\n)", block.replace("\\", "\\\\") + r"\1")
     changes.edit("docker-compose.yml",

@@ -61,8 +61,6 @@ def upstreams_env(services, name, offset=0):
     gRPC port), every port moved by `offset`. Empty when it calls nobody."""
     service = by_name(services)[name]
     upstreams = gateway_upstreams(services) if name == GATEWAY else service["upstreams"]
-    if name != KEYS and KEYS not in upstreams:
-        upstreams = [*upstreams, KEYS]
     if not upstreams:
         return {}
 
@@ -122,18 +120,23 @@ def dev_env(services, name, pg_host, consul_url):
     if "database" in service:
         env[f"{prefix}DATABASE_URL"] = f"postgres://postgres@{pg_host}:5432/{service['database']}"
     env.update(upstreams_env(services, name))
-    env.update(auth_env(services, name))
+    env.update(auth_env(services, name, f"127.0.0.1:{by_name(services)[KEYS]['http_port']}"))
     env.update(service["dev_env"])
     return env
 
 
-def auth_env(services, name, secrets=".secrets"):
+def auth_env(services, name, user_address, secrets=".secrets"):
     """NAME's own key and the service keys, as deploy/secrets.sh writes
     them under `secrets` (relative to the repository root, where the
-    services start)."""
+    services start), and where it fetches the user-token keys: the user
+    service at `user_address`, configured, never taken from discovery
+    (docs/patterns/identity.md). The user service verifies with its own."""
     prefix = by_name(services)[name]["prefix"]
-    return {f"{prefix}AUTH__IDENTITY_KEY_FILE": os.path.join(secrets, name, "identity.pem"),
-            f"{prefix}AUTH__SERVICE_KEYS_FILE": os.path.join(secrets, "service-keys.json")}
+    env = {f"{prefix}AUTH__IDENTITY_KEY_FILE": os.path.join(secrets, name, "identity.pem"),
+           f"{prefix}AUTH__SERVICE_KEYS_FILE": os.path.join(secrets, "service-keys.json")}
+    if name != KEYS:
+        env[f"{prefix}AUTH__USER_KEYS_URLS"] = f"http://{user_address}/.well-known/jwks.json"
+    return env
 
 
 # ------------------------------------------------------------------ check
@@ -321,6 +324,8 @@ def check_compose(root, services):
                 problems.append(f"{label}: {name}'s {prefix}DATABASE_URL is not its database {s['database']}")
             if env.get(f"{prefix}AUTH__IDENTITY_KEY_FILE") is None or env.get(f"{prefix}AUTH__SERVICE_KEYS_FILE") is None:
                 problems.append(f"{label}: {name} is given no identity key or service keys file")
+            if name != KEYS and not (env.get(f"{prefix}AUTH__USER_KEYS_URLS") or "").startswith("http://user:"):
+                problems.append(f"{label}: {name}'s {prefix}AUTH__USER_KEYS_URLS does not name the user service")
             mounted = [v.get("source", "") for v in c.get("volumes") or []]
             if not any(source.endswith(f"/.secrets/{name}") for source in mounted):
                 problems.append(f"{label}: {name} does not mount its own secrets, .secrets/{name}")

@@ -154,7 +154,7 @@ pub fn auth_settings(service: &ServiceDefaults) -> AuthSettings {
     AuthSettings {
         identity_key: Some(identity_pem(service.name)),
         service_keys: Some(service_keys()),
-        user_keys_url: Some(user_keys_url().to_owned()),
+        user_keys_urls: Some(user_keys_url().to_owned()),
         ..AuthSettings::default()
     }
 }
@@ -165,7 +165,7 @@ pub fn auth_env(service: &ServiceDefaults) -> Vec<(&'static str, String)> {
     vec![
         (key("IDENTITY_KEY"), identity_pem(service.name)),
         (key("SERVICE_KEYS"), service_keys()),
-        (key("USER_KEYS_URL"), user_keys_url().to_owned()),
+        (key("USER_KEYS_URLS"), user_keys_url().to_owned()),
     ]
 }
 

@@ -33,10 +33,7 @@ pub async fn build_with(
     table: RouteTable,
     registry: Arc<dyn ServiceRegistry>,
 ) -> anyhow::Result<Application> {
-    let mut services = table.services();
-    services.push(settings.auth.user_keys_service.clone());
-    services.sort();
-    services.dedup();
+    let services = table.services();
     let resilience = settings.resilience();
     tracing::info!(
         max_concurrent = resilience.max_concurrent,
@@ -60,7 +57,7 @@ pub async fn build_with(
         })
         .collect();
     let auth = &settings.auth;
-    let keys = auth.user_keys(registry.as_ref());
+    let keys = auth.user_keys(GATEWAY.prefix)?;
     // Client tokens only: the gateway is called by users, never by services.
     let verifier = Verifier::new(GATEWAY.name, keys.clone(), ServiceKeys::default(), &auth.issuer, &auth.audience);
     // The server's own timeout must not cut a route's longer one short.
@@ -69,8 +66,8 @@ pub async fn build_with(
         ServerLimits { request_timeout: longest + Duration::from_secs(5), body_limit_bytes: settings.body_limit_bytes };
     let listener = socket::listen(&settings.host, settings.port, settings.socket_buffer_bytes)?;
     let service = settings.service();
-    // The skeleton's verifier shares the gateway's keys: one watch of the
-    // user service, one cache.
+    // The skeleton's verifier shares the gateway's keys: one fetch, one
+    // cache.
     let builder = Builder::new(&service, &GATEWAY).http_listener(listener).registry(registry).user_keys(keys);
     builder
         .build(|ctx| async move {

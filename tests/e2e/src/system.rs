@@ -52,7 +52,7 @@ impl System {
             vars.push((leak(format!("{prefix}CONSUL_URL")), consul.url()));
             // Each its own key and every service's public one, as
             // deploy/secrets.sh gives them; user-token keys from the real
-            // user service, found in the registry as in production.
+            // user service, at the address `launch` configures once it runs.
             vars.push((leak(format!("{prefix}AUTH__IDENTITY_KEY")), testkit::identity::identity_pem(service)));
             vars.push((leak(format!("{prefix}AUTH__SERVICE_KEYS")), testkit::identity::service_keys()));
             if service == "gateway" {
@@ -113,8 +113,21 @@ impl System {
         if service != "gateway" {
             self.wait_until_passing(service, &process).await?;
         }
+        if service == "user" {
+            self.configure_user_keys(process.addr("http_addr"));
+        }
         self.processes.insert(service, process);
         Ok(())
+    }
+
+    /// Every other service fetches user-token keys from the user service
+    /// at `user`: a configured address, as compose configures it.
+    fn configure_user_keys(&mut self, user: std::net::SocketAddr) {
+        for (service, vars) in self.env.iter_mut().filter(|(service, _)| **service != "user") {
+            let key = leak(format!("{}AUTH__USER_KEYS_URLS", prefix(service)));
+            vars.retain(|(k, _)| *k != key);
+            vars.push((key, format!("http://{user}/.well-known/jwks.json")));
+        }
     }
 
     /// Waits until Consul's health check of the service passes, as compose

@@ -39,7 +39,7 @@ pub use identity::ServiceIdentity;
 pub use principal::Principal;
 pub use service_keys::ServiceKeys;
 pub use settings::AuthSettings;
-pub use user_keys::{FetchKeys, UserKeys};
+pub use user_keys::{FetchKeys, KeyRefresh, UserKeys};
 pub use verifier::{AuthError, Verifier};
 
 /// How long a service token is valid. Short: a token that leaks is soon

@@ -4,20 +4,24 @@
 //! |---|---|
 //! | `AUTH__IDENTITY_KEY_FILE` (or `AUTH__IDENTITY_KEY`, the PEM itself) | required: this service's Ed25519 private key |
 //! | `AUTH__SERVICE_KEYS_FILE` (or `AUTH__SERVICE_KEYS`, the JSON itself) | required: the installation's public service keys |
-//! | `AUTH__USER_KEYS_SERVICE` | `user`: user-token keys from its instances' `/.well-known/jwks.json` |
-//! | `AUTH__USER_KEYS_URL` | unset; set, the key set is fetched from this URL instead |
+//! | `AUTH__USER_KEYS_URLS` (or `AUTH__USER_KEYS_FILE`, a JWK Set) | required: where the user-token keys are fetched, comma-separated: one URL per user instance, or one a load balancer answers |
 //! | `AUTH__ISSUER` / `AUTH__AUDIENCE` | `switchyard-user` / `switchyard`, as the user service issues them |
 //! | `AUTH__KEYS_MIN_REFRESH_SECS` | `30`: the least time between two fetches of the user key set |
+//! | `AUTH__KEYS_MAX_AGE_SECS` | `300`: user keys older than this are fetched again at their next use |
 //!
 //! There is no setting that turns verification off: a service without its
-//! key or the service keys does not start.
+//! key, the service keys or a source of user keys does not start.
+//!
+//! Why configured addresses and not discovery: whoever can register an
+//! instance in the registry could otherwise serve keys every service
+//! trusts. Discovery decides where requests go; it never decides whom to
+//! believe.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ServiceIdentity, ServiceKeys, UserKeys};
-use crate::discovery::ServiceRegistry;
+use super::{KeyRefresh, ServiceIdentity, ServiceKeys, UserKeys};
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct AuthSettings {
@@ -25,11 +29,12 @@ pub struct AuthSettings {
     pub identity_key_file: Option<String>,
     pub service_keys: Option<String>,
     pub service_keys_file: Option<String>,
-    pub user_keys_service: String,
-    pub user_keys_url: Option<String>,
+    pub user_keys_urls: Option<String>,
+    pub user_keys_file: Option<String>,
     pub issuer: String,
     pub audience: String,
     pub keys_min_refresh_secs: u64,
+    pub keys_max_age_secs: u64,
 }
 
 impl Default for AuthSettings {
@@ -39,11 +44,12 @@ impl Default for AuthSettings {
             identity_key_file: None,
             service_keys: None,
             service_keys_file: None,
-            user_keys_service: "user".into(),
-            user_keys_url: None,
+            user_keys_urls: None,
+            user_keys_file: None,
             issuer: "switchyard-user".into(),
             audience: "switchyard".into(),
             keys_min_refresh_secs: 30,
+            keys_max_age_secs: 300,
         }
     }
 }
@@ -60,17 +66,29 @@ impl AuthSettings {
         ServiceKeys::parse(&json).map_err(|e| anyhow::anyhow!("{prefix}AUTH__SERVICE_KEYS: {e}"))
     }
 
-    /// Where user-token keys come from: the URL if set, else the
-    /// instances of `user_keys_service` as `registry` lists them.
-    pub fn user_keys(&self, registry: &dyn ServiceRegistry) -> UserKeys {
-        match &self.user_keys_url {
-            Some(url) => UserKeys::from_url(url, self.keys_min_refresh()),
-            None => UserKeys::discovered(registry.watch(&self.user_keys_service), self.keys_min_refresh()),
+    /// The user-token keys, from the configured URLs or file.
+    pub fn user_keys(&self, prefix: &str) -> anyhow::Result<UserKeys> {
+        let refresh = self.keys_refresh();
+        match (&self.user_keys_urls, &self.user_keys_file) {
+            (Some(urls), _) => {
+                let urls: Vec<String> =
+                    urls.split(',').map(str::trim).filter(|url| !url.is_empty()).map(str::to_owned).collect();
+                anyhow::ensure!(!urls.is_empty(), "{prefix}AUTH__USER_KEYS_URLS names no URL");
+                Ok(UserKeys::from_urls(urls, refresh))
+            }
+            (None, Some(path)) => Ok(UserKeys::from_file(path, refresh)),
+            (None, None) => anyhow::bail!(
+                "set {prefix}AUTH__USER_KEYS_URLS (the user service's /.well-known/jwks.json, one URL per \
+                 instance) or {prefix}AUTH__USER_KEYS_FILE: user-token keys come only from configured sources"
+            ),
         }
     }
 
-    pub fn keys_min_refresh(&self) -> Duration {
-        Duration::from_secs(self.keys_min_refresh_secs)
+    pub fn keys_refresh(&self) -> KeyRefresh {
+        KeyRefresh {
+            min_interval: Duration::from_secs(self.keys_min_refresh_secs),
+            max_age: Duration::from_secs(self.keys_max_age_secs),
+        }
     }
 }
 

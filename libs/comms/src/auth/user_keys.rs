@@ -1,17 +1,18 @@
 //! The user service's public keys, which verify user tokens.
 //!
-//! Fetched from every source (each instance of the user service discovery
-//! lists, or a fixed URL) and merged: a key is trusted while at least one
+//! Fetched from every configured source (a URL per user instance, or a
+//! file) and merged: a key is trusted while at least one
 //! source's latest answer publishes it. During a rotation, when instances
 //! publish different sets for a while, a token signed by any of them
 //! verifies; a key no source publishes any more is dropped at the next
 //! refresh. A source that fails keeps what it last published.
 //!
 //! Refreshed when a token names a key id not yet known, at most once per
-//! `min_refresh` (default 30 s): a flood of tokens with random `kid`s cannot
-//! turn into a flood of requests to the user service. Refreshed in the
-//! background, too, at the first use after the keys are older than
-//! [`MAX_AGE`], so a retired key does not stay trusted for ever.
+//! [`KeyRefresh::min_interval`] (default 30 s): a flood of tokens with
+//! random `kid`s cannot turn into a flood of requests to the user service.
+//! Refreshed in the background, too, at the first use after the keys are
+//! older than [`KeyRefresh::max_age`] (default 5 min), so a retired key
+//! does not stay trusted for ever.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -20,13 +21,18 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::JwkSet;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::discovery::Instance;
-
-/// How old the keys may get before a use refreshes them.
-pub const MAX_AGE: Duration = Duration::from_secs(300);
+/// How often the key sets are fetched again.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyRefresh {
+    /// The least time between two fetches, however many unknown key ids
+    /// arrive.
+    pub min_interval: Duration,
+    /// How old the keys may get before a use refreshes them.
+    pub max_age: Duration,
+}
 
 /// Where the key sets come from: one answer per source, named.
 pub type FetchKeys = Box<dyn Fn() -> BoxFuture<'static, Vec<(String, anyhow::Result<JwkSet>)>> + Send + Sync>;
@@ -44,53 +50,51 @@ struct Inner {
     /// The last fetch, successful or not; guards the refresh rate, and is
     /// held while a fetch runs.
     last_fetch: Mutex<Option<Instant>>,
-    min_refresh: Duration,
+    refresh: KeyRefresh,
 }
 
 impl UserKeys {
-    pub fn new(fetch: FetchKeys, min_refresh: Duration) -> Self {
-        let inner = Inner { by_source: RwLock::default(), fetch, last_fetch: Mutex::new(None), min_refresh };
+    pub fn new(fetch: FetchKeys, refresh: KeyRefresh) -> Self {
+        let inner = Inner { by_source: RwLock::default(), fetch, last_fetch: Mutex::new(None), refresh };
         Self { inner: Arc::new(inner) }
     }
 
-    /// Fetched from every instance of the user service as discovery lists
-    /// them, over its REST port.
-    pub fn discovered(instances: watch::Receiver<Vec<Instance>>, min_refresh: Duration) -> Self {
+    /// Fetched from each URL, every one a source of its own: list every
+    /// user instance, so that during a rotation the keys any of them
+    /// publishes are trusted.
+    pub fn from_urls(urls: Vec<String>, refresh: KeyRefresh) -> Self {
         let http = key_client();
         let fetch: FetchKeys = Box::new(move || {
-            let addresses: Vec<String> = instances.borrow().iter().map(|i| i.address.clone()).collect();
-            let http = http.clone();
-            Box::pin(async move {
-                let fetches = addresses.into_iter().map(|address| {
-                    let http = http.clone();
-                    async move {
-                        let answer = fetch(&http, &format!("http://{address}/.well-known/jwks.json")).await;
-                        (address, answer)
-                    }
-                });
-                futures::future::join_all(fetches).await
-            })
+            let fetches = urls.iter().map(|url| {
+                let (http, url) = (http.clone(), url.clone());
+                async move {
+                    let answer = fetch(&http, &url).await;
+                    (url, answer)
+                }
+            });
+            Box::pin(futures::future::join_all(fetches))
         });
-        Self::new(fetch, min_refresh)
+        Self::new(fetch, refresh)
     }
 
-    /// Fetched from a fixed URL.
-    pub fn from_url(url: &str, min_refresh: Duration) -> Self {
-        let (http, url) = (key_client(), url.to_owned());
-        Self::new(
-            Box::new(move || {
-                let (http, url) = (http.clone(), url.clone());
-                Box::pin(async move { vec![(url.clone(), fetch(&http, &url).await)] })
-            }),
-            min_refresh,
-        )
+    /// Read from a JWK Set file, read again at each refresh: whoever
+    /// writes the file (an operator, a secret store) decides the keys.
+    pub fn from_file(path: &str, refresh: KeyRefresh) -> Self {
+        let path = path.to_owned();
+        let fetch: FetchKeys = Box::new(move || {
+            let read = std::fs::read_to_string(&path)
+                .map_err(anyhow::Error::from)
+                .and_then(|json| Ok(serde_json::from_str::<JwkSet>(&json)?));
+            Box::pin(std::future::ready(vec![(path.clone(), read)]))
+        });
+        Self::new(fetch, refresh)
     }
 
     /// A set known in advance: the user service's own, in the user service.
     pub fn fixed(set: JwkSet) -> Self {
         Self::new(
             Box::new(move || Box::pin(std::future::ready(vec![("fixed".into(), Ok(set.clone()))]))),
-            Duration::ZERO,
+            KeyRefresh { min_interval: Duration::ZERO, max_age: Duration::MAX },
         )
     }
 
@@ -118,11 +122,11 @@ impl UserKeys {
         self.inner.by_source.read().expect("keys lock").values().find_map(|keys| keys.get(kid)).cloned()
     }
 
-    /// Starts a background refresh if the keys are older than [`MAX_AGE`]
-    /// and no fetch is running.
+    /// Starts a background refresh if the keys are older than
+    /// [`KeyRefresh::max_age`] and no fetch is running.
     fn refresh_if_stale(&self) {
         let Ok(last) = self.inner.last_fetch.try_lock() else { return };
-        if last.is_some_and(|at| at.elapsed() < MAX_AGE) {
+        if last.is_some_and(|at| at.elapsed() < self.inner.refresh.max_age) {
             return;
         }
         drop(last);
@@ -132,11 +136,12 @@ impl UserKeys {
 }
 
 impl Inner {
-    /// Fetches every source unless a fetch ran less than `min_refresh` ago.
+    /// Fetches every source unless a fetch ran less than
+    /// [`KeyRefresh::min_interval`] ago.
     /// Concurrent callers wait for one fetch instead of each making one.
     async fn refresh(&self) {
         let mut last = self.last_fetch.lock().await;
-        if last.is_some_and(|at| at.elapsed() < self.min_refresh) {
+        if last.is_some_and(|at| at.elapsed() < self.refresh.min_interval) {
             return;
         }
         *last = Some(Instant::now());
@@ -215,7 +220,7 @@ mod tests {
                     .collect();
                 Box::pin(std::future::ready(now))
             }),
-            Duration::ZERO,
+            KeyRefresh { min_interval: Duration::ZERO, max_age: Duration::MAX },
         )
     }
 
@@ -254,7 +259,23 @@ mod tests {
 
         *answers.lock().unwrap() = vec![("b".into(), Some(vec![b_key.clone()]))];
         keys.inner.refresh().await;
-        assert_eq!(keys.key_ids(), vec![kid(&b_key)], "a left discovery");
+        assert_eq!(keys.key_ids(), vec![kid(&b_key)], "a is no longer configured");
+    }
+
+    #[tokio::test]
+    async fn a_key_file_is_read_again_at_each_refresh() {
+        let (old, new) = (jwk(), jwk());
+        let path = std::env::temp_dir().join(format!("user-keys-{}.json", kid(&old)));
+        let write = |keys: Vec<Jwk>| std::fs::write(&path, serde_json::to_string(&JwkSet { keys }).unwrap()).unwrap();
+        write(vec![old.clone()]);
+        let refresh = KeyRefresh { min_interval: Duration::ZERO, max_age: Duration::MAX };
+        let keys = UserKeys::from_file(path.to_str().unwrap(), refresh);
+        assert!(keys.get(&kid(&old)).await.is_some());
+
+        write(vec![new.clone()]);
+        assert!(keys.get(&kid(&new)).await.is_some(), "an unknown key id reads the file again");
+        assert_eq!(keys.key_ids(), vec![kid(&new)], "the key the file no longer holds is dropped");
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[tokio::test(start_paused = true)]
@@ -266,7 +287,7 @@ mod tests {
                 counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 Box::pin(std::future::ready(vec![("a".into(), Ok(JwkSet { keys: vec![] }))]))
             }),
-            Duration::from_secs(30),
+            KeyRefresh { min_interval: Duration::from_secs(30), max_age: Duration::from_secs(300) },
         );
         for n in 0..50 {
             assert!(keys.get(&format!("random-{n}")).await.is_none());

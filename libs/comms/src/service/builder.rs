@@ -63,7 +63,7 @@ impl<'a> Builder<'a> {
         let registry = self.registry.clone().unwrap_or_else(|| self.settings.discovery.registry());
         // Credentials first: a service that cannot prove who it is, or check
         // who calls it, does not start.
-        let (identity, guard) = self.credentials(&registry)?;
+        let (identity, guard) = self.credentials()?;
         let mut context = Context {
             service: self.service,
             db: None,
@@ -92,13 +92,13 @@ impl<'a> Builder<'a> {
     }
 
     /// This service's identity, and the guard that checks its callers.
-    fn credentials(
-        &mut self,
-        registry: &Arc<dyn ServiceRegistry>,
-    ) -> anyhow::Result<(Arc<ServiceIdentity>, Arc<Guard>)> {
+    fn credentials(&mut self) -> anyhow::Result<(Arc<ServiceIdentity>, Arc<Guard>)> {
         let (auth, service) = (&self.settings.auth, self.service);
         let identity = Arc::new(auth.identity(service.name, service.prefix)?);
-        let user_keys = self.user_keys.take().unwrap_or_else(|| auth.user_keys(registry.as_ref()));
+        let user_keys = match self.user_keys.take() {
+            Some(keys) => keys,
+            None => auth.user_keys(service.prefix)?,
+        };
         let verifier =
             Verifier::new(service.name, user_keys, auth.service_keys(service.prefix)?, &auth.issuer, &auth.audience);
         Ok((identity, Arc::new(Guard::new(verifier, service.access))))

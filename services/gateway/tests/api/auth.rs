@@ -2,7 +2,8 @@
 //! every forged one is refused, and key lookups cannot be used to flood the
 //! user service.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -104,4 +105,36 @@ async fn a_stale_token_does_not_block_public_routes() {
     assert_eq!(response.status(), 200);
     let seen: serde_json::Value = response.json().await.unwrap();
     assert!(seen["headers"].get("x-user-id").is_none(), "but it grants no identity");
+}
+
+#[tokio::test]
+async fn a_user_instance_registered_in_discovery_is_never_asked_for_keys_and_its_tokens_are_refused() {
+    let gw = spawn_gateway().await;
+    // A rogue registers as `user` with a key set of its own.
+    let rogue_pem = testkit::keys::ed25519_pem();
+    let rogue_key = EncodingKey::from_ed_pem(rogue_pem.as_bytes()).unwrap();
+    let mut rogue_jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&rogue_key, Algorithm::EdDSA).unwrap();
+    rogue_jwk.common.key_id = Some("rogue".into());
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counted = asked.clone();
+    let keys = jsonwebtoken::jwk::JwkSet { keys: vec![rogue_jwk] };
+    let rogue = axum::Router::new().fallback(move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(axum::Json(keys.clone()))
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rogue_addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, rogue).await.unwrap() });
+    gw.registry.set("user", &[&rogue_addr]);
+
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some("rogue".into());
+    let claims = json!({ "sub": "u", "roles": ["admin"], "iss": "switchyard-user", "aud": "switchyard",
+                         "exp": jsonwebtoken::get_current_timestamp() + 600 });
+    let forged = jsonwebtoken::encode(&header, &claims, &rogue_key).unwrap();
+    assert_problem(status_with(&gw, "/api/admin", &forged).await, 401).await;
+    // The configured source still serves: a real token passes.
+    assert_eq!(status_with(&gw, "/api/admin", &token("a", &["admin"], |_| {})).await.status(), 200);
+    assert_eq!(asked.load(Ordering::SeqCst), 0, "the rogue was never asked for its keys");
+    assert!(gw.echo.jwks_fetches.load(Ordering::SeqCst) >= 1, "the configured source was");
 }

@@ -9,7 +9,6 @@ use axum::extract::{Request, State};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use comms::Shutdown;
-use comms::auth::AuthSettings;
 use comms::discovery::StaticRegistry;
 use gateway::config::{GATEWAY, Settings};
 use gateway::routes::RouteTable;
@@ -189,19 +188,19 @@ pub fn settings(rate_per_second: u32, burst: u32) -> Settings {
         rate_per_second,
         rate_burst: burst,
         shutdown_grace_secs: 5,
-        // User-token keys from the echo upstream registered as `user`,
-        // which counts its key-set fetches.
-        auth: AuthSettings { user_keys_url: None, ..testkit::identity::auth_settings(&GATEWAY) },
+        auth: testkit::identity::auth_settings(&GATEWAY),
         ..Settings::default()
     }
 }
 
-pub async fn spawn_gateway_with(settings: Settings) -> TestGateway {
+pub async fn spawn_gateway_with(mut settings: Settings) -> TestGateway {
     testkit::otlp();
     let (addr, echo) = start_echo().await;
+    // User-token keys from the echo upstream, which counts its key-set
+    // fetches.
+    settings.auth.user_keys_urls = Some(format!("http://{addr}/.well-known/jwks.json"));
     let registry = Arc::new(StaticRegistry::new());
     registry.set("echo", &[&addr]);
-    registry.set("user", &[&addr]);
     registry.set("broken", &[&addr]);
     let table = RouteTable::parse(TABLE).unwrap();
     let app = build_with(&settings, table, registry.clone()).await.unwrap();
