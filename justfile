@@ -23,7 +23,7 @@ up:
     SWITCHYARD_UID=$(id -u) docker compose up --build --wait
     @echo "gateway  http://localhost:8080/docs"
     @echo "jaeger   http://localhost:16686"
-    @echo "rabbitmq http://localhost:15672  (guest / guest)"
+    @echo "rabbitmq http://localhost:15672  (operator, password in .secrets/operator/broker-password)"
     @echo "consul   http://localhost:8500"
     @echo "mail     http://localhost:8025"
     @echo "admin    admin@switchyard.local, password in .secrets/user/admin-password"
@@ -93,7 +93,10 @@ check:
     tools/python/run .ci/check-readme-test.py
     tools/python/run .ci/check-choosing-figures.py
 
-# Drop test databases left behind by interrupted test runs.
+# Drop test databases and their roles left behind by interrupted test runs
+# (never while tests run: theirs would go too).
 clean-test-dbs:
     psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'switchyard_test_%'" \
       | while read -r db; do psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE \"$db\" WITH (FORCE)"; done
+    psql -h 127.0.0.1 -U postgres -Atc "SELECT rolname FROM pg_roles WHERE rolname LIKE 'switchyard_test_%'" \
+      | while read -r role; do psql -h 127.0.0.1 -U postgres -qc "DROP ROLE \"$role\""; done

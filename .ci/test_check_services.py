@@ -15,7 +15,8 @@ SCRIPT = os.path.join(ROOT, "deploy", "services.py")
 
 # Everything the check reads; services' crates are added below.
 FILES = [
-    "deploy/services.toml", "deploy/postgres/init.sql", "deploy/gateway/routes.json", "deploy/Dockerfile",
+    "deploy/services.toml", "deploy/postgres/init.sql", "deploy/rabbitmq/users", "deploy/gateway/routes.json",
+    "deploy/Dockerfile",
     "docker-compose.yml", "deploy/compose/kafka.yml", "Cargo.toml", "tests/e2e/src/system.rs",
     "libs/contracts/build.rs", "libs/contracts/src/lib.rs",
 ]
@@ -75,7 +76,8 @@ class ServiceListCheck(unittest.TestCase):
             "tests/e2e/src/system.rs": [(r'"analytics", ', "")],
             "libs/contracts/build.rs": [(r'^\s*\("analytics/.*?\n', "")],
             "libs/contracts/src/lib.rs": [(r"^package!\(analytics,.*?\n", "")],
-            "deploy/postgres/init.sql": [(r"^SELECT 'CREATE DATABASE analytics'.*?\n", "")],
+            "deploy/postgres/init.sql": [(r"^\\set role analytics\n\\set database analytics\n\\ir .*?\n", "")],
+            "deploy/rabbitmq/users": [(r"^analytics .*?\n", "")],
             "deploy/gateway/routes.json": [(r',\n    \{ "name": "analytics"[^\n]*', "")],
             "services/analytics/src": [],
         }

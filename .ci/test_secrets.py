@@ -34,11 +34,15 @@ class Secrets(unittest.TestCase):
 
     def test_two_installations_get_different_passwords_and_keys(self):
         first, second = self.make(), self.make()
-        for name in ["user/admin-password", "user/jwt-ed25519.pem", "order/identity.pem", "service-keys.json"]:
+        for name in ["user/admin-password", "user/jwt-ed25519.pem", "order/identity.pem", "service-keys.json",
+                     "inventory/db-password", "postgres.env"]:
             self.assertNotEqual(self.read(first, name), self.read(second, name), name)
         password = self.read(first, "user/admin-password").strip()
         self.assertGreaterEqual(len(password), 24)
         self.assertRegex(password, r"^[A-Za-z0-9_-]+$")
+        superuser = dict(line.split("=", 1) for line in self.read(first, "postgres.env").split())
+        self.assertEqual(superuser["POSTGRES_PASSWORD"], superuser["PGPASSWORD"])
+        self.assertGreaterEqual(len(superuser["PGPASSWORD"]), 32)
 
     def test_each_service_has_its_own_key_and_the_public_list_has_them_all(self):
         target = self.make()

@@ -4,6 +4,9 @@
 # upstreams are) unless CONSUL_URL is set; traces exported only if
 # OTEL_EXPORTER_OTLP_ENDPOINT is set. Ctrl-C (or SIGTERM) stops them all.
 #
+# Every service uses the local broker's guest user here (compose gives each
+# its own: deploy/rabbitmq/init.sh needs rabbitmqctl, which needs root).
+#
 # The services, their ports, databases and the variables each gets come
 # from deploy/services.toml. Seed: admin@switchyard.local (its password is in
 # .secrets/user/admin-password, made with the signing key on first run by
@@ -14,8 +17,10 @@ PG="${PGHOST:-127.0.0.1}"
 list() { tools/python/run deploy/services.py "$@"; }
 names=$(list names)
 
-# The databases, with the script compose runs: it creates only what is missing.
-psql -h "$PG" -U postgres -q -v ON_ERROR_STOP=1 -f deploy/postgres/init.sql
+# Each service's role and database, with the script compose's db-init runs:
+# it creates what is missing and changes nothing else. Local connections
+# are trusted, so the roles need no password here.
+PGHOST="$PG" PGUSER="${PGUSER:-postgres}" deploy/postgres/init.sh
 deploy/secrets.sh
 deploy/build.sh dev all
 

@@ -265,17 +265,25 @@ def compose(changes, name, broker):
              f"    volumes:\n      - ./.secrets/{name}:/etc/switchyard/secrets:ro\n"
              f"      - ./.secrets/service-keys.json:/etc/switchyard/service-keys.json:ro\n"
              f"    environment:\n      {env}\n"
-             f"      {prefix}DATABASE_URL: postgres://postgres:postgres@postgres:5432/{name}\n"
-             f"      {prefix}CONSUL_URL: http://consul:8500\n"
+             f"      {prefix}DATABASE_URL: postgres://{name}@postgres:5432/{name}\n"
+             f"      {prefix}DATABASE_PASSWORD_FILE: /etc/switchyard/secrets/db-password\n"
+             + (f"      AMQP_URL: amqp://{name}@rabbitmq:5672/%2f\n"
+                f"      AMQP_PASSWORD_FILE: /etc/switchyard/secrets/broker-password\n" if broker else "")
+             + f"      {prefix}CONSUL_URL: http://consul:8500\n"
              f"      {prefix}AUTH__IDENTITY_KEY_FILE: /etc/switchyard/secrets/identity.pem\n"
              f"      {prefix}AUTH__SERVICE_KEYS_FILE: /etc/switchyard/service-keys.json\n"
              f"      {prefix}AUTH__USER_KEYS_URLS: http://user:8081/.well-known/jwks.json\n"
              f"      {prefix}ADVERTISE_HOST: {name}\n\n")
     changes.edit("docker-compose.yml", r"^(  gateway:\n)", block.replace("\\", "\\\\") + r"\1")
+    changes.edit("docker-compose.yml", r"^(      - \./\.secrets/analytics/db-password:/run/secrets/db/analytics:ro\n)",
+                 rf"\1      - ./.secrets/{name}/db-password:/run/secrets/db/{name}:ro\n")
     changes.edit("docker-compose.yml",
                  r"^(  gateway:\n(?:    .*\n|      .*\n)*?      analytics: \{ condition: service_healthy \}\n)",
                  rf"\1      {name}: {{ condition: service_healthy }}\n")
     if broker:
+        changes.edit("docker-compose.yml",
+                     r"^(      - \./\.secrets/analytics/broker-password:/run/secrets/broker/analytics/broker-password:ro\n)",
+                     rf"\1      - ./.secrets/{name}/broker-password:/run/secrets/broker/{name}/broker-password:ro\n")
         changes.edit("deploy/compose/kafka.yml", r"^(  analytics: .*\n)",
                      rf"\1  {name}: {{ environment: *kafka, depends_on: {{ kafka: {{ condition: service_started }} }} }}\n")
 
@@ -293,7 +301,7 @@ def readme(changes, name, chosen, ports, publishes, consumes):
 
 
 def write_generated(root):
-    """init.sql and routes.json, from the list as it now is."""
+    """init.sql, the broker users and routes.json, from the list as it now is."""
     for path, render in service_list.GENERATED.items():
         with open(os.path.join(root, path), "w") as f:
             f.write(render(service_list.load(root)))

@@ -11,6 +11,16 @@
 #                                verifies callers with (not secret)
 #   DIR/user/jwt-ed25519.pem     the key the user service signs user tokens with
 #   DIR/user/admin-password      the seed admin's password (admin@switchyard.local)
+#   DIR/NAME/db-password         the password of the PostgreSQL role of each
+#                                service with a database (compose's db-init
+#                                job sets it, the service logs in with it)
+#   DIR/postgres.env             the PostgreSQL superuser's password, for the
+#                                postgres container and the db-init job only
+#   DIR/NAME/broker-password     the password of the RabbitMQ user of each
+#                                service of deploy/rabbitmq/users
+#   DIR/operator/broker-password the RabbitMQ operator's (dead letters,
+#                                drills, the management UI); DIR/rabbitmq.env
+#                                names it for the rabbitmq container
 #
 # The services are those of deploy/services.toml. One directory per
 # service, so compose mounts each service's own and no other: no secret is
@@ -65,6 +75,32 @@ else
   echo "secrets: wrote $dir/service-keys.json"
 fi
 
+# Random passwords, URL-safe so they can be typed into a shell or a form.
+password() { openssl rand -base64 "$1" | tr '+/' '-_'; }
+
+# Each service with a database: `name = "..."` then `database = "..."`.
+databased=$(awk -F'"' '/^name = /{name=$2} /^database = /{print name}' "$(dirname "$0")/services.toml")
+for name in $databased; do
+  make "$dir/$name/db-password" password 24
+done
+# One variable for the server (POSTGRES_PASSWORD), one for psql (PGPASSWORD).
+superuser_env() {
+  secret=$(password 24)
+  printf 'POSTGRES_PASSWORD=%s\nPGPASSWORD=%s\n' "$secret" "$secret"
+}
+make "$dir/postgres.env" superuser_env
+
+# Each service that uses the broker, as deploy/rabbitmq/init.sh reads them.
+brokered=$(grep -v '^#' "$(dirname "$0")/rabbitmq/users" | cut -d' ' -f1)
+mkdir -p "$dir/operator"
+for name in $brokered operator; do
+  make "$dir/$name/broker-password" password 24
+done
+operator_env() {
+  printf 'RABBITMQ_DEFAULT_USER=operator\nRABBITMQ_DEFAULT_PASS=%s\n' "$(tr -d '\n' <"$dir/operator/broker-password")"
+}
+make "$dir/rabbitmq.env" operator_env
+
 make "$dir/user/jwt-ed25519.pem" openssl genpkey -algorithm ed25519
-# 144 random bits, URL-safe so it can be typed into a shell or a form.
-make "$dir/user/admin-password" sh -c 'openssl rand -base64 18 | tr "+/" "-_"'
+# 144 random bits.
+make "$dir/user/admin-password" password 18

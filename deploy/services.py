@@ -7,7 +7,7 @@ Usage (through the project's .venv: tools/python/run deploy/services.py ...):
   names                  every service, in start order
   databases              every service's database
   dev-env NAME           the variables `just dev` starts NAME with (KEY=VALUE lines)
-  generate               rewrite deploy/postgres/init.sql and deploy/gateway/routes.json
+  generate               rewrite deploy/postgres/init.sql, deploy/rabbitmq/users and deploy/gateway/routes.json
   check [ROOT]           compare every place with the list; exit 1 naming each that differs
 """
 import difflib
@@ -21,6 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIST = "deploy/services.toml"
 INIT_SQL = "deploy/postgres/init.sql"
 ROUTES = "deploy/gateway/routes.json"
+BROKER_USERS = "deploy/rabbitmq/users"
 GATEWAY = "gateway"
 # The service whose key set verifies user tokens: every other one fetches it
 # (comms::auth), so each is told where it is.
@@ -76,15 +77,15 @@ def upstreams_env(services, name, offset=0):
 def init_sql(services):
     lines = [
         "-- Generated from deploy/services.toml by `deploy/services.py generate`; edit the list, not this file.",
-        "-- One database per service. Compose runs it when the PostgreSQL volume is",
-        "-- first initialised, `just dev` before every start: it creates only what is",
-        "-- missing (psql's \\gexec runs the CREATE each SELECT returns).",
+        "-- One role and one database per service (service-database.sql says what",
+        "-- each gets). Run by deploy/postgres/init.sh: compose's db-init, `just dev`",
+        "-- before every start, and CI; a second run changes nothing.",
+        "\\set ON_ERROR_STOP on",
     ]
     for service in services:
         if "database" in service:
             db = service["database"]
-            lines.append(f"SELECT 'CREATE DATABASE {db}' WHERE NOT EXISTS "
-                         f"(SELECT FROM pg_database WHERE datname = '{db}')\\gexec")
+            lines += [f"\\set role {db}", f"\\set database {db}", "\\ir service-database.sql"]
     return "\n".join(lines) + "\n"
 
 
@@ -98,7 +99,28 @@ def routes_json(services):
     return '{\n  "routes": [\n' + ",\n".join(rows) + "\n  ]\n}\n"
 
 
-GENERATED = {INIT_SQL: init_sql, ROUTES: routes_json}
+def topic_regex(types):
+    """The event types a broker user may publish or bind, as RabbitMQ
+    matches a routing key: exactly these (`*`: any), none if empty.
+    Dots are written `[.]` so no backslash needs escaping downstream."""
+    if "*" in types:
+        return ".*"
+    return "^(" + "|".join(t.replace(".", "[.]") for t in types) + ")$" if types else "^$"
+
+
+def broker_users(services):
+    lines = [
+        "# Generated from deploy/services.toml by `deploy/services.py generate`; edit the list, not this file.",
+        "# One RabbitMQ user per service that uses the broker, read by deploy/rabbitmq/init.sh:",
+        "# NAME, then the routing keys it may publish to the events exchange, then those it",
+        "# may bind its queue with (topic permissions; `^$`: none).",
+    ]
+    lines += [f"{s['name']} {topic_regex(s['publishes'])} {topic_regex(s['consumes'])}"
+              for s in services if uses_broker(s)]
+    return "\n".join(lines) + "\n"
+
+
+GENERATED = {INIT_SQL: init_sql, ROUTES: routes_json, BROKER_USERS: broker_users}
 
 
 def generate(root=ROOT):
@@ -118,7 +140,8 @@ def dev_env(services, name, pg_host, consul_url):
     # not for every host on its network (CI checks what they listen on).
     env = {f"{prefix}HOST": "127.0.0.1", f"{prefix}CONSUL_URL": consul_url}
     if "database" in service:
-        env[f"{prefix}DATABASE_URL"] = f"postgres://postgres@{pg_host}:5432/{service['database']}"
+        # As the service's own role (deploy/postgres/init.sh makes it).
+        env[f"{prefix}DATABASE_URL"] = f"postgres://{service['database']}@{pg_host}:5432/{service['database']}"
     env.update(upstreams_env(services, name))
     env.update(auth_env(services, name, f"127.0.0.1:{by_name(services)[KEYS]['http_port']}"))
     env.update(service["dev_env"])
@@ -320,8 +343,17 @@ def check_compose(root, services):
             name, prefix, env = s["name"], s["prefix"], c.get("environment") or {}
             if (c["build"].get("args") or {}).get("SERVICE") != name:
                 problems.append(f"{label}: {name} is not built with SERVICE={name}")
-            if "database" in s and not (env.get(f"{prefix}DATABASE_URL") or "").endswith("/" + s["database"]):
-                problems.append(f"{label}: {name}'s {prefix}DATABASE_URL is not its database {s['database']}")
+            if "database" in s:
+                db = s["database"]
+                if not re.fullmatch(rf"postgres://{db}@postgres:5432/{db}", env.get(f"{prefix}DATABASE_URL") or ""):
+                    problems.append(f"{label}: {name}'s {prefix}DATABASE_URL is not its database {db} as its role {db}")
+                if not env.get(f"{prefix}DATABASE_PASSWORD_FILE"):
+                    problems.append(f"{label}: {name} is given no {prefix}DATABASE_PASSWORD_FILE")
+                init_mounts = [(v.get("source", ""), v.get("target")) for v in
+                               (config["services"].get("db-init") or {}).get("volumes") or []]
+                if not any(source.endswith(f"/.secrets/{name}/db-password") and target == f"/run/secrets/db/{db}"
+                           for source, target in init_mounts):
+                    problems.append(f"{label}: db-init does not set {db}'s password from .secrets/{name}/db-password")
             if env.get(f"{prefix}AUTH__IDENTITY_KEY_FILE") is None or env.get(f"{prefix}AUTH__SERVICE_KEYS_FILE") is None:
                 problems.append(f"{label}: {name} is given no identity key or service keys file")
             if name != KEYS and not (env.get(f"{prefix}AUTH__USER_KEYS_URLS") or "").startswith("http://user:"):
@@ -331,6 +363,17 @@ def check_compose(root, services):
                 problems.append(f"{label}: {name} does not mount its own secrets, .secrets/{name}")
             problems += [f"{label}: {name} mounts another service's secrets, {source}" for source in mounted
                          if re.search(r"/\.secrets/[a-z0-9]+$", source) and not source.endswith(f"/.secrets/{name}")]
+            if uses_broker(s):
+                if env.get("AMQP_URL") != f"amqp://{name}@rabbitmq:5672/%2f" or not env.get("AMQP_PASSWORD_FILE"):
+                    problems.append(f"{label}: {name} does not use its own broker user (AMQP_URL amqp://{name}@..., "
+                                    "AMQP_PASSWORD_FILE)")
+                init_mounts = [v.get("source", "") for v in
+                               (config["services"].get("broker-init") or {}).get("volumes") or []]
+                if not any(source.endswith(f"/.secrets/{name}/broker-password") for source in init_mounts):
+                    problems.append(f"{label}: broker-init does not set {name}'s password from "
+                                    f".secrets/{name}/broker-password")
+            elif env.get("AMQP_URL"):
+                problems.append(f"{label}: {name} uses no broker but is given AMQP_URL")
             if name != GATEWAY and env.get(f"{prefix}ADVERTISE_HOST") != name:
                 problems.append(f"{label}: {name}'s {prefix}ADVERTISE_HOST is not {name}")
             if "kafka" in label and uses_broker(s) and env.get("BROKER") != "kafka":

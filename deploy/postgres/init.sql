@@ -1,9 +1,20 @@
 -- Generated from deploy/services.toml by `deploy/services.py generate`; edit the list, not this file.
--- One database per service. Compose runs it when the PostgreSQL volume is
--- first initialised, `just dev` before every start: it creates only what is
--- missing (psql's \gexec runs the CREATE each SELECT returns).
-SELECT 'CREATE DATABASE users' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'users')\gexec
-SELECT 'CREATE DATABASE inventory' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'inventory')\gexec
-SELECT 'CREATE DATABASE orders' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'orders')\gexec
-SELECT 'CREATE DATABASE notifications' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'notifications')\gexec
-SELECT 'CREATE DATABASE analytics' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'analytics')\gexec
+-- One role and one database per service (service-database.sql says what
+-- each gets). Run by deploy/postgres/init.sh: compose's db-init, `just dev`
+-- before every start, and CI; a second run changes nothing.
+\set ON_ERROR_STOP on
+\set role users
+\set database users
+\ir service-database.sql
+\set role inventory
+\set database inventory
+\ir service-database.sql
+\set role orders
+\set database orders
+\ir service-database.sql
+\set role notifications
+\set database notifications
+\ir service-database.sql
+\set role analytics
+\set database analytics
+\ir service-database.sql

@@ -26,7 +26,7 @@ pub const TELEMETRY_KEYS: &[&str] = &["OTEL_EXPORTER_OTLP_ENDPOINT", "RUST_LOG"]
 /// Variables of the broker choice, shared by every service that publishes or
 /// consumes (unprefixed: one system, one broker).
 pub const BROKER_KEYS: &[&str] =
-    &["BROKER", "AMQP_URL", "KAFKA_BROKERS", "BROKER_NAMESPACE", "BROKER_QUEUE_EXPIRY_SECS"];
+    &["BROKER", "AMQP_URL", "AMQP_PASSWORD_FILE", "KAFKA_BROKERS", "BROKER_NAMESPACE", "BROKER_QUEUE_EXPIRY_SECS"];
 
 /// Who a service is and what it needs, written once per service as a
 /// constant: its settings' defaults, its `settings-keys` and its start-up
@@ -76,6 +76,10 @@ pub struct ServiceSettings {
     pub grpc_port: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    /// The database password, read from this file, so it appears in no
+    /// URL, environment listing or log (compose: from deploy/secrets.sh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_password_file: Option<String>,
     /// Also the most transactions in flight at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_max_connections: Option<u32>,
@@ -93,13 +97,15 @@ pub struct ServiceSettings {
 
 impl ServiceSettings {
     /// The defaults of `service`: every interface, its own ports, its own
-    /// database on the local server as `postgres`, a 20 s drain.
+    /// database on the local server as its own role (named after the
+    /// database, as deploy/postgres/init.sh creates it), a 20 s drain.
     pub fn defaults(service: &ServiceDefaults) -> Self {
         Self {
             host: "0.0.0.0".into(),
             http_port: service.http_port,
             grpc_port: service.grpc_port,
-            database_url: service.database.map(|db| format!("postgres://postgres@127.0.0.1:5432/{}", db.name)),
+            database_url: service.database.map(|db| format!("postgres://{0}@127.0.0.1:5432/{0}", db.name)),
+            database_password_file: None,
             // Ten covers a service's steady load here; each replica adds
             // ten more to PostgreSQL's 100 by default.
             database_max_connections: service.database.map(|_| 10),
@@ -151,6 +157,10 @@ impl<T: Serialize + DeserializeOwned + Default> Settings<T> {
         let mut keys = keys_of(&ServiceSettings::defaults(service), service.prefix)?;
         keys.extend(keys_of(&T::default(), service.prefix)?);
         keys.extend(TELEMETRY_KEYS.iter().map(|k| (*k).to_owned()));
+        if service.database.is_some() {
+            // Unset by default, so not in the defaults' serialised form.
+            keys.push(format!("{}DATABASE_PASSWORD_FILE", service.prefix));
+        }
         if service.uses_broker() {
             keys.extend(BROKER_KEYS.iter().map(|k| (*k).to_owned()));
         }
@@ -262,6 +272,7 @@ mod tests {
                 "SVC_AUTH__USER_KEYS_URLS",
                 "SVC_CONSUL_URL",
                 "SVC_DATABASE_MAX_CONNECTIONS",
+                "SVC_DATABASE_PASSWORD_FILE",
                 "SVC_DATABASE_URL",
                 "SVC_HOST",
                 "SVC_HTTP_PORT",
@@ -279,7 +290,7 @@ mod tests {
     fn defaults_come_from_the_service_constant() {
         let settings = Settings::<Own>::defaults(&SVC);
         assert_eq!(settings.service.http_port, 8089);
-        assert_eq!(settings.service.database_url.as_deref(), Some("postgres://postgres@127.0.0.1:5432/svc"));
+        assert_eq!(settings.service.database_url.as_deref(), Some("postgres://svc@127.0.0.1:5432/svc"));
         assert!(settings.service.broker.is_none());
         assert_eq!(settings.own.threshold, 5);
     }

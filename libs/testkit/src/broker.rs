@@ -44,3 +44,84 @@ pub fn service_settings(
     settings.auth = crate::identity::auth_settings(service);
     settings
 }
+
+/// RabbitMQ users of a test's own, made by deploy/rabbitmq/init.sh exactly
+/// as an installation's are: one per service of deploy/rabbitmq/users and
+/// an operator, each named and confined to `namespace`, with passwords made
+/// here. Deleted on drop; guest is never touched.
+pub struct BrokerUsers {
+    pub namespace: String,
+    passwords: std::collections::HashMap<String, String>,
+}
+
+impl BrokerUsers {
+    pub async fn create(namespace: &str) -> anyhow::Result<Self> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/rabbitmq");
+        let listed = std::fs::read_to_string(root.join("users"))?;
+        let mut names: Vec<String> = listed
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+            .collect();
+        names.push("operator".into());
+        let secrets = std::env::temp_dir().join(format!("switchyard-broker-{namespace}"));
+        let passwords: std::collections::HashMap<String, String> =
+            names.iter().map(|name| (name.clone(), uuid::Uuid::new_v4().simple().to_string())).collect();
+        for (name, password) in &passwords {
+            std::fs::create_dir_all(secrets.join(name))?;
+            std::fs::write(secrets.join(name).join("broker-password"), password)?;
+        }
+        let users = Self { namespace: namespace.to_owned(), passwords };
+        let made = tokio::process::Command::new(root.join("init.sh"))
+            .arg(&secrets)
+            .env("BROKER_NAMESPACE", namespace)
+            .env("EXCHANGE_AUTO_DELETE", "true")
+            .output()
+            .await;
+        std::fs::remove_dir_all(&secrets)?;
+        let made = made?;
+        anyhow::ensure!(
+            made.status.success(),
+            "deploy/rabbitmq/init.sh failed: {}{}",
+            String::from_utf8_lossy(&made.stdout),
+            String::from_utf8_lossy(&made.stderr)
+        );
+        Ok(users)
+    }
+
+    /// The local broker's URL as `name`'s user (a service, or `operator`).
+    pub fn url(&self, name: &str) -> String {
+        let password = &self.passwords[name];
+        format!("amqp://{}{name}:{password}@127.0.0.1:5672/%2f", self.namespace)
+    }
+
+    /// A user's password.
+    pub fn password(&self, name: &str) -> &str {
+        &self.passwords[name]
+    }
+
+    /// Whether `name` has a user: every service that uses the broker, and
+    /// the operator.
+    pub fn has(&self, name: &str) -> bool {
+        self.passwords.contains_key(name)
+    }
+}
+
+impl Drop for BrokerUsers {
+    fn drop(&mut self) {
+        let users: Vec<String> = self.passwords.keys().map(|name| format!("{}{name}", self.namespace)).collect();
+        // One rabbitmqctl call for all (each call starts an Erlang VM, about
+        // a second), one per user if that fails.
+        let list: Vec<String> = users.iter().map(|user| format!("<<\"{user}\">>")).collect();
+        let expression = format!(
+            "lists:foreach(fun(U) -> rabbit_auth_backend_internal:delete_user(U, <<\"switchyard-tests\">>) end, [{}]).",
+            list.join(",")
+        );
+        let all = std::process::Command::new("rabbitmqctl").args(["-q", "eval", &expression]).output();
+        if !all.is_ok_and(|out| out.status.success()) {
+            for user in &users {
+                let _ = std::process::Command::new("rabbitmqctl").args(["-q", "delete_user", user]).output();
+            }
+        }
+    }
+}

@@ -32,7 +32,7 @@ pub mod process;
 pub mod served;
 pub mod smtp;
 
-pub use broker::{broker_env, broker_settings, service_settings};
+pub use broker::{BrokerUsers, broker_env, broker_settings, service_settings};
 pub use consul::ConsulDouble;
 pub use db::TestDatabase;
 pub use fault_proxy::FaultProxy;

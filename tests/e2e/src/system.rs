@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use comms::messaging::settings::BrokerSettings;
-use testkit::{ConsulDouble, ServiceProcess, TestDatabase};
+use testkit::{BrokerUsers, ConsulDouble, ServiceProcess, TestDatabase};
 
 /// Every service binary, in start order: a service starts after the ones it
 /// calls, as compose's `depends_on` orders them.
@@ -28,6 +28,9 @@ pub struct System {
     processes: HashMap<&'static str, ServiceProcess>,
     env: HashMap<&'static str, Vec<(&'static str, String)>>,
     _databases: Vec<TestDatabase>,
+    /// Dropped after the processes (fields drop in order): a user is
+    /// deleted only once nothing logs in as it.
+    _broker_users: Option<BrokerUsers>,
 }
 
 impl System {
@@ -38,6 +41,12 @@ impl System {
         let consul = ConsulDouble::start().await;
         let mut broker_settings = testkit::broker_settings();
         broker.clone_into(&mut broker_settings.broker);
+        // On RabbitMQ each service logs in as its own user, made by the
+        // script compose runs (deploy/rabbitmq/init.sh), not as guest.
+        let broker_users = match broker {
+            "rabbitmq" => Some(BrokerUsers::create(&broker_settings.broker_namespace).await?),
+            _ => None,
+        };
         let shared: Vec<(&'static str, String)> = testkit::broker_env(&broker_settings)
             .into_iter()
             .chain([("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.endpoint().to_owned()), ("RUST_LOG", "info".to_owned())])
@@ -70,6 +79,10 @@ impl System {
                 vars.push((leak(format!("{prefix}SHUTDOWN_GRACE_SECS")), "3".into()));
                 databases.push(db);
             }
+            if let Some(users) = broker_users.as_ref().filter(|users| users.has(service)) {
+                vars.retain(|(k, _)| *k != "AMQP_URL");
+                vars.push(("AMQP_URL", users.url(service)));
+            }
             vars.extend(service_specific(service));
             env.insert(service, vars);
         }
@@ -81,6 +94,7 @@ impl System {
             processes: HashMap::new(),
             env,
             _databases: databases,
+            _broker_users: broker_users,
         };
         for &service in SERVICES {
             system.launch(service).await?;

@@ -7,20 +7,25 @@ mod errors;
 use std::time::Duration;
 
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 pub use change_feed::{ChangeFeed, Notice};
 pub use errors::{answer_kind, broken_constraint, is_transient};
 #[doc(hidden)]
 pub use sqlx as __sqlx; // for `service_error!` in crates that name no sqlx
 
-/// A pool of at most `max_connections` to `url`.
-pub async fn pool(url: &str, max_connections: u32) -> sqlx::Result<PgPool> {
+/// A pool of at most `max_connections` to `url`, with `password` if
+/// given (it overrides one in the URL).
+pub async fn pool(url: &str, password: Option<&str>, max_connections: u32) -> sqlx::Result<PgPool> {
+    let mut options: PgConnectOptions = url.parse()?;
+    if let Some(password) = password {
+        options = options.password(password);
+    }
     PgPoolOptions::new()
         .max_connections(max_connections)
         // Fail a request quickly when the pool is exhausted instead of
         // queueing it past its own timeout.
         .acquire_timeout(Duration::from_secs(5))
-        .connect(url)
+        .connect_with(options)
         .await
 }

@@ -15,6 +15,11 @@ pub struct BrokerSettings {
     pub broker: String,
     #[serde(default = "default_amqp_url")]
     pub amqp_url: String,
+    /// The AMQP password, read from this file and put into `amqp_url`, so
+    /// it appears in no URL, environment listing or log (compose: each
+    /// service's own broker user, from deploy/secrets.sh).
+    #[serde(default)]
+    pub amqp_password_file: Option<String>,
     #[serde(default = "default_kafka_brokers")]
     pub kafka_brokers: String,
     /// Prefixes the exchange, queues, topics and groups, so several systems
@@ -32,6 +37,7 @@ impl Default for BrokerSettings {
         Self {
             broker: default_broker(),
             amqp_url: default_amqp_url(),
+            amqp_password_file: None,
             kafka_brokers: default_kafka_brokers(),
             broker_namespace: String::new(),
             broker_queue_expiry_secs: None,
@@ -50,14 +56,15 @@ fn default_kafka_brokers() -> String {
 }
 
 impl BrokerSettings {
-    /// Reads `BROKER`, `AMQP_URL`, `KAFKA_BROKERS`, `BROKER_NAMESPACE` and
-    /// `BROKER_QUEUE_EXPIRY_SECS` (shared by every service: one system, one
-    /// broker).
+    /// Reads `BROKER`, `AMQP_URL`, `AMQP_PASSWORD_FILE`, `KAFKA_BROKERS`,
+    /// `BROKER_NAMESPACE` and `BROKER_QUEUE_EXPIRY_SECS` (unprefixed: one
+    /// system, one broker; compose gives each service its own user).
     pub fn from_env() -> Result<Self, figment::Error> {
         figment::Figment::new()
             .merge(figment::providers::Env::raw().only(&[
                 "broker",
                 "amqp_url",
+                "amqp_password_file",
                 "kafka_brokers",
                 "broker_namespace",
                 "broker_queue_expiry_secs",
@@ -69,7 +76,7 @@ impl BrokerSettings {
     pub async fn connect(&self, service: &str) -> Result<(Arc<dyn MessageBroker>, &'static str), BrokerError> {
         match self.broker.as_str() {
             "rabbitmq" => {
-                let mut config = RabbitConfig::new(self.amqp_url.clone(), service);
+                let mut config = RabbitConfig::new(self.amqp_uri()?, service);
                 config.exchange = format!("{}{}", self.broker_namespace, config.exchange);
                 config.prefix.clone_from(&self.broker_namespace);
                 config.queue_expiry = self.broker_queue_expiry_secs.map(std::time::Duration::from_secs);
@@ -84,5 +91,45 @@ impl BrokerSettings {
             }
             other => Err(BrokerError::Refused(format!("unknown BROKER {other:?}: use rabbitmq or kafka"))),
         }
+    }
+
+    /// `amqp_url`, with the password from `amqp_password_file` if set.
+    fn amqp_uri(&self) -> Result<String, BrokerError> {
+        let Some(path) = &self.amqp_password_file else { return Ok(self.amqp_url.clone()) };
+        let password = std::fs::read_to_string(path)
+            .map_err(|e| BrokerError::Refused(format!("read AMQP_PASSWORD_FILE {path}: {e}")))?;
+        with_password(&self.amqp_url, password.trim_end())
+            .ok_or_else(|| BrokerError::Refused("AMQP_URL names no user for AMQP_PASSWORD_FILE's password".into()))
+    }
+}
+
+/// `amqp://user@host/...` with `password` after the user, percent-encoded
+/// (a password set in the URL is replaced).
+fn with_password(url: &str, password: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let (userinfo, host) = rest.split_once('@')?;
+    let user = userinfo.split(':').next()?;
+    let encoded: String = password
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    Some(format!("{scheme}://{user}:{encoded}@{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_password;
+
+    #[test]
+    fn the_password_goes_after_the_user_encoded_and_replaces_one_in_the_url() {
+        assert_eq!(
+            with_password("amqp://order@rabbitmq:5672/%2f", "a/b+c").as_deref(),
+            Some("amqp://order:a%2Fb%2Bc@rabbitmq:5672/%2f")
+        );
+        assert_eq!(with_password("amqp://order:old@h/%2f", "new").as_deref(), Some("amqp://order:new@h/%2f"));
+        assert_eq!(with_password("amqp://h/%2f", "new"), None, "no user to give it to");
     }
 }

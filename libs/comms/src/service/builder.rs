@@ -109,7 +109,14 @@ impl<'a> Builder<'a> {
         if let Some(database) = self.service.database {
             let url = self.settings.database_url.as_deref().unwrap_or_default();
             let max = self.settings.database_max_connections.unwrap_or(10);
-            let db = crate::db::pool(url, max).await?;
+            let password =
+                match &self.settings.database_password_file {
+                    Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                        anyhow::anyhow!("read {}DATABASE_PASSWORD_FILE {path}: {e}", self.service.prefix)
+                    })?),
+                    None => None,
+                };
+            let db = crate::db::pool(url, password.as_deref().map(str::trim_end), max).await?;
             context.db = Some(db.clone());
             database.migrations.run(&db).await?;
         }

@@ -4,6 +4,7 @@
 
 mod balancing;
 mod breaker;
+mod broker_users;
 mod bulkhead;
 mod deadline;
 mod discovery;

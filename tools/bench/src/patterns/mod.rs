@@ -76,6 +76,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     let settings = BrokerSettings {
         broker: args.broker.clone(),
         amqp_url: args.amqp.clone(),
+        amqp_password_file: None,
         kafka_brokers: args.kafka.clone(),
         broker_namespace: scratch::namespace(),
         broker_queue_expiry_secs: Some(QUEUE_EXPIRY.as_secs()),

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, ExchangeKind};
 
 use super::RabbitConfig;
@@ -101,6 +101,8 @@ pub struct Names {
     pub main: String,
     pub dead_letters: String,
     pub retries: Vec<(String, Duration)>,
+    /// The exchange moves between them go through.
+    pub direct: String,
 }
 
 pub fn names(subscription: &Subscription) -> Names {
@@ -116,7 +118,7 @@ pub fn names(subscription: &Subscription) -> Names {
         .enumerate()
         .map(|(i, delay)| (format!("{name}.retry.{}", i + 1), *delay))
         .collect();
-    Names { main, dead_letters: format!("{name}.dlq"), retries }
+    Names { main, dead_letters: format!("{name}.dlq"), retries, direct: direct_exchange(name) }
 }
 
 fn queue_args(config: &RabbitConfig, quorum: bool) -> FieldTable {
@@ -131,15 +133,57 @@ fn queue_args(config: &RabbitConfig, quorum: bool) -> FieldTable {
     args
 }
 
-pub async fn declare_exchange(channel: &Channel, config: &RabbitConfig) -> lapin::Result<()> {
+/// The domain-events exchange, declared only if missing: a service's own
+/// broker user may publish to it and bind to it, but not configure it (so
+/// it cannot delete it either); deploy/rabbitmq/init.sh declares it. A
+/// user that may (guest under `just dev`, a test's namespace) declares it
+/// here.
+pub async fn ensure_exchange(connection: &lapin::Connection, config: &RabbitConfig) -> lapin::Result<()> {
+    let probe = connection.create_channel().await?;
+    let passive = ExchangeDeclareOptions { passive: true, ..Default::default() };
+    let name = config.exchange.as_str();
+    if probe.exchange_declare(name.into(), ExchangeKind::Topic, passive, FieldTable::default()).await.is_ok() {
+        let _ = probe.close(200, "OK".into()).await;
+        return Ok(());
+    }
+    // The failed passive declare closed that channel.
+    let channel = connection.create_channel().await?;
     let options =
         ExchangeDeclareOptions { durable: true, auto_delete: config.exchange_auto_delete, ..Default::default() };
-    channel.exchange_declare(config.exchange.as_str().into(), ExchangeKind::Topic, options, FieldTable::default()).await
+    channel.exchange_declare(name.into(), ExchangeKind::Topic, options, FieldTable::default()).await?;
+    let _ = channel.close(200, "OK".into()).await;
+    Ok(())
 }
 
 pub async fn declare_queue(channel: &Channel, config: &RabbitConfig, name: &str) -> lapin::Result<()> {
     let options = QueueDeclareOptions { durable: true, ..Default::default() };
     channel.queue_declare(name.into(), options, queue_args(config, true)).await.map(|_| ())
+}
+
+/// A subscription's own direct exchange, and `queue` bound to it by name.
+///
+/// Why not the default exchange: it reaches every queue by name, so a
+/// user allowed to publish to it could write into any service's queues.
+/// Retries, dead letters and tasks go through the exchange of the
+/// subscription they belong to instead, which only its service may use.
+async fn bind_direct(channel: &Channel, config: &RabbitConfig, direct: &str, queue: &str) -> lapin::Result<()> {
+    let options =
+        ExchangeDeclareOptions { durable: true, auto_delete: config.exchange_auto_delete, ..Default::default() };
+    channel.exchange_declare(direct.into(), ExchangeKind::Direct, options, FieldTable::default()).await?;
+    channel
+        .queue_bind(queue.into(), direct.into(), queue.into(), QueueBindOptions::default(), FieldTable::default())
+        .await
+}
+
+/// A task queue, bound to its own direct exchange ([`direct_exchange`]).
+pub async fn declare_task_queue(channel: &Channel, config: &RabbitConfig, queue: &str) -> lapin::Result<()> {
+    declare_queue(channel, config, queue).await?;
+    bind_direct(channel, config, &direct_exchange(queue), queue).await
+}
+
+/// The direct exchange of the subscription (or task queue) `name`.
+pub fn direct_exchange(name: &str) -> String {
+    format!("{name}.direct")
 }
 
 /// Everything a subscription consumes from or moves messages to.
@@ -153,16 +197,19 @@ pub async fn declare_subscription(
     if subscription.kind == SubscriptionKind::DeadLetters {
         return Ok(());
     }
+    bind_direct(channel, config, &names.direct, &names.main).await?;
     declare_queue(channel, config, &names.dead_letters).await?;
+    bind_direct(channel, config, &names.direct, &names.dead_letters).await?;
     for (retry, delay) in &names.retries {
         // A retry queue holds a message for its delay, then the broker
-        // dead-letters it back to the main queue through the default exchange.
+        // dead-letters it back to the main queue through the direct exchange.
         let mut args = queue_args(config, false);
         args.insert("x-message-ttl".into(), AMQPValue::LongInt(i32::try_from(delay.as_millis()).unwrap_or(i32::MAX)));
-        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(LongString::from("")));
+        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(names.direct.as_str().into()));
         args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(names.main.as_str().into()));
         let options = QueueDeclareOptions { durable: true, ..Default::default() };
         channel.queue_declare(retry.as_str().into(), options, args).await?;
+        bind_direct(channel, config, &names.direct, retry).await?;
     }
     if let SubscriptionKind::Events { types } = &subscription.kind {
         for event_type in types {

@@ -139,14 +139,16 @@ async fn process(
         let next = match next {
             Next::Retry { queue, attempt: next_attempt, reason } => {
                 tracing::warn!(%reason, attempt, "handler failed; retrying later");
-                let moved = move_to(mover, &delivery, &queue, next_attempt, string_headers, &[]).await;
+                let moved = move_to(mover, &names.direct, &delivery, &queue, next_attempt, string_headers, &[]).await;
                 if moved { Next::Ack } else { Next::Requeue }
             }
             Next::DeadLetter { reason, attempt } => {
                 tracing::error!(%reason, attempt, queue = %names.dead_letters, "message dead-lettered");
                 metrics::counter!("messages_dead_lettered_total", "queue" => names.main.clone()).increment(1);
                 let extra = [(headers::DEATH_REASON, reason), (headers::DEATH_QUEUE, names.main.clone())];
-                let moved = move_to(mover, &delivery, &names.dead_letters, attempt, string_headers, &extra).await;
+                let moved =
+                    move_to(mover, &names.direct, &delivery, &names.dead_letters, attempt, string_headers, &extra)
+                        .await;
                 if moved { Next::Ack } else { Next::Requeue }
             }
             other => other,
@@ -167,10 +169,12 @@ async fn process(
     settle.instrument(span).await;
 }
 
-/// Publishes a copy of `delivery` to `queue` and waits for the confirm;
-/// only then may the original be acknowledged.
+/// Publishes a copy of `delivery` to `queue` through the subscription's
+/// `direct` exchange and waits for the confirm; only then may the original
+/// be acknowledged.
 async fn move_to(
     mover: &Mutex<Channel>,
+    direct: &str,
     delivery: &lapin::message::Delivery,
     queue: &str,
     attempt: u32,
@@ -181,7 +185,8 @@ async fn move_to(
     let properties = amqp::properties(&message, attempt, extra);
     let channel = mover.lock().await;
     let options = BasicPublishOptions { mandatory: true, ..Default::default() };
-    let Ok(confirm) = channel.basic_publish("".into(), queue.into(), options, &message.body, properties).await else {
+    let Ok(confirm) = channel.basic_publish(direct.into(), queue.into(), options, &message.body, properties).await
+    else {
         return false;
     };
     matches!(confirm.await, Ok(Confirmation::Ack(None)))

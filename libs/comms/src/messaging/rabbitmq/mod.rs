@@ -6,9 +6,14 @@
 //! |---|---|---|
 //! | domain events | exchange `domain-events` | topic, durable; routing key = event type |
 //! | the service's events | `inventory.events` | quorum queue bound to each handled type |
-//! | a task queue | `notification-delivery` | quorum queue, published to by name |
+//! | a task queue | `notification.delivery` | quorum queue, published to through its direct exchange |
 //! | retries | `inventory.retry.1` .. `.N` | one per delay: TTL, then back to the main queue |
 //! | dead letters | `inventory.dlq` | quorum queue; reason in `x-death-reason` |
+//! | moves between them | exchange `inventory.direct` | direct; each queue above bound by its own name |
+//!
+//! Nothing goes through the default exchange: it reaches every queue by
+//! name, and a broker user confined to its own names could not be allowed
+//! it (deploy/rabbitmq/init.sh, docs/patterns/identity.md).
 //!
 //! Attempts are counted in our own `x-attempt` header, not by the broker,
 //! so retries behave the same on RabbitMQ 3.x and 4.x (whose quorum queues
@@ -205,6 +210,12 @@ impl RabbitBroker {
             };
             outcomes.push(outcome);
         }
+        // A publish the broker refuses (an exchange that does not exist, one
+        // this user may not write to) closes the channel: the next batch
+        // gets a new one.
+        if !live.publisher.status().connected() {
+            self.replace_publisher(&live).await;
+        }
         outcomes
             .into_iter()
             .zip(messages)
@@ -216,6 +227,24 @@ impl RabbitBroker {
                 }
             })
             .collect()
+    }
+
+    async fn replace_publisher(&self, closed: &Live) {
+        let channel = match publisher(&closed.connection).await {
+            Ok(channel) => channel,
+            Err(error) => {
+                tracing::warn!(%error, "cannot reopen the publishing channel");
+                return;
+            }
+        };
+        tracing::warn!("the broker closed the publishing channel; publishing on a new one");
+        self.live.send_if_modified(|current| match current {
+            Some(live) if Arc::ptr_eq(&live.connection, &closed.connection) => {
+                live.publisher = channel;
+                true
+            }
+            _ => false,
+        });
     }
 
     /// The live connection (waiting briefly through a reconnect) and a new
@@ -230,7 +259,10 @@ impl RabbitBroker {
     fn route(&self, message: &OutgoingMessage) -> (String, String) {
         match &message.destination {
             Destination::Event => (self.config.exchange.clone(), message.event_type.clone()),
-            Destination::Task { queue } => (String::new(), self.config.queue(queue)),
+            Destination::Task { queue } => {
+                let queue = self.config.queue(queue);
+                (amqp::direct_exchange(&queue), queue)
+            }
         }
     }
 }
@@ -284,7 +316,7 @@ impl MessageBroker for RabbitBroker {
     fn declare_task_queue<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<(), BrokerError>> {
         Box::pin(async move {
             let (_, channel) = self.fresh_channel().await?;
-            amqp::declare_queue(&channel, &self.config, &self.config.queue(queue))
+            amqp::declare_task_queue(&channel, &self.config, &self.config.queue(queue))
                 .await
                 .map_err(|e| BrokerError::Refused(e.to_string()))?;
             let _ = channel.close(200, "OK".into()).await;
@@ -333,10 +365,16 @@ async fn open(config: &RabbitConfig) -> lapin::Result<(Live, Events)> {
     let connection = Connection::connect(&config.uri_with_heartbeat(), properties).await?;
     // Listen before anything can fail: events sent with no listener are lost.
     let events: Events = Box::pin(connection.events_listener());
-    let publisher = connection.create_channel().await?;
-    publisher.confirm_select(ConfirmSelectOptions::default()).await?;
-    amqp::declare_exchange(&publisher, config).await?;
+    amqp::ensure_exchange(&connection, config).await?;
+    let publisher = publisher(&connection).await?;
     Ok((Live { connection: Arc::new(connection), publisher, publishing: Arc::default() }, events))
+}
+
+/// A channel with publisher confirms.
+async fn publisher(connection: &Connection) -> lapin::Result<Channel> {
+    let channel = connection.create_channel().await?;
+    channel.confirm_select(ConfirmSelectOptions::default()).await?;
+    Ok(channel)
 }
 
 async fn wait_for_loss(connection: &Connection, mut events: Events) {
