@@ -93,10 +93,14 @@ check:
     tools/python/run .ci/check-readme-test.py
     tools/python/run .ci/check-choosing-figures.py
 
-# Drop test databases and their roles left behind by interrupted test runs
-# (never while tests run: theirs would go too).
+# Drop test databases, their roles and the tests' broker users left behind
+# by interrupted test runs (never while tests run: theirs would go too).
 clean-test-dbs:
     psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'switchyard_test_%'" \
       | while read -r db; do psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE \"$db\" WITH (FORCE)"; done
     psql -h 127.0.0.1 -U postgres -Atc "SELECT rolname FROM pg_roles WHERE rolname LIKE 'switchyard_test_%'" \
       | while read -r role; do psql -h 127.0.0.1 -U postgres -qc "DROP ROLE \"$role\""; done
+    if command -v rabbitmqctl >/dev/null; then \
+      rabbitmq_users=$(rabbitmqctl -q list_users --no-table-headers | cut -f1); \
+      for user in $rabbitmq_users; do case "$user" in test-*) rabbitmqctl -q delete_user "$user";; esac; done; \
+    fi

@@ -34,7 +34,7 @@ class Secrets(unittest.TestCase):
 
     def test_two_installations_get_different_passwords_and_keys(self):
         first, second = self.make(), self.make()
-        for name in ["user/admin-password", "user/jwt-ed25519.pem", "order/identity.pem", "service-keys.json",
+        for name in ["user/admin-password", "user/jwt-ed25519.pem", "order/identity.pem", "public/service-keys.json",
                      "inventory/db-password", "postgres.env"]:
             self.assertNotEqual(self.read(first, name), self.read(second, name), name)
         password = self.read(first, "user/admin-password").strip()
@@ -46,7 +46,7 @@ class Secrets(unittest.TestCase):
 
     def test_each_service_has_its_own_key_and_the_public_list_has_them_all(self):
         target = self.make()
-        listed = json.loads(self.read(target, "service-keys.json"))
+        listed = json.loads(self.read(target, "public/service-keys.json"))
         self.assertEqual(sorted(listed), sorted(SERVICES))
         keys = {name: self.read(target, f"{name}/identity.pem") for name in SERVICES}
         self.assertEqual(len(set(keys.values())), len(SERVICES), "no two services share a key")
@@ -60,7 +60,7 @@ class Secrets(unittest.TestCase):
     def test_a_second_run_changes_nothing(self):
         target = self.make()
         before = {name: self.read(target, name)
-                  for name in ["user/admin-password", "user/jwt-ed25519.pem", "gateway/identity.pem", "service-keys.json"]}
+                  for name in ["user/admin-password", "user/jwt-ed25519.pem", "gateway/identity.pem", "public/service-keys.json"]}
         result = subprocess.run([SCRIPT, target], check=True, capture_output=True, text=True)
         self.assertEqual(result.stdout, "", "nothing was written")
         self.assertEqual(before, {name: self.read(target, name) for name in before})

@@ -263,7 +263,7 @@ def compose(changes, name, broker):
     prefix = name.upper() + "_"
     block = (f"  {name}:\n    <<: *service\n    build: {{ <<: *build, args: {{ SERVICE: {name} }} }}\n"
              f"    volumes:\n      - ./.secrets/{name}:/etc/switchyard/secrets:ro\n"
-             f"      - ./.secrets/service-keys.json:/etc/switchyard/service-keys.json:ro\n"
+             f"      - ./.secrets/public:/etc/switchyard/public:ro\n"
              f"    environment:\n      {env}\n"
              f"      {prefix}DATABASE_URL: postgres://{name}@postgres:5432/{name}\n"
              f"      {prefix}DATABASE_PASSWORD_FILE: /etc/switchyard/secrets/db-password\n"
@@ -271,7 +271,7 @@ def compose(changes, name, broker):
                 f"      AMQP_PASSWORD_FILE: /etc/switchyard/secrets/broker-password\n" if broker else "")
              + f"      {prefix}CONSUL_URL: http://consul:8500\n"
              f"      {prefix}AUTH__IDENTITY_KEY_FILE: /etc/switchyard/secrets/identity.pem\n"
-             f"      {prefix}AUTH__SERVICE_KEYS_FILE: /etc/switchyard/service-keys.json\n"
+             f"      {prefix}AUTH__SERVICE_KEYS_FILE: /etc/switchyard/public/service-keys.json\n"
              f"      {prefix}AUTH__USER_KEYS_URLS: http://user:8081/.well-known/jwks.json\n"
              f"      {prefix}ADVERTISE_HOST: {name}\n\n")
     changes.edit("docker-compose.yml", r"^(  gateway:\n)", block.replace("\\", "\\\\") + r"\1")

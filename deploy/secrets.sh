@@ -7,8 +7,10 @@
 #
 #   DIR/NAME/identity.pem        each service's own key: it signs the tokens
 #                                the service sends when it calls another
-#   DIR/service-keys.json        their public halves, which every service
-#                                verifies callers with (not secret)
+#   DIR/public/service-keys.json their public halves, which every service
+#                                verifies callers with (not secret); during a
+#                                change of key (deploy/rotate-key.sh)
+#                                the other key of that service too
 #   DIR/user/jwt-ed25519.pem     the key the user service signs user tokens with
 #   DIR/user/admin-password      the seed admin's password (admin@switchyard.local)
 #   DIR/NAME/db-password         the password of the PostgreSQL role of each
@@ -35,7 +37,7 @@ dir=${1:-.secrets}
 services=$(sed -n 's/^name = "\(.*\)"$/\1/p' "$(dirname "$0")/services.toml")
 # Readable by the owner only, created that way rather than chmod-ed after.
 umask 077
-for name in $services; do mkdir -p "$dir/$name"; done
+for name in $services public; do mkdir -p "$dir/$name"; done
 
 # Written to a temporary name and moved: an interrupted run leaves no
 # half-written key behind for the next run to trust.
@@ -57,22 +59,30 @@ done
 public_x() {
   openssl pkey -in "$1" -pubout -outform DER | tail -c 32 | base64 | tr '+/' '-_' | tr -d '=\n'
 }
+jwk() {
+  printf '{"kty": "OKP", "crv": "Ed25519", "x": "%s"}' "$(public_x "$1")"
+}
+# Each service's key, and while deploy/rotate-key.sh changes it the
+# next or the previous one too: every verifier trusts both meanwhile.
 service_keys() {
   separator='{'
   for name in $services; do
-    printf '%s\n  "%s": [{"kty": "OKP", "crv": "Ed25519", "x": "%s"}]' "$separator" "$name" \
-      "$(public_x "$dir/$name/identity.pem")"
+    keys=$(jwk "$dir/$name/identity.pem")
+    for other in "$dir/$name/identity.next.pem" "$dir/$name/identity.previous.pem"; do
+      if [ -s "$other" ]; then keys="$keys, $(jwk "$other")"; fi
+    done
+    printf '%s\n  "%s": [%s]' "$separator" "$name" "$keys"
     separator=','
   done
   printf '\n}\n'
 }
 # Derived from the keys, so rewritten only when a key (or the list) changed.
-service_keys >"$dir/service-keys.json.partial"
-if cmp -s "$dir/service-keys.json.partial" "$dir/service-keys.json"; then
-  rm "$dir/service-keys.json.partial"
+service_keys >"$dir/public/service-keys.json.partial"
+if cmp -s "$dir/public/service-keys.json.partial" "$dir/public/service-keys.json"; then
+  rm "$dir/public/service-keys.json.partial"
 else
-  mv "$dir/service-keys.json.partial" "$dir/service-keys.json"
-  echo "secrets: wrote $dir/service-keys.json"
+  mv "$dir/public/service-keys.json.partial" "$dir/public/service-keys.json"
+  echo "secrets: wrote $dir/public/service-keys.json"
 fi
 
 # Random passwords, URL-safe so they can be typed into a shell or a form.

@@ -156,7 +156,7 @@ def auth_env(services, name, user_address, secrets=".secrets"):
     (docs/patterns/identity.md). The user service verifies with its own."""
     prefix = by_name(services)[name]["prefix"]
     env = {f"{prefix}AUTH__IDENTITY_KEY_FILE": os.path.join(secrets, name, "identity.pem"),
-           f"{prefix}AUTH__SERVICE_KEYS_FILE": os.path.join(secrets, "service-keys.json")}
+           f"{prefix}AUTH__SERVICE_KEYS_FILE": os.path.join(secrets, "public", "service-keys.json")}
     if name != KEYS:
         env[f"{prefix}AUTH__USER_KEYS_URLS"] = f"http://{user_address}/.well-known/jwks.json"
     return env
@@ -362,7 +362,8 @@ def check_compose(root, services):
             if not any(source.endswith(f"/.secrets/{name}") for source in mounted):
                 problems.append(f"{label}: {name} does not mount its own secrets, .secrets/{name}")
             problems += [f"{label}: {name} mounts another service's secrets, {source}" for source in mounted
-                         if re.search(r"/\.secrets/[a-z0-9]+$", source) and not source.endswith(f"/.secrets/{name}")]
+                         if re.search(r"/\.secrets/[a-z0-9]+$", source) and not source.endswith(f"/.secrets/{name}")
+                         and not source.endswith("/.secrets/public")]
             if uses_broker(s):
                 if env.get("AMQP_URL") != f"amqp://{name}@rabbitmq:5672/%2f" or not env.get("AMQP_PASSWORD_FILE"):
                     problems.append(f"{label}: {name} does not use its own broker user (AMQP_URL amqp://{name}@..., "

@@ -266,6 +266,7 @@ mod tests {
                 "SVC_AUTH__ISSUER",
                 "SVC_AUTH__KEYS_MAX_AGE_SECS",
                 "SVC_AUTH__KEYS_MIN_REFRESH_SECS",
+                "SVC_AUTH__KEYS_RELOAD_SECS",
                 "SVC_AUTH__SERVICE_KEYS",
                 "SVC_AUTH__SERVICE_KEYS_FILE",
                 "SVC_AUTH__USER_KEYS_FILE",

@@ -132,7 +132,7 @@ pub async fn login(state: &AppState, email: &str, password: String) -> Result<(U
     if !hash.verify(password).await? {
         return Err(UserError::InvalidCredentials);
     }
-    let token = state.tokens.issue(&user)?;
+    let token = state.tokens.current().issue(&user)?;
     Ok((user, token))
 }
 

@@ -8,7 +8,8 @@
 //! | variable | default |
 //! |---|---|
 //! | `USER_JWT__PRIVATE_KEY` or `USER_JWT__PRIVATE_KEY_FILE` | required: an Ed25519 PKCS#8 PEM, the key tokens are signed with |
-//! | `USER_JWT__PUBLISHED_KEY_FILES` | unset; comma-separated PEM files of keys published beside it but not signed with: the previous key during a rotation, and the next one once announced (docs/patterns/identity.md) |
+//! | `USER_JWT__PUBLISHED_KEY_FILES` | unset; comma-separated PEM files of keys published beside it but not signed with: the previous key during a rotation, and the next one once announced; a file that does not exist is skipped (docs/patterns/identity.md) |
+//! | `USER_JWT__RELOAD_SECS` | `10`: how often the key files are read again, so a rotation needs no restart |
 //! | `USER_JWT__ISSUER` / `USER_JWT__AUDIENCE` | `switchyard-user` / `switchyard` |
 //! | `USER_JWT__TTL_SECS` | `900` |
 //! | `USER_SEED_ADMIN__EMAIL` with `USER_SEED_ADMIN__PASSWORD` or `USER_SEED_ADMIN__PASSWORD_FILE` | unset; if set, this admin is created at the first start only (deleted, it stays deleted); the only account that gets the admin role |
@@ -31,6 +32,7 @@ pub struct JwtSettings {
     pub issuer: String,
     pub audience: String,
     pub ttl_secs: u64,
+    pub reload_secs: u64,
 }
 
 /// An admin account created at start if absent, so a fresh system can be
@@ -78,22 +80,32 @@ impl Default for JwtSettings {
             issuer: "switchyard-user".into(),
             audience: "switchyard".into(),
             ttl_secs: 900,
+            reload_secs: 10,
         }
     }
 }
 
 impl JwtSettings {
-    /// The PEM text of each key published but not signed with.
+    /// The PEM text of each key published but not signed with. A listed
+    /// file that does not exist is skipped: the next key's file exists only
+    /// while a rotation is announced, the previous one's only until it is
+    /// retired.
     pub fn published_key_pems(&self) -> anyhow::Result<Vec<Vec<u8>>> {
         let files = self.published_key_files.as_deref().unwrap_or_default();
-        files
-            .split(',')
-            .map(str::trim)
-            .filter(|path| !path.is_empty())
-            .map(|path| {
-                std::fs::read(path).map_err(|e| anyhow::anyhow!("read USER_JWT__PUBLISHED_KEY_FILES {path}: {e}"))
-            })
-            .collect()
+        let mut pems = Vec::new();
+        for path in files.split(',').map(str::trim).filter(|path| !path.is_empty()) {
+            match std::fs::read(path) {
+                Ok(pem) => pems.push(pem),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => anyhow::bail!("read USER_JWT__PUBLISHED_KEY_FILES {path}: {error}"),
+            }
+        }
+        Ok(pems)
+    }
+
+    /// Whether the keys come from files, which may change while it runs.
+    pub fn from_files(&self) -> bool {
+        self.private_key.is_none() && self.private_key_file.is_some()
     }
 
     /// The PEM text, from the variable itself or the file it names.

@@ -15,6 +15,7 @@ mod domain;
 mod error;
 mod grpc;
 mod http;
+mod signing_keys;
 mod tokens;
 
 use comms::settings::{Database, ServiceDefaults};

@@ -3,8 +3,9 @@
 //! on port 0.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use comms::auth::UserKeys;
+use comms::auth::{FetchKeys, KeyRefresh, UserKeys};
 use comms::grpc::GrpcServices;
 use comms::service::{Application, Builder, Parts};
 use contracts::user::v1::FILE_DESCRIPTOR_SET;
@@ -12,29 +13,34 @@ use contracts::user::v1::user_service_server::UserServiceServer;
 
 use crate::config::Settings;
 use crate::grpc::UserGrpc;
+use crate::signing_keys::SigningKeys;
 use crate::state::AppState;
-use crate::tokens::TokenIssuer;
 use crate::{SERVICE, accounts, http};
+
+/// It verifies the tokens it issues with the keys it holds, not by asking
+/// itself over the network: a key id it does not know is looked up in its
+/// current keys at once, and a retired key is dropped within `reload`.
+fn own_keys(tokens: &SigningKeys, reload: Duration) -> UserKeys {
+    let tokens = tokens.clone();
+    let fetch: FetchKeys =
+        Box::new(move || Box::pin(std::future::ready(vec![("own".into(), Ok(tokens.current().jwks().clone()))])));
+    UserKeys::new(fetch, KeyRefresh { min_interval: Duration::ZERO, max_age: reload })
+}
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub async fn build(settings: &Settings) -> anyhow::Result<Application<AppState>> {
-    let jwt = &settings.own.jwt;
+    let jwt = settings.own.jwt.clone();
     // Read before anything opens: a missing key is a configuration error.
-    let tokens = TokenIssuer::rotating(
-        &jwt.private_key_pem()?,
-        &jwt.published_key_pems()?,
-        jwt.issuer.clone(),
-        jwt.audience.clone(),
-        jwt.ttl_secs,
-    )?;
+    let tokens = SigningKeys::new(SigningKeys::load(&jwt)?);
     let seed_admin = settings.own.seed_admin.credentials()?;
-    // It verifies the tokens it issues with the keys it holds, not by
-    // asking itself over the network.
-    let own_keys = UserKeys::fixed(tokens.jwks().clone());
+    let reload = Duration::from_secs(jwt.reload_secs.max(1));
     Builder::new(&settings.service, &SERVICE)
-        .user_keys(own_keys)
+        .user_keys(own_keys(&tokens, reload))
         .build(|ctx| async move {
+            if jwt.from_files() {
+                ctx.spawn(tokens.clone().reload(jwt, reload, ctx.stopping()));
+            }
             let state = Arc::new(AppState { db: ctx.db().clone(), tokens });
             if let Some((email, password)) = &seed_admin {
                 accounts::ensure_admin(&state, email, password)

@@ -2,9 +2,9 @@
 
 use sqlx::PgPool;
 
-use crate::tokens::TokenIssuer;
+use crate::signing_keys::SigningKeys;
 
 pub struct AppState {
     pub db: PgPool,
-    pub(crate) tokens: TokenIssuer,
+    pub(crate) tokens: SigningKeys,
 }

@@ -59,6 +59,18 @@ impl TokenIssuer {
         self.ttl_secs
     }
 
+    /// The id of the key tokens are signed with.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Every published key's id, sorted.
+    pub fn key_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.jwks.keys.iter().filter_map(|k| k.common.key_id.clone()).collect();
+        ids.sort();
+        ids
+    }
+
     pub fn jwks(&self) -> &JwkSet {
         &self.jwks
     }

@@ -7,4 +7,4 @@ mod client;
 mod system;
 
 pub use client::{Api, items};
-pub use system::{ADMIN_EMAIL, SERVICES, System, admin_password};
+pub use system::{ADMIN_EMAIL, Options, SERVICES, System, admin_password, leak};

@@ -20,6 +20,21 @@ pub fn admin_password() -> &'static str {
     &PASSWORD
 }
 
+/// How a test wants the system started; [`System::start`] takes the
+/// defaults.
+#[derive(Default)]
+pub struct Options {
+    /// How many user service instances (one if 0), on one database, all
+    /// listed as key sources to every verifier.
+    pub user_instances: usize,
+    /// Where the user service reads its signing keys as files (as compose
+    /// mounts them, for deploy/rotate-key.sh to change); unset, it
+    /// gets a key of the run's own in its environment.
+    pub user_key_dir: Option<PathBuf>,
+    /// More variables for every process (each reads those of its prefix).
+    pub env: Vec<(&'static str, String)>,
+}
+
 pub struct System {
     /// The gateway's base URL: the only address tests talk to.
     pub gateway: String,
@@ -37,6 +52,10 @@ impl System {
     /// Starts everything on `broker` (`rabbitmq` or `kafka`), each service
     /// on free ports, registered in the Consul double.
     pub async fn start(broker: &str) -> anyhow::Result<Self> {
+        Self::start_with(broker, Options::default()).await
+    }
+
+    pub async fn start_with(broker: &str, options: Options) -> anyhow::Result<Self> {
         let otlp = testkit::otlp();
         let consul = ConsulDouble::start().await;
         let mut broker_settings = testkit::broker_settings();
@@ -83,7 +102,8 @@ impl System {
                 vars.retain(|(k, _)| *k != "AMQP_URL");
                 vars.push(("AMQP_URL", users.url(service)));
             }
-            vars.extend(service_specific(service));
+            vars.extend(service_specific(service, options.user_key_dir.as_deref()));
+            vars.extend(options.env.iter().cloned());
             env.insert(service, vars);
         }
 
@@ -97,7 +117,20 @@ impl System {
             _broker_users: broker_users,
         };
         for &service in SERVICES {
-            system.launch(service).await?;
+            if service == "user" {
+                // Every instance up before anyone verifies tokens: each is
+                // a key source.
+                let instances: Vec<&'static str> = (1..=options.user_instances.max(1))
+                    .map(|n| if n == 1 { "user" } else { leak(format!("user-{n}")) })
+                    .collect();
+                for &instance in &instances {
+                    system.launch_instance("user", instance).await?;
+                }
+                let addresses: Vec<_> = instances.iter().map(|i| system.processes[i].addr("http_addr")).collect();
+                system.configure_user_keys(&addresses);
+            } else {
+                system.launch(service).await?;
+            }
         }
         system.gateway = format!("http://{}", system.processes["gateway"].addr("http_addr"));
         Ok(system)
@@ -121,26 +154,34 @@ impl System {
         self.processes.get(service).map(ServiceProcess::logs).unwrap_or_default()
     }
 
+    /// A running process's HTTP address (`user-2` for the second user
+    /// instance).
+    pub fn http_addr(&self, instance: &str) -> std::net::SocketAddr {
+        self.processes[instance].addr("http_addr")
+    }
+
     async fn launch(&mut self, service: &'static str) -> anyhow::Result<()> {
+        self.launch_instance(service, service).await
+    }
+
+    async fn launch_instance(&mut self, service: &'static str, instance: &'static str) -> anyhow::Result<()> {
         let binary = binary(service)?;
         let process = ServiceProcess::spawn(&binary, &self.env[service]).await?;
         if service != "gateway" {
             self.wait_until_passing(service, &process).await?;
         }
-        if service == "user" {
-            self.configure_user_keys(process.addr("http_addr"));
-        }
-        self.processes.insert(service, process);
+        self.processes.insert(instance, process);
         Ok(())
     }
 
-    /// Every other service fetches user-token keys from the user service
-    /// at `user`: a configured address, as compose configures it.
-    fn configure_user_keys(&mut self, user: std::net::SocketAddr) {
+    /// Every other service fetches user-token keys from the user instances
+    /// at `users`: configured addresses, as compose configures them.
+    fn configure_user_keys(&mut self, users: &[std::net::SocketAddr]) {
+        let urls: Vec<String> = users.iter().map(|user| format!("http://{user}/.well-known/jwks.json")).collect();
         for (service, vars) in self.env.iter_mut().filter(|(service, _)| **service != "user") {
             let key = leak(format!("{}AUTH__USER_KEYS_URLS", prefix(service)));
             vars.retain(|(k, _)| *k != key);
-            vars.push((key, format!("http://{user}/.well-known/jwks.json")));
+            vars.push((key, urls.join(",")));
         }
     }
 
@@ -160,13 +201,27 @@ impl System {
     }
 }
 
-fn service_specific(service: &str) -> Vec<(&'static str, String)> {
+fn service_specific(service: &str, user_key_dir: Option<&std::path::Path>) -> Vec<(&'static str, String)> {
     match service {
-        "user" => vec![
-            ("USER_JWT__PRIVATE_KEY", testkit::keys::ed25519_pem()),
-            ("USER_SEED_ADMIN__EMAIL", ADMIN_EMAIL.into()),
-            ("USER_SEED_ADMIN__PASSWORD", admin_password().into()),
-        ],
+        "user" => {
+            let file = |name: &str| user_key_dir.map(|dir| dir.join(name).display().to_string()).unwrap_or_default();
+            let keys = match user_key_dir {
+                Some(_) => vec![
+                    ("USER_JWT__PRIVATE_KEY_FILE", file("jwt-ed25519.pem")),
+                    (
+                        "USER_JWT__PUBLISHED_KEY_FILES",
+                        format!("{},{}", file("jwt-ed25519.previous.pem"), file("jwt-ed25519.next.pem")),
+                    ),
+                ],
+                None => vec![("USER_JWT__PRIVATE_KEY", testkit::keys::ed25519_pem())],
+            };
+            keys.into_iter()
+                .chain([
+                    ("USER_SEED_ADMIN__EMAIL", ADMIN_EMAIL.into()),
+                    ("USER_SEED_ADMIN__PASSWORD", admin_password().into()),
+                ])
+                .collect()
+        }
         // Logging at warn must not turn tracing off: inventory's spans are
         // still expected in the trace of an order (`flow.rs`). Its start-up
         // line stays at info, for the test kit to read its ports from.
@@ -180,7 +235,7 @@ fn prefix(service: &str) -> String {
 }
 
 /// Variable names are built once per service and live for the test run.
-fn leak(name: String) -> &'static str {
+pub fn leak(name: String) -> &'static str {
     Box::leak(name.into_boxed_str())
 }
 

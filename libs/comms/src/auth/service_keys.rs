@@ -12,16 +12,23 @@
 //! A key's id is its RFC 7638 thumbprint, computed here, never read from
 //! the file: whatever the file says, a key can only vouch for the service
 //! it is listed under.
+//!
+//! Cheap to clone, and every clone is the same set: [`ServiceKeys::replace`]
+//! changes it for all, when the file is read again
+//! ([`super::reload_credentials`]).
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, ThumbprintHash};
 
+/// Key id → (owning service, key).
+type ByKid = HashMap<String, (String, DecodingKey)>;
+
 #[derive(Clone, Default)]
 pub struct ServiceKeys {
-    /// Key id → (owning service, key).
-    by_kid: HashMap<String, (String, DecodingKey)>,
+    by_kid: Arc<RwLock<ByKid>>,
 }
 
 impl ServiceKeys {
@@ -46,19 +53,34 @@ impl ServiceKeys {
                 }
             }
         }
-        Ok(Self { by_kid })
+        Ok(Self { by_kid: Arc::new(RwLock::new(by_kid)) })
     }
 
     /// The service owning the key `kid`, and the key.
-    pub fn owner(&self, kid: &str) -> Option<(&str, &DecodingKey)> {
-        self.by_kid.get(kid).map(|(service, key)| (service.as_str(), key))
+    pub fn owner(&self, kid: &str) -> Option<(String, DecodingKey)> {
+        self.by_kid.read().expect("service keys lock").get(kid).cloned()
+    }
+
+    /// Takes `other`'s keys in place of these, for every clone; whether
+    /// any key or owner changed.
+    pub fn replace(&self, other: &ServiceKeys) -> bool {
+        let new = other.by_kid.read().expect("service keys lock").clone();
+        let mut current = self.by_kid.write().expect("service keys lock");
+        let owners = |keys: &ByKid| -> Vec<(String, String)> {
+            let mut owners: Vec<(String, String)> = keys.iter().map(|(kid, (s, _))| (kid.clone(), s.clone())).collect();
+            owners.sort();
+            owners
+        };
+        let changed = owners(&current) != owners(&new);
+        *current = new;
+        changed
     }
 
     pub fn len(&self) -> usize {
-        self.by_kid.len()
+        self.by_kid.read().expect("service keys lock").len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_kid.is_empty()
+        self.len() == 0
     }
 }

@@ -8,6 +8,7 @@
 //! | `AUTH__ISSUER` / `AUTH__AUDIENCE` | `switchyard-user` / `switchyard`, as the user service issues them |
 //! | `AUTH__KEYS_MIN_REFRESH_SECS` | `30`: the least time between two fetches of the user key set |
 //! | `AUTH__KEYS_MAX_AGE_SECS` | `300`: user keys older than this are fetched again at their next use |
+//! | `AUTH__KEYS_RELOAD_SECS` | `10`: how often the identity key and service keys files are read again, so a key changes without a restart |
 //!
 //! There is no setting that turns verification off: a service without its
 //! key, the service keys or a source of user keys does not start.
@@ -35,6 +36,7 @@ pub struct AuthSettings {
     pub audience: String,
     pub keys_min_refresh_secs: u64,
     pub keys_max_age_secs: u64,
+    pub keys_reload_secs: u64,
 }
 
 impl Default for AuthSettings {
@@ -50,6 +52,7 @@ impl Default for AuthSettings {
             audience: "switchyard".into(),
             keys_min_refresh_secs: 30,
             keys_max_age_secs: 300,
+            keys_reload_secs: 10,
         }
     }
 }

@@ -61,7 +61,7 @@ impl Verifier {
         }
         let kid = header.kid.ok_or_else(|| AuthError::Invalid("no key id".into()))?;
         if let Some((service, key)) = self.services.owner(&kid) {
-            return self.service(token, service, key);
+            return self.service(token, &service, &key);
         }
         let key = self.users.get(&kid).await.ok_or_else(|| AuthError::Invalid(format!("unknown key id {kid}")))?;
         let claims = jsonwebtoken::decode::<UserClaims>(token, &key, &self.user_validation).map_err(invalid)?.claims;

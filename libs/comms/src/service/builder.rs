@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use super::application::Application;
 use super::context::Context;
 use super::parts::Parts;
-use crate::auth::{Guard, ServiceIdentity, UserKeys, Verifier};
+use crate::auth::{Guard, ServiceIdentity, ServiceKeys, UserKeys, Verifier};
 use crate::discovery::ServiceRegistry;
 use crate::messaging::Messaging;
 use crate::settings::{ServiceDefaults, ServiceSettings};
@@ -63,7 +63,7 @@ impl<'a> Builder<'a> {
         let registry = self.registry.clone().unwrap_or_else(|| self.settings.discovery.registry());
         // Credentials first: a service that cannot prove who it is, or check
         // who calls it, does not start.
-        let (identity, guard) = self.credentials()?;
+        let (identity, service_keys, guard) = self.credentials()?;
         let mut context = Context {
             service: self.service,
             db: None,
@@ -74,6 +74,11 @@ impl<'a> Builder<'a> {
             tasks: Arc::new(Mutex::new(Vec::new())),
             failed,
         };
+        let auth = self.settings.auth.clone();
+        if auth.identity_key_file.is_some() || auth.service_keys_file.is_some() {
+            let stop = context.stopping();
+            context.spawn(crate::auth::reload_credentials(auth, context.identity.clone(), service_keys, stop));
+        }
         let settings = self.settings;
         let built = async {
             self.open(&mut context).await?;
@@ -91,17 +96,18 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// This service's identity, and the guard that checks its callers.
-    fn credentials(&mut self) -> anyhow::Result<(Arc<ServiceIdentity>, Arc<Guard>)> {
+    /// This service's identity, the service keys, and the guard that
+    /// checks its callers with them.
+    fn credentials(&mut self) -> anyhow::Result<(Arc<ServiceIdentity>, ServiceKeys, Arc<Guard>)> {
         let (auth, service) = (&self.settings.auth, self.service);
         let identity = Arc::new(auth.identity(service.name, service.prefix)?);
         let user_keys = match self.user_keys.take() {
             Some(keys) => keys,
             None => auth.user_keys(service.prefix)?,
         };
-        let verifier =
-            Verifier::new(service.name, user_keys, auth.service_keys(service.prefix)?, &auth.issuer, &auth.audience);
-        Ok((identity, Arc::new(Guard::new(verifier, service.access))))
+        let service_keys = auth.service_keys(service.prefix)?;
+        let verifier = Verifier::new(service.name, user_keys, service_keys.clone(), &auth.issuer, &auth.audience);
+        Ok((identity, service_keys, Arc::new(Guard::new(verifier, service.access))))
     }
 
     /// The pool (with migrations) and messaging, each only if declared.

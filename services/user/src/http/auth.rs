@@ -90,7 +90,7 @@ async fn login(
     Ok(Json(TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: state.tokens.ttl_secs(),
+        expires_in: state.tokens.current().ttl_secs(),
         user: user.into(),
     }))
 }
@@ -103,5 +103,5 @@ async fn login(
 async fn jwks(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     // Verifiers may cache the key set; a rotation publishes the new key
     // before signing with it, so five minutes of staleness is safe.
-    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.tokens.jwks().clone()))
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.tokens.current().jwks().clone()))
 }

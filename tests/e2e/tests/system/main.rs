@@ -3,3 +3,4 @@
 mod api_page;
 mod flow;
 mod outage;
+mod rotation;
