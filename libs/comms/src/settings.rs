@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{AccessTable, AuthSettings};
 use crate::discovery::DiscoverySettings;
+use crate::http::ConnectionLimits;
 use crate::messaging::settings::BrokerSettings;
 
 /// Variables read by the telemetry set-up of every binary.
@@ -85,6 +86,8 @@ pub struct ServiceSettings {
     pub database_max_connections: Option<u32>,
     /// How long requests in flight may run on after shutdown starts.
     pub shutdown_grace_secs: u64,
+    /// What one client connection may hold (`CONNECTIONS__*`).
+    pub connections: ConnectionLimits,
     #[serde(flatten)]
     pub discovery: DiscoverySettings,
     /// This service's credential and the keys it verifies callers with.
@@ -110,6 +113,7 @@ impl ServiceSettings {
             // ten more to PostgreSQL's 100 by default.
             database_max_connections: service.database.map(|_| 10),
             shutdown_grace_secs: 20,
+            connections: ConnectionLimits::default(),
             discovery: DiscoverySettings::default(),
             auth: AuthSettings::default(),
             broker: service.uses_broker().then(BrokerSettings::default),
@@ -142,6 +146,7 @@ impl<T: Serialize + DeserializeOwned + Default> Settings<T> {
         if service.grpc_port.is_none() && shared.grpc_port.is_some() {
             anyhow::bail!("{}GRPC_PORT is set, but {} serves no gRPC", service.prefix, service.name);
         }
+        shared.connections.validate(service.prefix)?;
         Ok(Self { service: shared, own: load(T::default(), service.prefix)? })
     }
 
@@ -271,6 +276,11 @@ mod tests {
                 "SVC_AUTH__SERVICE_KEYS_FILE",
                 "SVC_AUTH__USER_KEYS_FILE",
                 "SVC_AUTH__USER_KEYS_URLS",
+                "SVC_CONNECTIONS__HEADER_READ_TIMEOUT_SECS",
+                "SVC_CONNECTIONS__HTTP2_MAX_STREAMS",
+                "SVC_CONNECTIONS__IDLE_TIMEOUT_SECS",
+                "SVC_CONNECTIONS__MAX_CONNECTIONS",
+                "SVC_CONNECTIONS__MAX_HEADER_BYTES",
                 "SVC_CONSUL_URL",
                 "SVC_DATABASE_MAX_CONNECTIONS",
                 "SVC_DATABASE_PASSWORD_FILE",

@@ -13,12 +13,14 @@
 //! | `GATEWAY_RETRY_BUDGET_RATIO` / `GATEWAY_RETRY_BUDGET_MIN_PER_SEC` | `0.2` / `5`: retries per upstream over 10 s |
 //! | `GATEWAY_BREAKER_FAILURE_RATIO` / `GATEWAY_BREAKER_MIN_THROUGHPUT` / `GATEWAY_BREAKER_BREAK_SECS` | `0.5` / `20` / `5` |
 //! | `GATEWAY_SHUTDOWN_GRACE_SECS` | `20` |
+//! | `GATEWAY_CONNECTIONS__*` | as every service's (`comms::http::ConnectionLimits`: header read 10 s, idle 30 s, 16 KiB of headers, 100 HTTP/2 streams), but `GATEWAY_CONNECTIONS__MAX_CONNECTIONS` is `4096` |
 //! | `GATEWAY_CONSUL_URL` | unset: static upstreams from `GATEWAY_UPSTREAMS` |
 //! | `GATEWAY_UPSTREAMS` | e.g. `user=127.0.0.1:8081;order=127.0.0.1:8082` |
 
 use std::time::Duration;
 
 use comms::auth::{AccessTable, AuthSettings};
+use comms::http::ConnectionLimits;
 use comms::resilience::{BreakerConfig, RetryConfig};
 use comms::settings::{ServiceDefaults, ServiceSettings};
 use serde::{Deserialize, Serialize};
@@ -60,6 +62,7 @@ pub struct Settings {
     pub breaker_failure_ratio: f64,
     pub breaker_min_throughput: u32,
     pub breaker_break_secs: u64,
+    pub connections: ConnectionLimits,
     #[serde(flatten)]
     pub discovery: comms::discovery::DiscoverySettings,
 }
@@ -86,6 +89,9 @@ impl Default for Settings {
             breaker_failure_ratio: BreakerConfig::default().failure_ratio,
             breaker_min_throughput: BreakerConfig::default().min_throughput,
             breaker_break_secs: BreakerConfig::default().break_duration.as_secs(),
+            // The edge holds every client's connection; a service holds
+            // only the gateway's and its peers'.
+            connections: ConnectionLimits::with_max_connections(4096),
             discovery: Default::default(),
         }
     }
@@ -93,7 +99,9 @@ impl Default for Settings {
 
 impl Settings {
     pub fn from_env() -> anyhow::Result<Self> {
-        comms::settings::load(Self::default(), GATEWAY.prefix)
+        let settings: Self = comms::settings::load(Self::default(), GATEWAY.prefix)?;
+        settings.connections.validate(GATEWAY.prefix)?;
+        Ok(settings)
     }
 
     /// Every variable it reads (`gateway settings-keys`).
@@ -129,6 +137,7 @@ impl Settings {
         service.host.clone_from(&self.host);
         service.http_port = self.port;
         service.shutdown_grace_secs = self.shutdown_grace_secs;
+        service.connections = self.connections;
         service.discovery = self.discovery.clone();
         service.auth = self.auth.clone();
         service

@@ -1,7 +1,9 @@
 //! HTTP server plumbing shared by every service.
 
 pub mod caller;
+pub mod connection_limits;
 pub mod extract;
+mod idle;
 pub mod metrics;
 pub mod page;
 pub mod problem;
@@ -13,6 +15,7 @@ pub mod trace;
 #[doc(hidden)]
 pub use axum as __axum; // for `service_error!` in crates that name no axum
 pub use caller::Caller;
+pub use connection_limits::ConnectionLimits;
 pub use extract::{ApiJson, ApiQuery};
 pub use page::PageSize;
 pub use problem::Problem;

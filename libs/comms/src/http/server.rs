@@ -3,15 +3,23 @@
 use std::future::Future;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use super::connection_limits::ConnectionLimits;
+use super::idle::IdleTimeout;
 use super::problem::Problem;
 use super::{metrics, request_id, trace};
 use crate::error::ErrorKind;
@@ -63,23 +71,87 @@ async fn with_timeout(request: Request, next: Next, timeout: Duration) -> Respon
 
 /// Serves `router` until `shutdown` resolves, then stops accepting and lets
 /// requests in flight finish. The caller bounds the drain with a deadline.
+///
+/// Each connection is held to `limits` ([`ConnectionLimits`]): past the
+/// connection cap it is closed as it is accepted, before a byte is read;
+/// its headers must arrive within the header timeout (hyper's timer) and
+/// fit the header limit (431 past it); it is closed once idle; HTTP/2
+/// streams are capped per connection, and a flood of resets ends it with
+/// GOAWAY (h2's own guard, kept on).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Without TCP_NODELAY a small response written as two segments waits
-    // for the client's delayed ACK, up to 40 ms on Linux, whenever a
-    // connection has more than one request in flight or a body follows
-    // its headers. axum leaves the socket option to the listener.
-    let listener = listener.tap_io(|tcp| {
+    let builder = connection_builder(&limits);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, say: pause rather than spin.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            // Closed unread: the client sees its connection end at once,
+            // rather than waiting in a queue it cannot see.
+            ::metrics::counter!("http_connections_refused_total").increment(1);
+            drop(tcp);
+            continue;
+        };
+        // Without TCP_NODELAY a small response written as two segments waits
+        // for the client's delayed ACK, up to 40 ms on Linux, whenever a
+        // connection has more than one request in flight or a body follows
+        // its headers.
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::debug!(%error, "TCP_NODELAY not set on an accepted connection");
         }
-    });
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+        let io = TokioIo::new(IdleTimeout::new(tcp, limits.idle_timeout()));
+        // Handlers read the peer as axum's `ConnectInfo` (the gateway's rate
+        // limiter keys on it).
+        let service = router.clone().layer(axum::Extension(ConnectInfo(peer)));
+        let connection = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service)).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(error = %error, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// hyper's connection settings for `limits`, HTTP/1 and HTTP/2 alike.
+fn connection_builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout())
+        // The read buffer is where a request head must fit: past it hyper
+        // answers 431.
+        .max_buf_size(limits.max_header_bytes);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.http2_max_streams)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        // A peer that goes silent is found by pings, and dropped.
+        .keep_alive_interval(limits.idle_timeout() / 2)
+        .keep_alive_timeout(limits.header_read_timeout());
+    builder
 }
 
 /// Unknown paths get a 404 problem rather than an empty body.

@@ -16,6 +16,7 @@ use crate::auth::{self, Guard};
 use crate::discovery::DiscoverySettings;
 use crate::grpc::GrpcServices;
 use crate::health::ReadinessCheck;
+use crate::http::ConnectionLimits;
 use crate::settings::ServiceSettings;
 use crate::shutdown::Shutdown;
 
@@ -26,6 +27,7 @@ pub struct Application<S> {
     context: Context,
     failures: mpsc::UnboundedReceiver<anyhow::Error>,
     grace: Duration,
+    connections: ConnectionLimits,
     discovery: DiscoverySettings,
 }
 
@@ -57,6 +59,7 @@ impl<S: Send + Sync + 'static> Application<S> {
             context,
             failures,
             grace: settings.shutdown_grace(),
+            connections: settings.connections,
             discovery: settings.discovery.clone(),
         }
     }
@@ -109,7 +112,8 @@ impl<S: Send + Sync + 'static> Application<S> {
         if let (Some(messaging), true) = (&self.context.messaging, self.context.service.publishes) {
             messaging.start_relay(self.context.db().clone());
         }
-        let servers = Servers { http: self.http, grpc: self.grpc, grace: self.grace, registry };
+        let servers =
+            Servers { http: self.http, grpc: self.grpc, grace: self.grace, connections: self.connections, registry };
         let serving = serve(servers, stopping.clone());
         tokio::pin!(serving);
         // Whatever ends serving, the same cleanup follows.

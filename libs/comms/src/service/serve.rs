@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::discovery::{Registration, ServiceRegistry, register_until};
 use crate::grpc::GrpcServices;
+use crate::http::ConnectionLimits;
 use crate::shutdown::Shutdown;
 
 pub(super) struct Servers {
@@ -15,6 +16,8 @@ pub(super) struct Servers {
     pub grpc: Option<(TcpListener, GrpcServices)>,
     /// How long requests in flight may run on after shutdown starts.
     pub grace: Duration,
+    /// What one client connection may hold, on the HTTP port.
+    pub connections: ConnectionLimits,
     /// Where to announce this process, if anywhere.
     pub registry: Option<(Arc<dyn ServiceRegistry>, Vec<Registration>)>,
 }
@@ -28,8 +31,11 @@ pub(super) async fn serve(servers: Servers, shutdown: Shutdown) -> anyhow::Resul
         None => shutdown,
     };
     let (http_listener, router) = servers.http;
-    let http =
-        async { crate::http::serve(http_listener, router, stop.clone().wait()).await.map_err(anyhow::Error::from) };
+    let http = async {
+        crate::http::serve(http_listener, router, servers.connections, stop.clone().wait())
+            .await
+            .map_err(anyhow::Error::from)
+    };
     let grpc = async {
         match servers.grpc {
             Some((listener, services)) => crate::grpc::serve(listener, services, stop.clone()).await,

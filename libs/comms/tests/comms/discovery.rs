@@ -170,7 +170,7 @@ async fn a_graceful_shutdown_deregisters_before_it_stops_listening() {
     let shutdown = Shutdown::new();
     let stop_serving = register_until(registry.clone(), vec![registration("leaving", addr)], shutdown.clone()).await;
     let router = axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
-    let server = tokio::spawn(comms::http::serve(listener, router, stop_serving.wait()));
+    let server = tokio::spawn(comms::http::serve(listener, router, Default::default(), stop_serving.wait()));
     let mut watched = registry.watch("leaving");
     until(&mut watched, |set| set.len() == 1).await;
 

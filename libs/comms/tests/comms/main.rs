@@ -6,6 +6,7 @@ mod balancing;
 mod breaker;
 mod broker_users;
 mod bulkhead;
+mod connections;
 mod deadline;
 mod discovery;
 mod grpc_metrics;

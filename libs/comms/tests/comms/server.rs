@@ -12,7 +12,12 @@ use testkit::assert_problem;
 async fn serve(router: Router, limits: ServerLimits) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(comms::http::serve(listener, with_standard_layers(router, limits), std::future::pending()));
+    tokio::spawn(comms::http::serve(
+        listener,
+        with_standard_layers(router, limits),
+        Default::default(),
+        std::future::pending(),
+    ));
     format!("http://{addr}")
 }
 

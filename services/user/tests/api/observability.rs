@@ -87,7 +87,7 @@ async fn a_grpc_call_made_inside_a_traced_request_carries_the_trace_to_another_p
     let router = comms::http::with_standard_layers(router, comms::http::ServerLimits::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let relay_addr = listener.local_addr().unwrap();
-    tokio::spawn(comms::http::serve(listener, router, std::future::pending()));
+    tokio::spawn(comms::http::serve(listener, router, Default::default(), std::future::pending()));
 
     let (trace_id, traceparent) = random_trace();
     let body = reqwest::Client::new()
