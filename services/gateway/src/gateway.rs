@@ -62,6 +62,9 @@ async fn handle(
     let Some(route) = routes.iter().find(|r| r.allows(request.method())) else {
         return method_not_allowed(&routes);
     };
+    if let Some(reason) = crate::routes::unsafe_path(request.uri().path(), &params) {
+        return Problem::new(ErrorKind::BadRequest).detail(reason).into_response();
+    }
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let identity = gateway.verifier.verify(authorization).await;
 

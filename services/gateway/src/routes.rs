@@ -126,6 +126,21 @@ impl RouteTable {
     }
 }
 
+/// Why a request path must not be forwarded, if it must not: an encoded
+/// slash or dot anywhere in it (`%2F`, `%2E`, any case), or a capture with a
+/// `.` or `..` segment. Either would let a client write a path the
+/// upstream resolves outside the route's rewrite (`/api/users/..%2Fmetrics`
+/// reaching `/metrics`), and no legitimate capture needs one.
+pub fn unsafe_path(raw_path: &str, captures: &axum::extract::RawPathParams) -> Option<&'static str> {
+    let lower = raw_path.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%2e") {
+        return Some("encoded slashes and dots are not allowed in a path");
+    }
+    let dot_segment =
+        captures.iter().any(|(_, value)| value.split('/').any(|segment| segment == "." || segment == ".."));
+    dot_segment.then_some("dot segments (. and ..) are not allowed in a path")
+}
+
 /// Percent-encodes everything a path segment may not hold as it is
 /// (RFC 3986 `pchar`), keeping `/` so multi-segment captures stay paths.
 fn encode_path(value: &str) -> String {

@@ -132,3 +132,34 @@ async fn an_instance_removed_from_discovery_stops_receiving_traffic() {
     }
     assert_eq!(other.hits.load(std::sync::atomic::Ordering::SeqCst), before, "the removed instance got nothing more");
 }
+
+/// The status line's code of a request sent byte for byte as written: an
+/// HTTP client would resolve the dot segments before sending.
+async fn raw_status(gw: &crate::helpers::TestGateway, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = gw.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn dot_segments_and_encoded_slashes_or_dots_in_a_path_are_refused_before_any_upstream() {
+    let gw = spawn_gateway().await;
+    for path in [
+        "/api/echo/..%2F..%2Fmetrics",
+        "/api/echo/a%2fb",
+        "/api/echo/%2e%2e/metrics",
+        "/api/echo/%2E",
+        "/api/echo/a/../../metrics",
+        "/api/echo/./a",
+        "/api/echo/a/..",
+    ] {
+        assert_eq!(raw_status(&gw, path).await, 400, "{path}");
+    }
+    assert_eq!(gw.echo.hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the upstream saw none of them");
+    assert_eq!(raw_status(&gw, "/api/echo/a.b/..c/d..").await, 200, "dots inside a segment are fine");
+}
