@@ -23,6 +23,8 @@ pub struct RecordedSpan {
     /// Empty for a root span.
     pub parent_span_id: String,
     pub attributes: Vec<(String, String)>,
+    /// The trace id of each span this one links to.
+    pub linked_traces: Vec<String>,
 }
 
 impl RecordedSpan {
@@ -54,6 +56,7 @@ impl TraceService for Recorder {
                     span_id: hex(&span.span_id),
                     parent_span_id: hex(&span.parent_span_id),
                     attributes: span.attributes.iter().map(|kv| (kv.key.clone(), display_value(kv))).collect(),
+                    linked_traces: span.links.iter().map(|link| hex(&link.trace_id)).collect(),
                 });
             }
         }

@@ -18,6 +18,9 @@
 //! | no connection (refused, or no answer within 1 s) | 502, after the retries a GET may have |
 //! | no response headers within the route's timeout | 504 |
 //! | anything it answers | passed through as it is (a GET's 502–504 first retried) |
+//!
+//! The breaker counts connect errors, timeouts, closed connections and 5xx
+//! answers, but not a 503 with `Retry-After` ([`verdict`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,9 +75,19 @@ impl Upstream {
 
 /// What the breaker learns from a call: a 5xx or a broken exchange counts
 /// against the upstream; a call refused on our side teaches nothing.
+///
+/// A 503 with `Retry-After` does not count: the upstream answered, on
+/// purpose, that this request must wait (it sheds load, or something it
+/// depends on is down). Counting it would let one route's dependency close
+/// every route of that service.
 fn verdict(result: &Result<http::Response<Incoming>, ProxyError>) -> Option<bool> {
     match result {
-        Ok(response) => Some(response.status().is_server_error()),
+        Ok(response) => {
+            let status = response.status();
+            let deliberate = status == http::StatusCode::SERVICE_UNAVAILABLE
+                && response.headers().contains_key(http::header::RETRY_AFTER);
+            Some(status.is_server_error() && !deliberate)
+        }
         Err(ProxyError::Connect | ProxyError::Closed | ProxyError::Timeout) => Some(true),
         Err(_) => None,
     }

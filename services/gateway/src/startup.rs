@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use comms::auth::{ServiceKeys, Verifier};
 use comms::discovery::{BalanceStrategy, Balancer, EjectionConfig, ServiceRegistry};
-use comms::http::{ServerLimits, with_standard_layers};
+use comms::http::{ServerLimits, with_edge_layers};
 use comms::service::{Builder, Parts};
 
 use crate::client;
@@ -85,7 +85,7 @@ pub async fn build_with(
                 .merge(api_page::router(gateway.clone(), table))
                 .merge(comms::health::router(Vec::new()))
                 .merge(comms::prometheus::router());
-            Ok(Parts::with_router(gateway, with_standard_layers(app, limits)))
+            Ok(Parts::with_router(gateway, with_edge_layers(app, limits)))
         })
         .await
 }

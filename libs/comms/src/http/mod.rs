@@ -19,7 +19,7 @@ pub use connection_limits::ConnectionLimits;
 pub use extract::{ApiJson, ApiQuery};
 pub use page::PageSize;
 pub use problem::Problem;
-pub use server::{ServerLimits, serve, service_router, with_standard_layers};
+pub use server::{ServerLimits, serve, service_router, with_edge_layers, with_standard_layers};
 
 /// The start of a service's REST API: an OpenAPI router whose document
 /// names the service and already holds the problem schemas every error

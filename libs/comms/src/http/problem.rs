@@ -100,7 +100,10 @@ impl IntoResponse for Problem {
     fn into_response(mut self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let cause = self.cause.take();
-        let retry_after = self.retry_after_secs;
+        // A 503 always says when to come back: clients wait instead of
+        // hammering, and the gateway's breaker reads it as deliberate (an
+        // answer, not a failing service).
+        let retry_after = self.retry_after_secs.or((status == StatusCode::SERVICE_UNAVAILABLE).then_some(1));
         let mut response = (status, Json(self)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
@@ -117,5 +120,20 @@ impl IntoResponse for Problem {
 impl From<ErrorKind> for Problem {
     fn from(kind: ErrorKind) -> Self {
         Self::new(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_503_always_says_when_to_come_back() {
+        let plain = Problem::new(ErrorKind::Unavailable).into_response();
+        assert_eq!(plain.headers()[header::RETRY_AFTER], "1");
+        let set = Problem::new(ErrorKind::Unavailable).retry_after(Duration::from_millis(2500)).into_response();
+        assert_eq!(set.headers()[header::RETRY_AFTER], "3", "rounded up, as set");
+        let other = Problem::new(ErrorKind::BadGateway).into_response();
+        assert!(other.headers().get(header::RETRY_AFTER).is_none(), "only 503s get one unasked");
     }
 }

@@ -21,6 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use super::connection_limits::ConnectionLimits;
 use super::idle::IdleTimeout;
 use super::problem::Problem;
+use super::trace::Origin;
 use super::{metrics, request_id, trace};
 use crate::error::ErrorKind;
 
@@ -48,11 +49,22 @@ impl Default for ServerLimits {
 /// 5. timeout: bounds the handler, not the time spent in the layers above;
 /// 6. body limit: applied by the extractors, so it answers 413 as a problem.
 pub fn with_standard_layers(router: Router, limits: ServerLimits) -> Router {
+    layered(router, limits, Origin::Caller)
+}
+
+/// The same stack at the edge of the system (the gateway), where each
+/// request starts a trace of its own and links the client's
+/// ([`Origin::Edge`]).
+pub fn with_edge_layers(router: Router, limits: ServerLimits) -> Router {
+    layered(router, limits, Origin::Edge)
+}
+
+fn layered(router: Router, limits: ServerLimits, origin: Origin) -> Router {
     let timeout = limits.request_timeout;
     router.fallback(not_found).method_not_allowed_fallback(method_not_allowed).layer(
         ServiceBuilder::new()
             .layer(middleware::from_fn(request_id::layer))
-            .layer(middleware::from_fn(trace::http_layer))
+            .layer(middleware::from_fn(move |req: Request, next: Next| trace::http_layer(req, next, origin)))
             .layer(middleware::from_fn(metrics::http_layer))
             .layer(CatchPanicLayer::custom(|_panic| Problem::internal("handler panicked").into_response()))
             .layer(middleware::from_fn(move |req: Request, next: Next| with_timeout(req, next, timeout)))

@@ -61,3 +61,61 @@ async fn a_failing_upstream_trips_the_breaker_then_gets_nothing_and_recovers() {
         assert_eq!(gw.get("/api/broken", &[]).await.0, 200, "traffic flows after recovery");
     }
 }
+
+/// An upstream that sheds `/shed` on purpose (503 with `Retry-After`),
+/// fails `/down` (503 without) and answers `/ok`.
+async fn start_shedding() -> String {
+    use axum::routing::get;
+    let router = axum::Router::new()
+        .route("/shed", get(|| async { (http::StatusCode::SERVICE_UNAVAILABLE, [(http::header::RETRY_AFTER, "1")]) }))
+        .route("/down", get(|| async { http::StatusCode::SERVICE_UNAVAILABLE }))
+        .route("/ok", get(|| async { "ok" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+#[tokio::test]
+async fn a_deliberate_503_with_retry_after_is_passed_on_and_never_opens_the_breaker() {
+    let table = gateway::routes::RouteTable::parse(
+        r#"{ "routes": [
+          { "name": "shed", "path": "/api/shed", "methods": ["GET"], "service": "shedding", "rewrite": "/shed", "auth": "public" },
+          { "name": "down", "path": "/api/down", "methods": ["GET"], "service": "shedding", "rewrite": "/down", "auth": "public" },
+          { "name": "ok", "path": "/api/ok", "methods": ["GET"], "service": "shedding", "rewrite": "/ok", "auth": "public" }
+        ] }"#,
+    )
+    .unwrap();
+    let registry = std::sync::Arc::new(comms::discovery::StaticRegistry::new());
+    registry.set("shedding", &[&start_shedding().await]);
+    let mut settings = crate::helpers::settings(100_000, 100_000);
+    settings.auth.user_keys_urls = Some(testkit::identity::user_keys_url().to_owned());
+    let app = gateway::startup::build_with(&settings, table, registry).await.unwrap();
+    let base = format!("http://{}", app.http_addr());
+    let shutdown = comms::Shutdown::new();
+    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    let http = reqwest::Client::new();
+    let status = |path: &'static str| {
+        let (http, url) = (http.clone(), format!("{base}{path}"));
+        async move { http.get(url).send().await.unwrap() }
+    };
+
+    // Far past the breaker's minimum throughput, every one shed on purpose:
+    // each goes to the client as it came, and the service stays callable.
+    for _ in 0..60 {
+        let shed = status("/api/shed").await;
+        assert_eq!(shed.status(), 503);
+        assert_eq!(shed.headers()["retry-after"], "1", "the upstream's own answer, passed on");
+    }
+    assert_eq!(status("/api/ok").await.status(), 200, "another route of that service still answers");
+
+    // A 503 without Retry-After is a failing service: it opens the breaker.
+    for _ in 0..100 {
+        status("/api/down").await;
+    }
+    let open = status("/api/ok").await;
+    assert_eq!(open.status(), 503, "the breaker is open for the whole service");
+    let problem: serde_json::Value = open.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("stopped calling it"), "{problem}");
+    shutdown.trigger();
+}

@@ -108,11 +108,29 @@ async fn request_ids_forwarded_for_and_trace_context_are_set_for_the_upstream() 
     assert_eq!(seen["headers"]["x-request-id"], "req-42");
     assert_eq!(seen["headers"]["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
     let forwarded = seen["headers"]["traceparent"].as_str().unwrap();
-    assert_eq!(&forwarded[3..35], "0af7651916cd43dd8448eb211c80319c", "same trace");
-    assert_ne!(forwarded, client_trace, "but the gateway's own span as parent");
+    assert_ne!(&forwarded[3..35], "0af7651916cd43dd8448eb211c80319c", "a trace of the gateway's own (edge_layer)");
 
     let (_, generated) = gw.get("/api/echo/x", &[]).await;
     assert!(uuid::Uuid::parse_str(generated["headers"]["x-request-id"].as_str().unwrap()).is_ok());
+}
+
+/// Tracing is decided at the edge: a client's "not sampled" traceparent
+/// neither hides the request nor becomes its trace; the gateway's own root
+/// span is sampled by its sampler, goes upstream, and links the client's.
+#[tokio::test]
+async fn an_unsampled_client_trace_is_linked_from_a_new_sampled_trace_that_goes_upstream() {
+    let gw = spawn_gateway().await;
+    let client_trace_id = uuid::Uuid::new_v4().simple().to_string();
+    let client = format!("00-{client_trace_id}-b7ad6b7169203331-00");
+    let seen: serde_json::Value =
+        gw.http.get(gw.url("/api/echo/x")).header("traceparent", &client).send().await.unwrap().json().await.unwrap();
+    let forwarded = seen["headers"]["traceparent"].as_str().unwrap().to_owned();
+    let trace_id = forwarded[3..35].to_owned();
+    assert_ne!(trace_id, client_trace_id, "a new trace");
+    assert!(forwarded.ends_with("-01"), "sampled, whatever the client's flag: {forwarded}");
+    let spans = testkit::otlp().wait_for(&trace_id, |spans| spans.iter().any(|s| s.parent_span_id.is_empty())).await;
+    let root = spans.iter().find(|s| s.parent_span_id.is_empty()).expect("the gateway's root span");
+    assert_eq!(root.linked_traces, vec![client_trace_id], "linked to the client's trace");
 }
 
 #[tokio::test]

@@ -40,8 +40,17 @@ async fn main_flow(system: &System, check_trace: bool) {
         customer.post("/api/products", json!({ "sku": "NOPE-1", "name": "x", "price": 1, "stock": 1 })).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "customers cannot create products");
 
-    // The happy path: CONFIRMED, stock reduced, notified, counted.
-    let (status, order) = customer.place_order(json!([{ "sku": sku, "quantity": 2 }])).await;
+    // The happy path: CONFIRMED, stock reduced, notified, counted. The
+    // client sends a trace context of its own, marked not sampled: the
+    // gateway decides tracing, so the order is traced anyway, under a new
+    // trace that links the client's.
+    let client_trace = uuid::Uuid::new_v4().simple().to_string();
+    let headers = [
+        ("Idempotency-Key", uuid::Uuid::new_v4().to_string()),
+        ("traceparent", format!("00-{client_trace}-b7ad6b7169203331-00")),
+    ];
+    let lines = json!({ "lines": [{ "sku": sku, "quantity": 2 }] });
+    let (status, order) = customer.call_with(reqwest::Method::POST, "/api/orders", Some(lines), &headers).await;
     assert_eq!(status, StatusCode::CREATED, "{order}");
     let order_id = order["id"].as_str().expect("order id").to_owned();
     let confirmed = customer.poll(&format!("/api/orders/{order_id}"), SAGA, |o| o["status"] == "CONFIRMED").await;
@@ -72,14 +81,15 @@ async fn main_flow(system: &System, check_trace: bool) {
     assert!(registrations >= 1, "{summary}");
 
     if check_trace {
-        assert_one_trace_across_all_services().await;
+        assert_one_trace_across_all_services(&client_trace).await;
     }
 }
 
-/// A trace of `POST /api/orders` on RabbitMQ holds spans of all six
-/// services, with no span whose parent is missing. (Tests in this binary
-/// share one receiver, so the broker attribute picks this test's traces.)
-async fn assert_one_trace_across_all_services() {
+/// The trace of the `POST /api/orders` the client sent with its own
+/// unsampled trace context: a new trace, whose gateway root links the
+/// client's, holding spans of all six services on RabbitMQ, with no span
+/// whose parent is missing.
+async fn assert_one_trace_across_all_services(client_trace: &str) {
     let otlp = testkit::otlp();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut best = Vec::new();
@@ -88,6 +98,7 @@ async fn assert_one_trace_across_all_services() {
             .all_spans()
             .into_iter()
             .filter(|s| s.service_name.as_deref() == Some("gateway") && s.name == "POST /api/orders")
+            .filter(|s| s.linked_traces.iter().any(|t| t == client_trace) && s.trace_id != client_trace)
             .collect();
         for root in roots {
             let spans = otlp.spans(&root.trace_id);
