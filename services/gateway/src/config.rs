@@ -112,6 +112,49 @@ impl Settings {
         Ok(keys)
     }
 
+    /// Every limit (rates, body, upstream calls, retries, breaker,
+    /// connections) set to other than its default, as its variable and the
+    /// value in use: logged at start, so what an exposed gateway runs with
+    /// is on record.
+    pub fn changed_limits(&self) -> Vec<(String, String)> {
+        const LIMITS: &[&str] = &[
+            "rate_per_second",
+            "rate_burst",
+            "body_limit_bytes",
+            "upstream_max_concurrent",
+            "retry_max_attempts",
+            "retry_budget_ratio",
+            "retry_budget_min_per_sec",
+            "breaker_failure_ratio",
+            "breaker_min_throughput",
+            "breaker_break_secs",
+            "connections",
+        ];
+        let leaves = |settings: &Self| {
+            let value = serde_json::to_value(settings).unwrap_or_default();
+            let mut leaves = std::collections::BTreeMap::new();
+            for field in LIMITS {
+                match &value[*field] {
+                    serde_json::Value::Object(nested) => {
+                        for (name, leaf) in nested {
+                            leaves.insert(format!("{field}__{name}"), leaf.to_string());
+                        }
+                    }
+                    leaf => {
+                        leaves.insert((*field).to_owned(), leaf.to_string());
+                    }
+                }
+            }
+            leaves
+        };
+        let defaults = leaves(&Self::default());
+        leaves(self)
+            .into_iter()
+            .filter(|(field, value)| defaults.get(field) != Some(value))
+            .map(|(field, value)| (format!("{}{}", GATEWAY.prefix, field.to_uppercase()), value))
+            .collect()
+    }
+
     /// How hard the gateway leans on each upstream.
     pub(crate) fn resilience(&self) -> crate::proxy::Resilience {
         crate::proxy::Resilience {
@@ -141,5 +184,29 @@ impl Settings {
         service.discovery = self.discovery.clone();
         service.auth = self.auth.clone();
         service
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_limits_off_their_default_are_named_by_variable() {
+        assert!(Settings::default().changed_limits().is_empty());
+        let settings = Settings {
+            rate_per_second: 5,
+            connections: ConnectionLimits { max_connections: 10, ..Settings::default().connections },
+            port: 9999, // not a limit
+            ..Settings::default()
+        };
+        assert_eq!(
+            settings.changed_limits(),
+            vec![
+                ("GATEWAY_CONNECTIONS__MAX_CONNECTIONS".to_owned(), "10".to_owned()),
+                ("GATEWAY_RATE_PER_SECOND".to_owned(), "5".to_owned()),
+            ]
+        );
+        assert_eq!(Settings::default().connections.max_connections, 4096, "the edge's own default cap");
     }
 }

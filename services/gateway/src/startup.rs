@@ -34,6 +34,9 @@ pub async fn build_with(
     registry: Arc<dyn ServiceRegistry>,
 ) -> anyhow::Result<Application> {
     let services = table.services();
+    for (variable, value) in settings.changed_limits() {
+        tracing::info!(%variable, %value, "a limit differs from its default");
+    }
     let resilience = settings.resilience();
     tracing::info!(
         max_concurrent = resilience.max_concurrent,
