@@ -349,16 +349,14 @@ def check_compose(root, services):
                     problems.append(f"{label}: {name}'s {prefix}DATABASE_URL is not its database {db} as its role {db}")
                 if not env.get(f"{prefix}DATABASE_PASSWORD_FILE"):
                     problems.append(f"{label}: {name} is given no {prefix}DATABASE_PASSWORD_FILE")
-                init_mounts = [(v.get("source", ""), v.get("target")) for v in
-                               (config["services"].get("db-init") or {}).get("volumes") or []]
                 if not any(source.endswith(f"/.secrets/{name}/db-password") and target == f"/run/secrets/db/{db}"
-                           for source, target in init_mounts):
+                           for source, target in mounts(config["services"].get("db-init"))):
                     problems.append(f"{label}: db-init does not set {db}'s password from .secrets/{name}/db-password")
             if env.get(f"{prefix}AUTH__IDENTITY_KEY_FILE") is None or env.get(f"{prefix}AUTH__SERVICE_KEYS_FILE") is None:
                 problems.append(f"{label}: {name} is given no identity key or service keys file")
             if name != KEYS and not (env.get(f"{prefix}AUTH__USER_KEYS_URLS") or "").startswith("http://user:"):
                 problems.append(f"{label}: {name}'s {prefix}AUTH__USER_KEYS_URLS does not name the user service")
-            mounted = [v.get("source", "") for v in c.get("volumes") or []]
+            mounted = [source for source, _ in mounts(c)]
             if not any(source.endswith(f"/.secrets/{name}") for source in mounted):
                 problems.append(f"{label}: {name} does not mount its own secrets, .secrets/{name}")
             problems += [f"{label}: {name} mounts another service's secrets, {source}" for source in mounted
@@ -368,9 +366,8 @@ def check_compose(root, services):
                 if env.get("AMQP_URL") != f"amqp://{name}@rabbitmq:5672/%2f" or not env.get("AMQP_PASSWORD_FILE"):
                     problems.append(f"{label}: {name} does not use its own broker user (AMQP_URL amqp://{name}@..., "
                                     "AMQP_PASSWORD_FILE)")
-                init_mounts = [v.get("source", "") for v in
-                               (config["services"].get("broker-init") or {}).get("volumes") or []]
-                if not any(source.endswith(f"/.secrets/{name}/broker-password") for source in init_mounts):
+                if not any(source.endswith(f"/.secrets/{name}/broker-password")
+                           for source, _ in mounts(config["services"].get("broker-init"))):
                     problems.append(f"{label}: broker-init does not set {name}'s password from "
                                     f".secrets/{name}/broker-password")
             elif env.get("AMQP_URL"):
@@ -383,6 +380,11 @@ def check_compose(root, services):
         problems += [f"{label}: the gateway does not wait for {n}" for n in gateway_upstreams(services)
                      if n not in waits]
     return problems
+
+
+def mounts(service):
+    """(source, target) of each volume a resolved compose service mounts."""
+    return [(v.get("source", ""), v.get("target")) for v in (service or {}).get("volumes") or []]
 
 
 CHECKS = [check_plain_names, check_defaults, check_workspace, check_e2e, check_proto, check_events, check_generated, check_compose]

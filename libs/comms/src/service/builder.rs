@@ -115,14 +115,10 @@ impl<'a> Builder<'a> {
         if let Some(database) = self.service.database {
             let url = self.settings.database_url.as_deref().unwrap_or_default();
             let max = self.settings.database_max_connections.unwrap_or(10);
-            let password =
-                match &self.settings.database_password_file {
-                    Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                        anyhow::anyhow!("read {}DATABASE_PASSWORD_FILE {path}: {e}", self.service.prefix)
-                    })?),
-                    None => None,
-                };
-            let db = crate::db::pool(url, password.as_deref().map(str::trim_end), max).await?;
+            let variable = format!("{}DATABASE_PASSWORD_FILE", self.service.prefix);
+            let password_file = self.settings.database_password_file.as_deref();
+            let password = password_file.map(|path| crate::settings::read_secret(path, &variable)).transpose()?;
+            let db = crate::db::pool(url, password.as_deref(), max).await?;
             context.db = Some(db.clone());
             database.migrations.run(&db).await?;
         }
