@@ -17,6 +17,7 @@ pub mod http;
 pub mod messaging;
 pub mod prometheus;
 pub mod resilience;
+pub mod secret;
 pub mod service;
 pub mod settings;
 pub mod shutdown;

@@ -175,14 +175,6 @@ impl<T: Serialize + DeserializeOwned + Default> Settings<T> {
     }
 }
 
-/// A secret read from the file a `*_FILE` variable names (so the secret is
-/// in no environment listing), without the line end a file ends with. The
-/// error names the variable and the path.
-pub fn read_secret(path: &str, variable: &str) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("read {variable} {path}: {e}"))?;
-    Ok(text.trim_end_matches(['\r', '\n']).to_owned())
-}
-
 /// Loads `T` from variables named `{prefix}{FIELD}` (case-insensitive) over
 /// `defaults`. Nested structs use `__`: `USER_JWT__ISSUER` sets `jwt.issuer`.
 pub fn load<T: Serialize + DeserializeOwned>(defaults: T, prefix: &str) -> anyhow::Result<T> {

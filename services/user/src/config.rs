@@ -59,7 +59,7 @@ impl SeedAdmin {
         let Some(email) = &self.email else { return Ok(None) };
         let password = match (&self.password, &self.password_file) {
             (Some(password), _) => password.clone(),
-            (None, Some(path)) => comms::settings::read_secret(path, "USER_SEED_ADMIN__PASSWORD_FILE")?,
+            (None, Some(path)) => comms::secret::read_secret(path, "USER_SEED_ADMIN__PASSWORD_FILE")?,
             (None, None) => anyhow::bail!(
                 "USER_SEED_ADMIN__EMAIL is set: set USER_SEED_ADMIN__PASSWORD_FILE or USER_SEED_ADMIN__PASSWORD too"
             ),

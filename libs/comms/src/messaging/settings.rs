@@ -96,8 +96,8 @@ impl BrokerSettings {
     /// `amqp_url`, with the password from `amqp_password_file` if set.
     fn amqp_uri(&self) -> Result<String, BrokerError> {
         let Some(path) = &self.amqp_password_file else { return Ok(self.amqp_url.clone()) };
-        let password = crate::settings::read_secret(path, "AMQP_PASSWORD_FILE")
-            .map_err(|e| BrokerError::Refused(e.to_string()))?;
+        let password =
+            crate::secret::read_secret(path, "AMQP_PASSWORD_FILE").map_err(|e| BrokerError::Refused(e.to_string()))?;
         with_password(&self.amqp_url, &password)
             .ok_or_else(|| BrokerError::Refused("AMQP_URL names no user for AMQP_PASSWORD_FILE's password".into()))
     }

@@ -117,7 +117,7 @@ impl<'a> Builder<'a> {
             let max = self.settings.database_max_connections.unwrap_or(10);
             let variable = format!("{}DATABASE_PASSWORD_FILE", self.service.prefix);
             let password_file = self.settings.database_password_file.as_deref();
-            let password = password_file.map(|path| crate::settings::read_secret(path, &variable)).transpose()?;
+            let password = password_file.map(|path| crate::secret::read_secret(path, &variable)).transpose()?;
             let db = crate::db::pool(url, password.as_deref(), max).await?;
             context.db = Some(db.clone());
             database.migrations.run(&db).await?;
