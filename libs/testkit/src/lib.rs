@@ -23,6 +23,7 @@ pub mod consul;
 pub mod db;
 pub mod fault_proxy;
 pub mod grpc;
+pub mod h2c;
 pub mod identity;
 pub mod keys;
 pub mod otlp;

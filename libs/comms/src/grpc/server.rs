@@ -8,10 +8,13 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
-use tonic::transport::server::TcpIncoming;
+use tonic::transport::server::{Connected, TcpConnectInfo};
 use tonic_health::ServingStatus;
 
 use crate::auth::{GrpcGuardLayer, Guard};
+use crate::http::ConnectionLimits;
+use crate::http::admission::{Admission, Admitted};
+use crate::http::server::HTTP2_MAX_PENDING_RESETS;
 use crate::shutdown::Shutdown;
 
 /// The services one process exposes over gRPC, with their descriptor sets.
@@ -57,7 +60,17 @@ impl GrpcServices {
 /// Serves `services` on `listener` until `shutdown` trips. Health turns to
 /// NOT_SERVING first, so balancers stop sending new calls while the calls
 /// in flight drain.
-pub async fn serve(listener: TcpListener, services: GrpcServices, shutdown: Shutdown) -> anyhow::Result<()> {
+///
+/// Connections are held to `limits` as on the HTTP port
+/// ([`crate::http::serve`]): the same cap, opening deadline (here the
+/// HTTP/2 preface), idle clock, header list limit, streams per connection
+/// and reset-flood GOAWAY.
+pub async fn serve(
+    listener: TcpListener,
+    services: GrpcServices,
+    limits: ConnectionLimits,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in &services.names {
         health.set_service_status(name, ServingStatus::Serving).await;
@@ -83,6 +96,12 @@ pub async fn serve(listener: TcpListener, services: GrpcServices, shutdown: Shut
     };
 
     tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.http2_max_streams)
+        .http2_max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .http2_max_pending_accept_reset_streams(Some(HTTP2_MAX_PENDING_RESETS))
+        // A peer that goes silent is found by pings, and dropped.
+        .http2_keepalive_interval(Some(limits.idle_timeout() / 2))
+        .http2_keepalive_timeout(Some(limits.header_read_timeout()))
         // The span is created before the layers run, so metrics and the
         // handler's own spans all sit inside the caller's trace.
         .trace_fn(crate::telemetry::grpc_server_span)
@@ -92,11 +111,38 @@ pub async fn serve(listener: TcpListener, services: GrpcServices, shutdown: Shut
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        // TCP_NODELAY: HTTP/2 writes a response as several small frames, and
-        // with Nagle's algorithm on, the last of them can wait for the
-        // client's delayed ACK (up to 40 ms on Linux): a p99 of 40 ms for a
-        // call that takes one.
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), draining)
+        .serve_with_incoming_shutdown(admitted(listener, Admission::new(limits, "grpc")), draining)
         .await?;
     Ok(())
+}
+
+/// The listener's connections as tonic takes them: admitted ones only.
+fn admitted(
+    listener: TcpListener,
+    admission: Admission,
+) -> impl futures::Stream<Item = std::io::Result<Admitted>> + Send + 'static {
+    futures::stream::unfold((listener, admission), |(listener, admission)| async move {
+        loop {
+            match listener.accept().await {
+                Ok((tcp, _)) => {
+                    if let Some(admitted) = admission.admit(tcp) {
+                        return Some((Ok(admitted), (listener, admission)));
+                    }
+                }
+                Err(error) => {
+                    // Out of file descriptors, say: pause rather than spin.
+                    tracing::warn!(%error, "cannot accept a gRPC connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    })
+}
+
+impl Connected for Admitted {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> TcpConnectInfo {
+        self.get_ref().connect_info()
+    }
 }

@@ -1,8 +1,9 @@
-//! How long and how much one client connection may hold of a server.
+//! How long and how much one client connection may hold of a server: the
+//! same limits on every HTTP and gRPC port.
 //!
 //! | variable (under the service's prefix) | default |
 //! |---|---|
-//! | `CONNECTIONS__HEADER_READ_TIMEOUT_SECS` | `10`: a request's headers must arrive within this; an HTTP/1 connection waiting for its next request is closed after it too |
+//! | `CONNECTIONS__HEADER_READ_TIMEOUT_SECS` | `10`: a request's headers, and an HTTP/2 connection's preface, must arrive within this; an HTTP/1 connection waiting for its next request is closed after it too |
 //! | `CONNECTIONS__IDLE_TIMEOUT_SECS` | `30`: a connection on which nothing is read or written for this long is closed |
 //! | `CONNECTIONS__MAX_HEADER_BYTES` | `16384`: a larger HTTP/1 header block gets 431; HTTP/2's header list is capped the same |
 //! | `CONNECTIONS__MAX_CONNECTIONS` | `1024` per port (the gateway: `4096`): past it a connection is closed as it is accepted |

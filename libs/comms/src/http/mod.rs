@@ -1,9 +1,10 @@
 //! HTTP server plumbing shared by every service.
 
+pub(crate) mod admission;
 pub mod caller;
+mod clock;
 pub mod connection_limits;
 pub mod extract;
-mod idle;
 pub mod metrics;
 pub mod page;
 pub mod problem;

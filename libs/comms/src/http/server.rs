@@ -3,8 +3,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
@@ -14,12 +12,11 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use super::admission::Admission;
 use super::connection_limits::ConnectionLimits;
-use super::idle::IdleTimeout;
 use super::problem::Problem;
 use super::trace::Origin;
 use super::{metrics, request_id, trace};
@@ -86,10 +83,10 @@ async fn with_timeout(request: Request, next: Next, timeout: Duration) -> Respon
 ///
 /// Each connection is held to `limits` ([`ConnectionLimits`]): past the
 /// connection cap it is closed as it is accepted, before a byte is read;
-/// its headers must arrive within the header timeout (hyper's timer) and
-/// fit the header limit (431 past it); it is closed once idle; HTTP/2
-/// streams are capped per connection, and a flood of resets ends it with
-/// GOAWAY (h2's own guard, kept on).
+/// it must open (the HTTP/2 preface, an HTTP/1 request's headers) within
+/// the header timeout, and its headers fit the header limit (431 past it);
+/// it is closed once idle; HTTP/2 streams are capped per connection, and a
+/// flood of resets ends it with GOAWAY.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -97,7 +94,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let builder = connection_builder(&limits);
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let admission = Admission::new(limits, "http");
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -113,21 +110,8 @@ pub async fn serve(
                 }
             },
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            // Closed unread: the client sees its connection end at once,
-            // rather than waiting in a queue it cannot see.
-            ::metrics::counter!("http_connections_refused_total").increment(1);
-            drop(tcp);
-            continue;
-        };
-        // Without TCP_NODELAY a small response written as two segments waits
-        // for the client's delayed ACK, up to 40 ms on Linux, whenever a
-        // connection has more than one request in flight or a body follows
-        // its headers.
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "TCP_NODELAY not set on an accepted connection");
-        }
-        let io = TokioIo::new(IdleTimeout::new(tcp, limits.idle_timeout()));
+        let Some(admitted) = admission.admit(tcp) else { continue };
+        let io = TokioIo::new(admitted);
         // Handlers read the peer as axum's `ConnectInfo` (the gateway's rate
         // limiter keys on it).
         let service = router.clone().layer(axum::Extension(ConnectInfo(peer)));
@@ -137,13 +121,16 @@ pub async fn serve(
             if let Err(error) = connection.await {
                 tracing::debug!(error = %error, "connection ended with an error");
             }
-            drop(slot);
         });
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
 }
+
+/// Resets of streams not yet taken up, per HTTP/2 connection, before
+/// GOAWAY (h2's own default, made explicit for both listeners).
+pub(crate) const HTTP2_MAX_PENDING_RESETS: usize = 20;
 
 /// hyper's connection settings for `limits`, HTTP/1 and HTTP/2 alike.
 fn connection_builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
@@ -162,7 +149,11 @@ fn connection_builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor>
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
         // A peer that goes silent is found by pings, and dropped.
         .keep_alive_interval(limits.idle_timeout() / 2)
-        .keep_alive_timeout(limits.header_read_timeout());
+        .keep_alive_timeout(limits.header_read_timeout())
+        // Streams a client opens and resets before the server takes them
+        // up: past this many at once the connection ends with GOAWAY
+        // (ENHANCE_YOUR_CALM), the answer to the HTTP/2 rapid-reset attack.
+        .max_pending_accept_reset_streams(HTTP2_MAX_PENDING_RESETS);
     builder
 }
 

@@ -16,7 +16,7 @@ pub(super) struct Servers {
     pub grpc: Option<(TcpListener, GrpcServices)>,
     /// How long requests in flight may run on after shutdown starts.
     pub grace: Duration,
-    /// What one client connection may hold, on the HTTP port.
+    /// What one client connection may hold, on the HTTP and gRPC ports.
     pub connections: ConnectionLimits,
     /// Where to announce this process, if anywhere.
     pub registry: Option<(Arc<dyn ServiceRegistry>, Vec<Registration>)>,
@@ -38,7 +38,9 @@ pub(super) async fn serve(servers: Servers, shutdown: Shutdown) -> anyhow::Resul
     };
     let grpc = async {
         match servers.grpc {
-            Some((listener, services)) => crate::grpc::serve(listener, services, stop.clone()).await,
+            Some((listener, services)) => {
+                crate::grpc::serve(listener, services, servers.connections, stop.clone()).await
+            }
             None => Ok(()),
         }
     };

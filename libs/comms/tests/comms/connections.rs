@@ -1,14 +1,18 @@
-//! What one client connection may hold of the library's HTTP server
-//! (`comms::http::ConnectionLimits`): half-sent requests are closed at the
-//! header timeout while others are served, connections past the cap are
-//! closed as they arrive, idle connections are closed, and an oversized
-//! header block gets 431.
+//! What one client connection may hold of the library's HTTP and gRPC
+//! servers (`comms::http::ConnectionLimits`): half-sent requests and
+//! unfinished HTTP/2 prefaces are closed at the header timeout while others
+//! are served, connections past the cap are closed as they arrive, idle
+//! connections are closed, an oversized header block gets 431, streams past
+//! the per-connection limit are refused and a burst of resets ends the
+//! connection with GOAWAY.
 
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
+use comms::grpc::GrpcServices;
 use comms::http::ConnectionLimits;
+use testkit::h2c::{self, H2c};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -26,6 +30,19 @@ async fn serve(limits: ConnectionLimits) -> std::net::SocketAddr {
     addr
 }
 
+/// The gRPC server with no services of its own: health and reflection.
+async fn serve_grpc(limits: ConnectionLimits) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(comms::grpc::serve(listener, GrpcServices::new(), limits, comms::Shutdown::new()));
+    addr
+}
+
+/// Both listeners, each under `limits`.
+async fn both(limits: ConnectionLimits) -> [(&'static str, std::net::SocketAddr); 2] {
+    [("http", serve(limits).await), ("grpc", serve_grpc(limits).await)]
+}
+
 /// How long until the server ends the connection (EOF or reset), reading
 /// whatever it sends; `None` if it is still open after `within`.
 async fn closed_after(stream: &mut TcpStream, within: Duration) -> Option<Duration> {
@@ -38,6 +55,21 @@ async fn closed_after(stream: &mut TcpStream, within: Duration) -> Option<Durati
             Err(_) => return None,
         }
     }
+}
+
+/// A health check over a new connection answers within a second.
+async fn grpc_ok(addr: std::net::SocketAddr) -> bool {
+    let call = async {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).ok()?.connect().await.ok()?;
+        let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+        client.check(tonic_health::pb::HealthCheckRequest::default()).await.ok()
+    };
+    matches!(tokio::time::timeout(Duration::from_secs(1), call).await, Ok(Some(_)))
+}
+
+/// A request or call on `port` is answered.
+async fn served(port: &str, addr: std::net::SocketAddr) -> bool {
+    if port == "grpc" { grpc_ok(addr).await } else { get_ok(addr).await }
 }
 
 async fn get_ok(addr: std::net::SocketAddr) -> bool {
@@ -64,30 +96,31 @@ async fn half_sent_requests_are_closed_at_the_header_timeout_while_others_are_se
 }
 
 #[tokio::test]
-async fn connections_past_the_cap_are_closed_at_once_and_service_resumes_when_one_ends() {
-    let addr = serve(ConnectionLimits { max_connections: 3, ..limits() }).await;
-    let mut held = Vec::new();
-    for _ in 0..3 {
-        let stream = TcpStream::connect(addr).await.unwrap();
-        held.push(stream);
-    }
-    // Give the server the time to accept the three.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut extra = TcpStream::connect(addr).await.unwrap();
-    let closed = closed_after(&mut extra, Duration::from_millis(900)).await;
-    assert!(closed.is_some(), "the fourth connection is closed before the header timeout could have");
-    assert!(!get_ok(addr).await, "no request is served past the cap");
-
-    drop(held.pop());
-    let mut resumed = false;
-    for _ in 0..20 {
-        if get_ok(addr).await {
-            resumed = true;
-            break;
+async fn connections_past_the_cap_are_closed_at_once_and_service_resumes_when_one_ends_on_either_port() {
+    for (port, addr) in both(ConnectionLimits { max_connections: 3, ..limits() }).await {
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            held.push(stream);
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Give the server the time to accept the three.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut extra = TcpStream::connect(addr).await.unwrap();
+        let closed = closed_after(&mut extra, Duration::from_millis(600)).await;
+        assert!(closed.is_some(), "{port}: the fourth connection is closed before the header timeout could have");
+        assert!(!served(port, addr).await, "{port}: nothing is served past the cap");
+
+        drop(held.pop());
+        let mut resumed = false;
+        for _ in 0..20 {
+            if served(port, addr).await {
+                resumed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(resumed, "{port}: a slot freed by a closed connection serves the next one");
     }
-    assert!(resumed, "a slot freed by a closed connection serves the next one");
 }
 
 #[tokio::test]
@@ -113,4 +146,58 @@ async fn a_header_block_past_the_limit_gets_431() {
     let fits = "x".repeat(8 * 1024);
     let response = reqwest::Client::new().get(format!("http://{addr}/")).header("x-big", fits).send().await.unwrap();
     assert_eq!(response.status(), 200, "a header block within the limit is served");
+}
+
+#[tokio::test]
+async fn an_http2_preface_never_finished_is_closed_at_the_header_timeout_on_either_port() {
+    // A long idle timeout, so only the opening deadline can end it in time.
+    for (port, addr) in both(ConnectionLimits { idle_timeout_secs: 5, ..limits() }).await {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        // Half the preface, a byte at a time: each byte is movement, so only
+        // the opening deadline can end this.
+        // The first bytes are taken (nothing closes the connection at
+        // once); the header timeout (1 s) ends it part way.
+        for (n, byte) in b"PRI * HTTP/2.0\r\n".iter().enumerate() {
+            let written = stream.write_all(&[*byte]).await;
+            assert!(n > 4 || written.is_ok(), "{port}: closed after {n} bytes");
+            if written.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let closed = closed_after(&mut stream, Duration::from_secs(2)).await;
+        assert!(closed.is_some(), "{port}: an unfinished preface is still open past the header timeout");
+    }
+}
+
+#[tokio::test]
+async fn a_stream_past_the_per_connection_limit_is_refused_on_either_port() {
+    let limit = ConnectionLimits::default().http2_max_streams;
+    for (port, addr) in both(limits()).await {
+        let mut client = H2c::connect(addr).await.unwrap();
+        // Streams 1, 3, … : one more than the limit, none of them ended.
+        let ids = (0..=limit).map(|n| 2 * n + 1);
+        let last = 2 * limit + 1;
+        client.open(ids, "/", false).await.unwrap();
+        let refused = client
+            .wait_for(Duration::from_secs(5), |f| f.kind == h2c::RST_STREAM && f.stream == last)
+            .await
+            .unwrap_or_else(|| panic!("{port}: stream {last} was never reset"));
+        assert_eq!(refused.error_code(), Some(h2c::REFUSED_STREAM), "{port}: {refused:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_stream_resets_ends_the_connection_with_goaway_on_either_port() {
+    for (port, addr) in both(limits()).await {
+        let mut client = H2c::connect(addr).await.unwrap();
+        // The rapid-reset pattern: open and cancel at once, many times.
+        client.open((0..200).map(|n| 2 * n + 1), "/", true).await.unwrap();
+        let goaway = client
+            .wait_for(Duration::from_secs(5), |f| f.kind == h2c::GOAWAY)
+            .await
+            .unwrap_or_else(|| panic!("{port}: no GOAWAY after 200 resets"));
+        assert_eq!(goaway.error_code(), Some(h2c::ENHANCE_YOUR_CALM), "{port}: {goaway:?}");
+        assert!(served(port, addr).await, "{port}: other clients are still served");
+    }
 }

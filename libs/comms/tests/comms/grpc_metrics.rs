@@ -79,7 +79,7 @@ async fn a_stream_failing_after_its_first_message_counts_under_its_code_and_othe
     let addr = listener.local_addr().unwrap();
     let shutdown = comms::Shutdown::new();
     let services = GrpcServices::new().add(UserServiceServer::new(Scripted), contracts::user::v1::FILE_DESCRIPTOR_SET);
-    tokio::spawn(comms::grpc::serve(listener, services, shutdown.clone()));
+    tokio::spawn(comms::grpc::serve(listener, services, Default::default(), shutdown.clone()));
     let mut client = UserServiceClient::connect(format!("http://{addr}")).await.unwrap();
     let before = |method, code| ended(method, code);
     let (failed, completed, not_found, cancelled) = (
