@@ -7,8 +7,8 @@ deploy/services.toml:
 
 - **Loopback only** (`just dev` binds each service to 127.0.0.1,
   deploy/services.py's dev_env: a development system is for this machine,
-  not for every host on its network). Every HTTP and gRPC port must have a
-  listener, and every listener on it must be on 127.0.0.0/8 or ::1; a port
+  not for every host on its network). Every HTTP, gRPC and metrics port
+  must have a listener, and every listener on it must be on 127.0.0.0/8 or ::1; a port
   nothing listens on fails too, so a service that moved to another port
   cannot pass by being absent. Read from `ss -ltnH`.
 - **No token, no answer** (docs/patterns/identity.md), but for the gateway:
@@ -18,6 +18,9 @@ deploy/services.toml:
   (OPEN); every method of every gRPC service its reflection lists (health
   and reflection themselves are open), called with an empty message and no
   metadata, must end UNAUTHENTICATED.
+- **Metrics inside only**: `/metrics` answers 404 on every HTTP port, the
+  gateway's included, and serves the Prometheus text on the service's
+  metrics port.
 
 Usage: check-dev-ports.py
 """
@@ -128,6 +131,21 @@ def grpc_problems(name, port):
     return problems, count
 
 
+def metrics_problems(service_list):
+    """Where `/metrics` is public, or missing from its internal listener."""
+    problems = []
+    for service in service_list:
+        name = service["name"]
+        public, _ = status_of("GET", f"http://127.0.0.1:{service['http_port']}/metrics")
+        if public != 404:
+            problems.append(f"{name}: GET /metrics on its public port {service['http_port']} answered {public}")
+        url = f"http://127.0.0.1:{service['metrics_port']}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            if b"# TYPE" not in response.read():
+                problems.append(f"{name}: {url} serves no Prometheus metrics")
+    return problems
+
+
 def refusal_problems(service_list):
     """What a caller with no token got that it should not have, and how
     many calls were made."""
@@ -145,15 +163,18 @@ def refusal_problems(service_list):
 
 def main():
     service_list = services.load()
-    expected = [(s["name"], port) for s in service_list for port in (s["http_port"], s.get("grpc_port")) if port]
+    expected = [(s["name"], port) for s in service_list
+                for port in (s["http_port"], s.get("grpc_port"), s["metrics_port"]) if port]
     output = subprocess.run(["ss", "-ltnH"], check=True, capture_output=True, text=True).stdout
     wrong = listener_problems(expected, listeners(output))
     refused, calls = refusal_problems(service_list)
-    if wrong or refused:
-        print("\n".join(wrong + refused))
+    metrics = metrics_problems(service_list)
+    if wrong or refused or metrics:
+        print("\n".join(wrong + refused + metrics))
         sys.exit(1)
     print(f"{len(expected)} ports of just dev listen on loopback only; {calls} direct calls without a token "
-          "to the services' HTTP and gRPC ports were every one refused")
+          "to the services' HTTP and gRPC ports were every one refused; /metrics answers 404 on every public "
+          "port and serves on every metrics port")
 
 
 if __name__ == "__main__":

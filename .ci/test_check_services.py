@@ -104,9 +104,21 @@ class ServiceListCheck(unittest.TestCase):
         self.edit("services/analytics/src/lib.rs", r"grpc_port: Some\(9085\)", "grpc_port: Some(9095)")
         self.assert_fails_naming("services/analytics/src/lib.rs: analytics's grpc_port is Some(9095)")
 
+        self.setUp()
+        self.edit("services/analytics/src/lib.rs", r"metrics_port: 7085", "metrics_port: 7095")
+        self.assert_fails_naming("services/analytics/src/lib.rs: analytics's metrics_port is 7095, the list says 7085")
+
     def test_a_port_or_prefix_used_twice_is_refused(self):
         self.edit("deploy/services.toml", r"^http_port = 8085$", "http_port = 8084")
         self.assert_fails_naming("analytics and notification share the port 8084")
+
+        self.setUp()
+        self.edit("deploy/services.toml", r"^metrics_port = 7085$", "metrics_port = 8084")
+        self.assert_fails_naming("analytics and notification share the port 8084")
+
+        self.setUp()
+        self.edit("deploy/services.toml", r"^metrics_port = 7085\n", "")
+        self.assert_fails_naming("analytics has no metrics_port")
 
         self.setUp()
         self.edit("deploy/services.toml", r'^prefix = "ANALYTICS_"$', 'prefix = "NOTIFICATION_"')

@@ -92,8 +92,10 @@ class System:
     def env(self, service):
         prefix = service.upper() + "_"
         http, grpc = PORTS[service]
+        metrics = service_list.by_name(SERVICES)[service]["metrics_port"] + OFFSET
         env = {"PATH": os.environ["PATH"], "RUST_LOG": "warn", "BROKER": "rabbitmq", "AMQP_URL": AMQP,
-               "BROKER_NAMESPACE": self.namespace, "BROKER_QUEUE_EXPIRY_SECS": "600"}
+               "BROKER_NAMESPACE": self.namespace, "BROKER_QUEUE_EXPIRY_SECS": "600",
+               f"{prefix}METRICS_PORT": str(metrics)}
         if service == "gateway":
             env.update({"GATEWAY_PORT": str(http), "GATEWAY_RATE_PER_SECOND": "1000000",
                         "GATEWAY_RATE_BURST": "1000000"})

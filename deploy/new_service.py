@@ -23,8 +23,9 @@ import services as service_list
 
 ROOT = service_list.ROOT
 TEMPLATE = "template"
-# The template's own default ports, which a generated service never takes.
-TEMPLATE_PORTS = (8089, 9089)
+# The template's own default ports (HTTP, gRPC, metrics), which a generated
+# service never takes.
+TEMPLATE_PORTS = (8089, 9089, 7089)
 # Rust's keywords (strict, reserved and edition 2024's `gen`): not a crate name.
 KEYWORDS = set("""
     as async await break const continue crate dyn else enum extern false fn for gen if impl in let loop match mod
@@ -238,11 +239,11 @@ def contracts(changes, name):
 
 
 def next_ports(services):
-    used = {s[k] for s in services for k in ("http_port", "grpc_port") if k in s}
+    used = {s[k] for s in services for k in ("http_port", "grpc_port", "metrics_port") if k in s}
     http = max(s["http_port"] for s in services if s["name"] != service_list.GATEWAY) + 1
-    while http in used or http + 1000 in used or http == TEMPLATE_PORTS[0]:
+    while {http, http + 1000, http - 1000} & used or http == TEMPLATE_PORTS[0]:
         http += 1
-    return http, http + 1000
+    return http, http + 1000, http - 1000
 
 
 def toml_list(values):
@@ -251,7 +252,8 @@ def toml_list(values):
 
 def service_entry(name, chosen, ports, publishes, consumes):
     grpc = f"grpc_port = {ports[1]}\n" if "grpc" in chosen else ""
-    return (f'[[service]]\nname = "{name}"\nprefix = "{name.upper()}_"\nhttp_port = {ports[0]}\n{grpc}'
+    return (f'[[service]]\nname = "{name}"\nprefix = "{name.upper()}_"\nhttp_port = {ports[0]}\n'
+            f'metrics_port = {ports[2]}\n{grpc}'
             f'database = "{name}"\npublishes = {toml_list(publishes)}\nconsumes = {toml_list(consumes)}\n'
             f"upstreams = []\nroutes = [\n"
             f'    {{ name = "{name}", path = "/api/{name}/{{*rest}}", methods = ["GET", "POST"], '
@@ -355,7 +357,8 @@ def main(argv):
     except Refused as refusal:
         print(f"new-service: refused: {refusal}; nothing was changed", file=sys.stderr)
         return 1
-    print(f"new-service: {args.name} on ports {ports[0]} (HTTP)" + (f" and {ports[1]} (gRPC)" if args.grpc else ""))
+    print(f"new-service: {args.name} on ports {ports[0]} (HTTP)" + (f", {ports[1]} (gRPC)" if args.grpc else "")
+          + f" and {ports[2]} (metrics, internal)")
     print("\n".join(f"  wrote {p}" for p in written + list(service_list.GENERATED) + ["Cargo.lock"]))
     print(f"next: cargo test -p {args.name}, then just dev (docs/adding-a-service.md)")
     return 0

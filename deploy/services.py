@@ -186,7 +186,9 @@ def check_list(services):
         if s.get("prefix") != name.upper() + "_":
             problems.append(f"{LIST}: {name}'s prefix is {s.get('prefix')!r}, not {name.upper() + '_'!r}")
         unique("prefix", s.get("prefix"), name)
-        for kind in ("http_port", "grpc_port"):
+        if "metrics_port" not in s:
+            problems.append(f"{LIST}: {name} has no metrics_port (its internal /metrics listener)")
+        for kind in ("http_port", "grpc_port", "metrics_port"):
             if kind in s:
                 unique("port", s[kind], name)
         if "database" in s:
@@ -251,6 +253,7 @@ def check_defaults(root, services):
         database = re.search(r'name: "([^"]+)"', field("database") or "")
         expected = {
             "prefix": f'"{s["prefix"]}"', "http_port": str(s["http_port"]), "grpc_port": grpc,
+            "metrics_port": str(s.get("metrics_port")),
             "publishes": str(bool(s["publishes"] or s["tasks"])).lower(),
             "consumes": str(bool(s["consumes"] or s["tasks"])).lower(),
         }

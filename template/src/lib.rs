@@ -35,6 +35,7 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     prefix: "TEMPLATE_",
     http_port: 8089,
     grpc_port: Some(9089),
+    metrics_port: 7089,
     database: Some(Database { name: "template", migrations: &startup::MIGRATOR }),
     publishes: true,
     consumes: true,

@@ -41,6 +41,9 @@ pub struct ServiceDefaults {
     pub http_port: u16,
     /// `None`: the service has no gRPC API (and reads no `_GRPC_PORT`).
     pub grpc_port: Option<u16>,
+    /// Where `/metrics` is served: an internal listener of its own, never
+    /// the public port.
+    pub metrics_port: u16,
     /// The database it owns; `None`: it has none.
     pub database: Option<Database>,
     /// Whether it writes events or tasks through an outbox (a relay runs).
@@ -75,6 +78,11 @@ pub struct ServiceSettings {
     pub http_port: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grpc_port: Option<u16>,
+    /// The internal listener for `/metrics`: loopback unless set, since
+    /// metrics tell an outsider the routes, load and failures.
+    pub metrics_host: String,
+    /// 0 picks a free port (tests).
+    pub metrics_port: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
     /// The database password, read from this file, so it appears in no
@@ -99,14 +107,16 @@ pub struct ServiceSettings {
 }
 
 impl ServiceSettings {
-    /// The defaults of `service`: every interface, its own ports, its own
-    /// database on the local server as its own role (named after the
+    /// The defaults of `service`: every interface (metrics: loopback only),
+    /// its own ports, its own database on the local server as its own role (named after the
     /// database, as deploy/postgres/init.sh creates it), a 20 s drain.
     pub fn defaults(service: &ServiceDefaults) -> Self {
         Self {
             host: "0.0.0.0".into(),
             http_port: service.http_port,
             grpc_port: service.grpc_port,
+            metrics_host: "127.0.0.1".into(),
+            metrics_port: service.metrics_port,
             database_url: service.database.map(|db| format!("postgres://{0}@127.0.0.1:5432/{0}", db.name)),
             database_password_file: None,
             // Ten covers a service's steady load here; each replica adds
@@ -232,6 +242,7 @@ mod tests {
         prefix: "SVC_",
         http_port: 8089,
         grpc_port: None,
+        metrics_port: 7089,
         database: Some(Database { name: "svc", migrations: &NO_MIGRATIONS }),
         publishes: false,
         consumes: false,
@@ -289,6 +300,8 @@ mod tests {
                 "SVC_HTTP_PORT",
                 "SVC_JWT__ISSUER",
                 "SVC_JWT__PRIVATE_KEY_FILE",
+                "SVC_METRICS_HOST",
+                "SVC_METRICS_PORT",
                 "SVC_SHUTDOWN_GRACE_SECS",
                 "SVC_THRESHOLD",
                 "SVC_UPSTREAMS",

@@ -38,6 +38,7 @@ pub fn service_settings(
     settings.host = "127.0.0.1".into();
     settings.http_port = 0;
     settings.grpc_port = service.grpc_port.map(|_| 0);
+    settings.metrics_port = 0;
     settings.database_url = service.database.map(|_| database_url.to_owned());
     settings.shutdown_grace_secs = 5;
     settings.broker = service.uses_broker().then(broker_settings);

@@ -18,16 +18,19 @@ pub struct Served {
     /// The service's name: the audience of tokens sent to it.
     pub service: &'static str,
     grpc_addr: Option<SocketAddr>,
+    /// The internal listener serving `/metrics`.
+    pub metrics_addr: SocketAddr,
 }
 
 impl Served {
     pub fn start<S: Send + Sync + 'static>(app: Application<S>) -> Self {
         let base = format!("http://{}", app.http_addr());
         let grpc_addr = app.grpc_addr_if_any();
+        let metrics_addr = app.metrics_addr();
         let service = app.name();
         let shutdown = Shutdown::new();
         tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        Self { base, http: reqwest::Client::new(), shutdown, service, grpc_addr }
+        Self { base, http: reqwest::Client::new(), shutdown, service, grpc_addr, metrics_addr }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -50,6 +50,7 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     prefix: "ANALYTICS_",
     http_port: 8085,
     grpc_port: Some(9085),
+    metrics_port: 7085,
     database: Some(Database { name: "analytics", migrations: &startup::MIGRATOR }),
     publishes: false,
     consumes: true,

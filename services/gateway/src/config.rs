@@ -3,6 +3,7 @@
 //! | variable | default |
 //! |---|---|
 //! | `GATEWAY_HOST` / `GATEWAY_PORT` | `0.0.0.0` / `8080` |
+//! | `GATEWAY_METRICS_HOST` / `GATEWAY_METRICS_PORT` | `127.0.0.1` / `7080`: the internal listener, the only one serving `/metrics` |
 //! | `GATEWAY_ROUTES_FILE` | `deploy/gateway/routes.json` |
 //! | `GATEWAY_AUTH__*` | as every service's (`comms::auth::AuthSettings`): its own key, which signs the token it sends on public routes; the service keys; the issuer, audience and source of user-token keys |
 //! | `GATEWAY_RATE_PER_SECOND` / `GATEWAY_RATE_BURST` | `20` / `40` |
@@ -33,6 +34,7 @@ pub const GATEWAY: ServiceDefaults = ServiceDefaults {
     prefix: "GATEWAY_",
     http_port: 8080,
     grpc_port: None,
+    metrics_port: 7080,
     database: None,
     publishes: false,
     consumes: false,
@@ -44,6 +46,9 @@ pub const GATEWAY: ServiceDefaults = ServiceDefaults {
 pub struct Settings {
     pub host: String,
     pub port: u16,
+    /// The internal listener for `/metrics` (loopback unless set).
+    pub metrics_host: String,
+    pub metrics_port: u16,
     pub routes_file: String,
     /// Its credential, and where user tokens' keys come from.
     pub auth: AuthSettings,
@@ -72,6 +77,8 @@ impl Default for Settings {
         Self {
             host: "0.0.0.0".into(),
             port: GATEWAY.http_port,
+            metrics_host: "127.0.0.1".into(),
+            metrics_port: GATEWAY.metrics_port,
             routes_file: "deploy/gateway/routes.json".into(),
             auth: AuthSettings::default(),
             rate_per_second: 20,
@@ -179,6 +186,8 @@ impl Settings {
         let mut service = ServiceSettings::defaults(&GATEWAY);
         service.host.clone_from(&self.host);
         service.http_port = self.port;
+        service.metrics_host.clone_from(&self.metrics_host);
+        service.metrics_port = self.metrics_port;
         service.shutdown_grace_secs = self.shutdown_grace_secs;
         service.connections = self.connections;
         service.discovery = self.discovery.clone();

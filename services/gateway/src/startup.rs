@@ -86,8 +86,7 @@ pub async fn build_with(
             crate::rate_limit::prune_periodically(Arc::downgrade(&gateway.limiter), PRUNE_LIMITER_EVERY);
             let app = router(gateway.clone(), &table)
                 .merge(api_page::router(gateway.clone(), table))
-                .merge(comms::health::router(Vec::new()))
-                .merge(comms::prometheus::router());
+                .merge(comms::health::router(Vec::new()));
             Ok(Parts::with_router(gateway, with_edge_layers(app, limits)))
         })
         .await

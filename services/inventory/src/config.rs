@@ -1,7 +1,7 @@
 //! The inventory service's own settings, read from `INVENTORY_*`
 //! environment variables beside the ones every service reads
 //! (`comms::settings::ServiceSettings`: `INVENTORY_HOST`, `_HTTP_PORT`
-//! 8083, `_GRPC_PORT` 9083, `_DATABASE_URL`, `_DATABASE_MAX_CONNECTIONS`,
+//! 8083, `_GRPC_PORT` 9083, `_METRICS_PORT` 7083, `_DATABASE_URL`, `_DATABASE_MAX_CONNECTIONS`,
 //! `_SHUTDOWN_GRACE_SECS`, `_CONSUL_URL`, `_ADVERTISE_HOST`, and the
 //! unprefixed broker variables; defaults from [`crate::SERVICE`]).
 //!

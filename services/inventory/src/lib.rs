@@ -32,6 +32,7 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     prefix: "INVENTORY_",
     http_port: 8083,
     grpc_port: Some(9083),
+    metrics_port: 7083,
     database: Some(Database { name: "inventory", migrations: &startup::MIGRATOR }),
     publishes: true,
     consumes: true,

@@ -1,7 +1,7 @@
 //! The notification service's own settings, read from `NOTIFICATION_*`
 //! environment variables beside the ones every service reads
 //! (`comms::settings::ServiceSettings`: `NOTIFICATION_HOST`, `_HTTP_PORT`
-//! 8084, `_DATABASE_URL`, `_DATABASE_MAX_CONNECTIONS`,
+//! 8084, `_METRICS_PORT` 7084, `_DATABASE_URL`, `_DATABASE_MAX_CONNECTIONS`,
 //! `_SHUTDOWN_GRACE_SECS`, `_CONSUL_URL`, `_ADVERTISE_HOST`, `_UPSTREAMS`,
 //! and the unprefixed broker variables; defaults from [`crate::SERVICE`]).
 //!

@@ -31,6 +31,7 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     prefix: "NOTIFICATION_",
     http_port: 8084,
     grpc_port: None,
+    metrics_port: 7084,
     database: Some(Database { name: "notifications", migrations: &startup::MIGRATOR }),
     publishes: true,
     consumes: true,

@@ -1,7 +1,7 @@
 //! The order service's own settings, read from `ORDER_*` environment
 //! variables beside the ones every service reads
 //! (`comms::settings::ServiceSettings`: `ORDER_HOST`, `_HTTP_PORT` 8082,
-//! `_GRPC_PORT` 9082, `_DATABASE_URL`, `_DATABASE_MAX_CONNECTIONS`,
+//! `_GRPC_PORT` 9082, `_METRICS_PORT` 7082, `_DATABASE_URL`, `_DATABASE_MAX_CONNECTIONS`,
 //! `_SHUTDOWN_GRACE_SECS`, `_CONSUL_URL`, `_ADVERTISE_HOST`, `_UPSTREAMS`,
 //! and the unprefixed broker variables; defaults from [`crate::SERVICE`]).
 //!

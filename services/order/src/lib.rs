@@ -43,6 +43,7 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     prefix: "ORDER_",
     http_port: 8082,
     grpc_port: Some(9082),
+    metrics_port: 7082,
     database: Some(Database { name: "orders", migrations: &startup::MIGRATOR }),
     publishes: true,
     consumes: true,

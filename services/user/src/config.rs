@@ -1,7 +1,7 @@
 //! The user service's own settings, read from `USER_*` environment
 //! variables beside the ones every service reads
 //! (`comms::settings::ServiceSettings`: `USER_HOST`, `_HTTP_PORT` 8081,
-//! `_GRPC_PORT` 9081, `_DATABASE_URL`, `_DATABASE_MAX_CONNECTIONS`,
+//! `_GRPC_PORT` 9081, `_METRICS_PORT` 7081, `_DATABASE_URL`, `_DATABASE_MAX_CONNECTIONS`,
 //! `_SHUTDOWN_GRACE_SECS`, `_CONSUL_URL`, `_ADVERTISE_HOST`, and the
 //! unprefixed broker variables; defaults from [`crate::SERVICE`]).
 //!

@@ -27,6 +27,7 @@ pub const SERVICE: ServiceDefaults = ServiceDefaults {
     prefix: "USER_",
     http_port: 8081,
     grpc_port: Some(9081),
+    metrics_port: 7081,
     database: Some(Database { name: "users", migrations: &startup::MIGRATOR }),
     publishes: true,
     consumes: false,

@@ -86,12 +86,14 @@ impl System {
             if service == "gateway" {
                 vars.retain(|(k, _)| !k.starts_with("BROKER") && !["AMQP_URL", "KAFKA_BROKERS"].contains(k));
                 vars.push(("GATEWAY_PORT", "0".into()));
+                vars.push(("GATEWAY_METRICS_PORT", "0".into()));
                 vars.push(("GATEWAY_ROUTES_FILE", repo_path("deploy/gateway/routes.json")));
             } else {
                 let db = TestDatabase::create_empty().await?;
                 vars.push((leak(format!("{prefix}DATABASE_URL")), db.url.clone()));
                 vars.push((leak(format!("{prefix}ADVERTISE_HOST")), "127.0.0.1".into()));
                 vars.push((leak(format!("{prefix}HTTP_PORT")), "0".into()));
+                vars.push((leak(format!("{prefix}METRICS_PORT")), "0".into()));
                 if service != "notification" {
                     vars.push((leak(format!("{prefix}GRPC_PORT")), "0".into()));
                 }

@@ -168,9 +168,10 @@ async fn method_not_allowed() -> Problem {
     Problem::new(ErrorKind::MethodNotAllowed).detail("this path does not accept this method")
 }
 
-/// A service's whole HTTP surface: its API, `/openapi.json` (the document
-/// the gateway aggregates), `/health/*` with `readiness`, `/metrics`, and
-/// the standard layers around all of it.
+/// A service's whole public HTTP surface: its API, `/openapi.json` (the
+/// document the gateway aggregates), `/health/*` with `readiness`, and the
+/// standard layers around all of it. `/metrics` is not here: it is served
+/// on the internal listener only.
 pub fn service_router(
     api: Router,
     openapi: utoipa::openapi::OpenApi,
@@ -179,7 +180,6 @@ pub fn service_router(
     let openapi = std::sync::Arc::new(openapi);
     let routes = api
         .route("/openapi.json", axum::routing::get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))))
-        .merge(crate::health::router(readiness))
-        .merge(crate::prometheus::router());
+        .merge(crate::health::router(readiness));
     with_standard_layers(routes, ServerLimits::default())
 }

@@ -20,10 +20,19 @@ use crate::http::ConnectionLimits;
 use crate::settings::ServiceSettings;
 use crate::shutdown::Shutdown;
 
+/// The sockets a service listens on, bound before it serves.
+pub(super) struct Listeners {
+    pub http: TcpListener,
+    pub grpc: Option<TcpListener>,
+    /// Internal: `/metrics` only.
+    pub metrics: TcpListener,
+}
+
 pub struct Application<S> {
     state: Arc<S>,
     http: (TcpListener, Router),
     grpc: Option<(TcpListener, GrpcServices)>,
+    metrics: TcpListener,
     context: Context,
     failures: mpsc::UnboundedReceiver<anyhow::Error>,
     grace: Duration,
@@ -38,8 +47,7 @@ impl<S: Send + Sync + 'static> Application<S> {
         failures: mpsc::UnboundedReceiver<anyhow::Error>,
         parts: Parts<S>,
         guard: Arc<Guard>,
-        http: TcpListener,
-        grpc: Option<TcpListener>,
+        listeners: Listeners,
     ) -> Self {
         let router = match parts.http {
             Http::Api(api, openapi) => {
@@ -54,8 +62,9 @@ impl<S: Send + Sync + 'static> Application<S> {
         };
         Self {
             state: parts.state,
-            http: (http, router),
-            grpc: grpc.zip(parts.grpc.map(|services| services.guarded(guard))),
+            http: (listeners.http, router),
+            grpc: listeners.grpc.zip(parts.grpc.map(|services| services.guarded(guard))),
+            metrics: listeners.metrics,
             context,
             failures,
             grace: settings.shutdown_grace(),
@@ -75,6 +84,11 @@ impl<S: Send + Sync + 'static> Application<S> {
 
     pub fn http_addr(&self) -> SocketAddr {
         self.http.0.local_addr().expect("bound listener has an address")
+    }
+
+    /// The internal listener serving `/metrics`.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics.local_addr().expect("bound listener has an address")
     }
 
     /// # Panics
@@ -102,7 +116,8 @@ impl<S: Send + Sync + 'static> Application<S> {
     pub async fn run_until_stopped(mut self, shutdown: Shutdown) -> anyhow::Result<()> {
         let http_addr = self.http_addr();
         let grpc_addr = self.grpc_addr_if_any();
-        tracing::info!(%http_addr, grpc_addr = grpc_addr.map(tracing::field::display), "listening");
+        let metrics_addr = self.metrics_addr();
+        tracing::info!(%http_addr, grpc_addr = grpc_addr.map(tracing::field::display), %metrics_addr, "listening");
         let stopping = self.context.stopping.clone();
         let registry = self.discovery.consul_url().is_some().then(|| {
             let name = self.context.name();
@@ -112,8 +127,14 @@ impl<S: Send + Sync + 'static> Application<S> {
         if let (Some(messaging), true) = (&self.context.messaging, self.context.service.publishes) {
             messaging.start_relay(self.context.db().clone());
         }
-        let servers =
-            Servers { http: self.http, grpc: self.grpc, grace: self.grace, connections: self.connections, registry };
+        let servers = Servers {
+            http: self.http,
+            grpc: self.grpc,
+            metrics: self.metrics,
+            grace: self.grace,
+            connections: self.connections,
+            registry,
+        };
         let serving = serve(servers, stopping.clone());
         tokio::pin!(serving);
         // Whatever ends serving, the same cleanup follows.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use super::application::Application;
+use super::application::{Application, Listeners};
 use super::context::Context;
 use super::parts::Parts;
 use crate::auth::{Guard, ServiceIdentity, ServiceKeys, UserKeys, Verifier};
@@ -83,12 +83,12 @@ impl<'a> Builder<'a> {
         let built = async {
             self.open(&mut context).await?;
             let parts = parts(context.clone()).await?;
-            let (http, grpc) = self.bind(parts.grpc.is_some()).await?;
-            Ok::<_, anyhow::Error>((parts, http, grpc))
+            let listeners = self.bind(parts.grpc.is_some()).await?;
+            Ok::<_, anyhow::Error>((parts, listeners))
         }
         .await;
         match built {
-            Ok((parts, http, grpc)) => Ok(Application::new(settings, context, failures, parts, guard, http, grpc)),
+            Ok((parts, listeners)) => Ok(Application::new(settings, context, failures, parts, guard, listeners)),
             Err(error) => {
                 context.close().await;
                 Err(error)
@@ -129,7 +129,7 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    async fn bind(self, with_grpc: bool) -> anyhow::Result<(TcpListener, Option<TcpListener>)> {
+    async fn bind(self, with_grpc: bool) -> anyhow::Result<Listeners> {
         let host = self.settings.host.as_str();
         let http = match self.listener {
             Some(listener) => listener,
@@ -140,6 +140,7 @@ impl<'a> Builder<'a> {
             (true, Some(port)) => Some(TcpListener::bind((host, port)).await?),
             (true, None) => anyhow::bail!("{} serves gRPC but has no gRPC port", self.service.name),
         };
-        Ok((http, grpc))
+        let metrics = TcpListener::bind((self.settings.metrics_host.as_str(), self.settings.metrics_port)).await?;
+        Ok(Listeners { http, grpc, metrics })
     }
 }

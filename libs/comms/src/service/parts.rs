@@ -23,7 +23,7 @@ pub(super) enum Http {
 
 impl<S: Send + Sync + 'static> Parts<S> {
     /// The service's state and its REST API: the library adds
-    /// `/openapi.json`, `/health/*`, `/metrics` and the standard layers.
+    /// `/openapi.json`, `/health/*` and the standard layers.
     pub fn new(state: Arc<S>, api: OpenApiRouter<Arc<S>>) -> Self {
         let (api, openapi) = api.with_state(state.clone()).split_for_parts();
         Self { state, http: Http::Api(api, openapi), grpc: None }

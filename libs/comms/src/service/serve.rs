@@ -8,12 +8,14 @@ use tokio::net::TcpListener;
 
 use crate::discovery::{Registration, ServiceRegistry, register_until};
 use crate::grpc::GrpcServices;
-use crate::http::ConnectionLimits;
+use crate::http::{ConnectionLimits, ServerLimits};
 use crate::shutdown::Shutdown;
 
 pub(super) struct Servers {
     pub http: (TcpListener, Router),
     pub grpc: Option<(TcpListener, GrpcServices)>,
+    /// The internal listener for `/metrics`.
+    pub metrics: TcpListener,
     /// How long requests in flight may run on after shutdown starts.
     pub grace: Duration,
     /// What one client connection may hold, on the HTTP and gRPC ports.
@@ -44,7 +46,13 @@ pub(super) async fn serve(servers: Servers, shutdown: Shutdown) -> anyhow::Resul
             None => Ok(()),
         }
     };
-    let both = async { tokio::try_join!(http, grpc).map(|_| ()) };
+    let metrics = async {
+        let router = crate::http::with_standard_layers(crate::prometheus::router(), ServerLimits::default());
+        crate::http::serve(servers.metrics, router, servers.connections, stop.clone().wait())
+            .await
+            .map_err(anyhow::Error::from)
+    };
+    let both = async { tokio::try_join!(http, grpc, metrics).map(|_| ()) };
     tokio::pin!(both);
     tokio::select! {
         result = &mut both => result,

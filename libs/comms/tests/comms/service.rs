@@ -25,6 +25,7 @@ const SERVICE: ServiceDefaults = ServiceDefaults {
     prefix: "SKELETON_",
     http_port: 0,
     grpc_port: None,
+    metrics_port: 0,
     database: Some(Database { name: "skeleton", migrations: &NO_MIGRATIONS }),
     publishes: true,
     consumes: true,

@@ -151,6 +151,8 @@ pub struct TestGateway {
     pub echo: Echo,
     pub registry: Arc<StaticRegistry>,
     pub http: reqwest::Client,
+    /// The internal listener, the only one serving `/metrics`.
+    pub metrics_addr: std::net::SocketAddr,
     shutdown: Shutdown,
 }
 
@@ -184,6 +186,7 @@ pub fn settings(rate_per_second: u32, burst: u32) -> Settings {
     Settings {
         host: "127.0.0.1".into(),
         port: 0,
+        metrics_port: 0,
         routes_file: String::new(),
         rate_per_second,
         rate_burst: burst,
@@ -205,9 +208,10 @@ pub async fn spawn_gateway_with(mut settings: Settings) -> TestGateway {
     let table = RouteTable::parse(TABLE).unwrap();
     let app = build_with(&settings, table, registry.clone()).await.unwrap();
     let base = format!("http://{}", app.http_addr());
+    let metrics_addr = app.metrics_addr();
     let shutdown = Shutdown::new();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    TestGateway { base, echo, registry, http: reqwest::Client::new(), shutdown }
+    TestGateway { base, echo, registry, http: reqwest::Client::new(), metrics_addr, shutdown }
 }
 
 pub async fn spawn_gateway() -> TestGateway {

@@ -181,3 +181,17 @@ async fn dot_segments_and_encoded_slashes_or_dots_in_a_path_are_refused_before_a
     assert_eq!(gw.echo.hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the upstream saw none of them");
     assert_eq!(raw_status(&gw, "/api/echo/a.b/..c/d..").await, 200, "dots inside a segment are fine");
 }
+
+#[tokio::test]
+async fn metrics_answer_404_on_the_public_port_and_are_served_on_the_internal_listener() {
+    let gw = spawn_gateway().await;
+    // A request first, so the scrape below has a series to show.
+    let _ = gw.get("/api/echo/x", &[]).await;
+    assert_problem(gw.http.get(gw.url("/metrics")).send().await.unwrap(), 404).await;
+
+    let internal = gw.http.get(format!("http://{}/metrics", gw.metrics_addr)).send().await.unwrap();
+    assert_eq!(internal.status(), 200);
+    let text = internal.text().await.unwrap();
+    assert!(text.contains("# TYPE http_server_requests_total counter"), "{text}");
+    assert!(gw.metrics_addr.ip().is_loopback(), "bound to loopback by default");
+}

@@ -41,6 +41,7 @@ pub fn process_env(database_url: &str) -> Vec<(&'static str, String)> {
         ("USER_HOST", "127.0.0.1".into()),
         ("USER_HTTP_PORT", "0".into()),
         ("USER_GRPC_PORT", "0".into()),
+        ("USER_METRICS_PORT", "0".into()),
         ("USER_DATABASE_URL", database_url.into()),
         ("USER_JWT__PRIVATE_KEY", signing_key().to_owned()),
         ("USER_SHUTDOWN_GRACE_SECS", "5".into()),

@@ -130,7 +130,8 @@ fn metric_value(metrics: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 #[tokio::test]
 async fn metrics_count_http_and_grpc_requests_by_route_and_status() {
     let app = spawn_app().await;
-    let scrape = || async { app.api.http.get(app.api.url("/metrics")).send().await.unwrap().text().await.unwrap() };
+    let metrics = format!("http://{}/metrics", app.api.metrics_addr);
+    let scrape = || async { app.api.http.get(&metrics).send().await.unwrap().text().await.unwrap() };
     let http_labels = [("route", "/users/{id}"), ("status", "401"), ("method", "GET")];
     let grpc_labels = [("method", "/user.v1.UserService/GetUser"), ("code", "5")];
     let before = scrape().await;
