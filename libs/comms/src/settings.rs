@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{AccessTable, AuthSettings};
 use crate::discovery::DiscoverySettings;
 use crate::http::ConnectionLimits;
+use crate::long_streams::StreamLimits;
 use crate::messaging::settings::BrokerSettings;
 
 /// Variables read by the telemetry set-up of every binary.
@@ -96,6 +97,8 @@ pub struct ServiceSettings {
     pub shutdown_grace_secs: u64,
     /// What one client connection may hold (`CONNECTIONS__*`).
     pub connections: ConnectionLimits,
+    /// Long streams per caller and their lifetime (`STREAMS__*`).
+    pub streams: StreamLimits,
     #[serde(flatten)]
     pub discovery: DiscoverySettings,
     /// This service's credential and the keys it verifies callers with.
@@ -124,6 +127,7 @@ impl ServiceSettings {
             database_max_connections: service.database.map(|_| 10),
             shutdown_grace_secs: 20,
             connections: ConnectionLimits::default(),
+            streams: StreamLimits::default(),
             discovery: DiscoverySettings::default(),
             auth: AuthSettings::default(),
             broker: service.uses_broker().then(BrokerSettings::default),
@@ -157,6 +161,7 @@ impl<T: Serialize + DeserializeOwned + Default> Settings<T> {
             anyhow::bail!("{}GRPC_PORT is set, but {} serves no gRPC", service.prefix, service.name);
         }
         shared.connections.validate(service.prefix)?;
+        shared.streams.validate(service.prefix)?;
         Ok(Self { service: shared, own: load(T::default(), service.prefix)? })
     }
 
@@ -303,6 +308,8 @@ mod tests {
                 "SVC_METRICS_HOST",
                 "SVC_METRICS_PORT",
                 "SVC_SHUTDOWN_GRACE_SECS",
+                "SVC_STREAMS__MAX_LIFETIME_SECS",
+                "SVC_STREAMS__PER_CALLER",
                 "SVC_THRESHOLD",
                 "SVC_UPSTREAMS",
             ],

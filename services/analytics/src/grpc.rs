@@ -1,6 +1,7 @@
 //! The gRPC API: StreamMetrics, a live feed of the summary for dashboards
 //! that want updates pushed rather than polled.
 
+use comms::long_streams::OpenStreams;
 use contracts::analytics::v1 as pb;
 use futures::stream::{self, BoxStream};
 use tokio::sync::watch;
@@ -11,11 +12,12 @@ use crate::error::AnalyticsError;
 
 pub struct AnalyticsGrpc {
     summaries: watch::Receiver<Summary>,
+    streams: OpenStreams,
 }
 
 impl AnalyticsGrpc {
-    pub fn new(summaries: watch::Receiver<Summary>) -> Self {
-        Self { summaries }
+    pub fn new(summaries: watch::Receiver<Summary>, streams: OpenStreams) -> Self {
+        Self { summaries, streams }
     }
 }
 
@@ -26,8 +28,11 @@ impl pb::analytics_service_server::AnalyticsService for AnalyticsGrpc {
     #[tracing::instrument(skip_all)]
     async fn stream_metrics(
         &self,
-        _request: Request<pb::StreamMetricsRequest>,
+        request: Request<pb::StreamMetricsRequest>,
     ) -> Result<Response<Self::StreamMetricsStream>, Status> {
+        // Endless: it counts against the caller's cap, and ends OK at its
+        // lifetime (the client calls again).
+        let slot = self.streams.open_for(&request)?;
         let mut summaries = self.summaries.clone();
         if summaries.has_changed().is_err() {
             return Err(AnalyticsError::ShuttingDown.into()); // the feed has stopped
@@ -42,7 +47,7 @@ impl pb::analytics_service_server::AnalyticsService for AnalyticsGrpc {
             let snapshot = to_proto(&summaries.borrow_and_update());
             Some((Ok(snapshot), summaries))
         });
-        Ok(Response::new(Box::pin(snapshots)))
+        Ok(Response::new(Box::pin(slot.bound(snapshots))))
     }
 }
 

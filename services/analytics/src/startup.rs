@@ -29,7 +29,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Application<AppState>>
             ctx.spawn(keep_current);
             ctx.consume(consumer::router()).await?;
             let state = Arc::new(AppState { db: ctx.db().clone() });
-            let grpc = AnalyticsServiceServer::new(AnalyticsGrpc::new(summaries));
+            let grpc = AnalyticsServiceServer::new(AnalyticsGrpc::new(summaries, ctx.streams().clone()));
             Ok(Parts::new(state, http::api()).grpc(GrpcServices::new().add(grpc, FILE_DESCRIPTOR_SET)))
         })
         .await

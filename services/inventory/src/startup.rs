@@ -35,7 +35,8 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Application<AppState>>
             ctx.consume(consumers::router(state.clone())).await?;
             // Watch streams end when the service stops, so the drain does
             // not wait the whole grace period for them.
-            let grpc = InventoryServiceServer::new(InventoryGrpc::new(state.clone(), ctx.stopping()));
+            let grpc =
+                InventoryServiceServer::new(InventoryGrpc::new(state.clone(), ctx.stopping(), ctx.streams().clone()));
             Ok(Parts::new(state, http::api()).grpc(GrpcServices::new().add(grpc, FILE_DESCRIPTOR_SET)))
         })
         .await

@@ -40,7 +40,12 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Application<AppState>>
             let worker = DeliveryWorker::new(ctx.db().clone(), channel, tasks.max_attempts());
             ctx.subscribe(tasks, Arc::new(worker)).await?;
             ctx.consume(Consumers { users, operators }.router()).await?;
-            let state = Arc::new(AppState { db: ctx.db().clone(), live, keep_alive: own.stream_keep_alive() });
+            let state = Arc::new(AppState {
+                db: ctx.db().clone(),
+                live,
+                keep_alive: own.stream_keep_alive(),
+                streams: ctx.streams().clone(),
+            });
             Ok(Parts::new(state, http::api()))
         })
         .await

@@ -88,3 +88,11 @@ problem_set!(
         "404": "Not found",
     }
 );
+
+problem_set!(
+    /// A long stream past its caller's cap ([`crate::long_streams`]); the
+    /// answer carries Retry-After.
+    TooManyStreams {
+        "429": "Too many streams open for this caller",
+    }
+);

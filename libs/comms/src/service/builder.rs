@@ -11,6 +11,7 @@ use super::context::Context;
 use super::parts::Parts;
 use crate::auth::{Guard, ServiceIdentity, ServiceKeys, UserKeys, Verifier};
 use crate::discovery::ServiceRegistry;
+use crate::long_streams::OpenStreams;
 use crate::messaging::Messaging;
 use crate::settings::{ServiceDefaults, ServiceSettings};
 use crate::shutdown::Shutdown;
@@ -71,6 +72,7 @@ impl<'a> Builder<'a> {
             registry,
             identity,
             stopping: Shutdown::new(),
+            streams: OpenStreams::new(self.settings.streams),
             tasks: Arc::new(Mutex::new(Vec::new())),
             failed,
         };

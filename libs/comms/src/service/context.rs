@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::auth::ServiceIdentity;
 use crate::db::ChangeFeed;
 use crate::discovery::ServiceRegistry;
+use crate::long_streams::OpenStreams;
 use crate::messaging::{EventRouter, Handler, Messaging, Subscription};
 use crate::settings::ServiceDefaults;
 use crate::shutdown::Shutdown;
@@ -25,6 +26,7 @@ pub struct Context {
     pub(super) registry: Arc<dyn ServiceRegistry>,
     pub(super) identity: Arc<ServiceIdentity>,
     pub(super) stopping: Shutdown,
+    pub(super) streams: OpenStreams,
     pub(super) tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
     /// A background task that failed sends its error here: the service
     /// cannot work without it, so it stops.
@@ -55,6 +57,13 @@ impl Context {
     /// it on every call (`UpstreamConfig::identity`).
     pub fn identity(&self) -> &Arc<ServiceIdentity> {
         &self.identity
+    }
+
+    /// The long streams (SSE, gRPC server streams) open in this process:
+    /// open each through it, so it counts against its caller's cap and
+    /// ends at the lifetime ([`crate::long_streams`]).
+    pub fn streams(&self) -> &OpenStreams {
+        &self.streams
     }
 
     /// Trips when the service starts to stop: long-lived responses

@@ -7,7 +7,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use comms::Shutdown;
+use comms::long_streams::OpenStreams;
 use contracts::inventory::v1 as pb;
+use futures::stream::BoxStream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
@@ -29,11 +31,12 @@ const WATCH_BUFFER: usize = 16;
 pub struct InventoryGrpc {
     state: Arc<AppState>,
     shutdown: Shutdown,
+    streams: OpenStreams,
 }
 
 impl InventoryGrpc {
-    pub fn new(state: Arc<AppState>, shutdown: Shutdown) -> Self {
-        Self { state, shutdown }
+    pub fn new(state: Arc<AppState>, shutdown: Shutdown, streams: OpenStreams) -> Self {
+        Self { state, shutdown, streams }
     }
 }
 
@@ -52,13 +55,16 @@ impl pb::inventory_service_server::InventoryService for InventoryGrpc {
         Ok(Response::new(pb::GetProductsResponse { products: found.into_iter().map(to_proto).collect(), missing }))
     }
 
-    type WatchStockStream = ReceiverStream<Result<pb::StockChange, Status>>;
+    type WatchStockStream = BoxStream<'static, Result<pb::StockChange, Status>>;
 
     #[tracing::instrument(skip_all, fields(count = request.get_ref().skus.len()))]
     async fn watch_stock(
         &self,
         request: Request<pb::WatchStockRequest>,
     ) -> Result<Response<Self::WatchStockStream>, Status> {
+        // Endless: it counts against the caller's cap, and ends OK at its
+        // lifetime (the client calls again).
+        let slot = self.streams.open_for(&request)?;
         let skus = request.into_inner().skus;
         if skus.len() > MAX_SKUS {
             return Err(InventoryError::invalid("skus", "name at most 100 skus (or none to watch all)").into());
@@ -76,7 +82,7 @@ impl pb::inventory_service_server::InventoryService for InventoryGrpc {
         let watched: Option<HashSet<String>> = watched.map(|skus| skus.into_iter().collect());
         let task = watch::forward(snapshot, seen, changes, watched, tx, self.shutdown.clone());
         tokio::spawn(task.in_current_span());
-        Ok(Response::new(ReceiverStream::new(rx)))
+        Ok(Response::new(Box::pin(slot.bound(ReceiverStream::new(rx)))))
     }
 }
 

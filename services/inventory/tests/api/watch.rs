@@ -122,3 +122,36 @@ async fn a_watcher_that_falls_behind_is_dropped_with_resource_exhausted() {
     assert_eq!(ended.code(), Code::ResourceExhausted, "{ended:?}");
     assert_eq!(snapshot, 20_000, "the whole snapshot came first");
 }
+
+#[tokio::test]
+async fn a_callers_fifth_watch_is_refused_with_a_time_to_retry_while_another_callers_opens() {
+    use tonic_types::StatusExt;
+    let app = spawn_app().await;
+    let admin = As::admin();
+    let client = pb::inventory_service_client::InventoryServiceClient::new(app.api.grpc_as(&admin.token()).await);
+    let everything = || pb::WatchStockRequest { skus: vec![] };
+    let mut held = Vec::new();
+    for n in 1..=4 {
+        let opened = client.clone().watch_stock(everything()).await;
+        held.push(opened.unwrap_or_else(|e| panic!("watch {n} of the default 4: {e:?}")).into_inner());
+    }
+    let refused = client.clone().watch_stock(everything()).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    let retry = refused.get_details_retry_info().expect("a RetryInfo detail");
+    assert_eq!(retry.retry_delay, Some(Duration::from_secs(5)));
+    assert!(app.grpc().await.watch_stock(everything()).await.is_ok(), "another admin's watch opens");
+}
+
+#[tokio::test]
+async fn a_watch_ends_with_ok_at_its_lifetime_so_the_client_calls_again() {
+    let app = spawn_app_with(|s| s.service.streams.max_lifetime_secs = 1).await;
+    let mut stream = watch(&app, &[]).await;
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while stream.message().await?.is_some() {}
+        Ok::<_, tonic::Status>(())
+    })
+    .await;
+    assert!(matches!(ended, Ok(Ok(()))), "the stream ended with OK, not an error or never: {ended:?}");
+    let mut again = watch(&app, &[]).await;
+    assert!(again.message().await.is_ok(), "the next call is served");
+}

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use comms::auth::Principal;
 use comms::error::FieldViolation;
-use comms::http::responses::{Forbidden, InvalidInput, QueryRefused, SignInRequired};
-use comms::http::{ApiQuery, Caller, PageSize};
+use comms::http::responses::{Forbidden, InvalidInput, QueryRefused, SignInRequired, TooManyStreams};
+use comms::http::{ApiQuery, Caller, PageSize, Problem};
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
@@ -157,18 +158,23 @@ async fn list_notifications(
 /// `notification` event (its `data` a notification as JSON, its `id` the
 /// notification's) per notification stored after the stream opened, and a
 /// comment line when the stream is idle, to keep it open through proxies.
+/// A user may hold only a few streams open, and each ends after its
+/// lifetime (or when the service stops) with an `end` event: the client
+/// reconnects, and lists what it missed.
 #[utoipa::path(get, path = "/notifications/stream", tag = "notifications",
     responses(
         (status = 200, content_type = "text/event-stream", body = String,
-            description = "An endless stream of `event: notification` messages whose `data` is a NotificationView"),
+            description = "`event: notification` messages whose `data` is a NotificationView, until a last `event: end` (the stream's lifetime is over: reconnect)"),
         SignInRequired,
+        TooManyStreams,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 async fn stream_notifications(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
     let user = caller.user_id;
+    let slot = state.streams.open(&Principal::User(caller)).map_err(|refused| Problem::of(&refused))?;
     // Subscribed before the response goes out: whatever is stored once the
     // client sees the headers reaches it.
     let receiver = state.live.subscribe();
@@ -187,5 +193,7 @@ async fn stream_notifications(
             return Some((Ok(event), receiver));
         }
     });
-    Sse::new(events.take_until(state.live.closed())).keep_alive(KeepAlive::new().interval(state.keep_alive))
+    let end = Event::default().event("end").data("this stream's lifetime is over: reconnect");
+    let events = slot.bound(events.take_until(state.live.closed())).chain(futures::stream::once(async { Ok(end) }));
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(state.keep_alive)))
 }

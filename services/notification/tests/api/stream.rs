@@ -7,7 +7,7 @@ use events::UserRegistered;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{As, PATIENCE, spawn_app, spawn_app_with};
+use crate::helpers::{As, PATIENCE, TestApp, spawn_app, spawn_app_with};
 
 /// Reads an SSE response event by event.
 struct EventReader {
@@ -78,8 +78,15 @@ async fn live_streams_end_when_the_service_shuts_down() {
 
     app.api.shutdown.trigger();
     // Promptly: well within the 5 s grace the server would otherwise wait.
-    let ended = tokio::time::timeout(Duration::from_secs(4), stream.next()).await;
-    assert!(matches!(ended, Ok(None)), "the stream ended instead of holding up the drain");
+    let ended = tokio::time::timeout(Duration::from_secs(4), async {
+        let last = stream.next().await;
+        (last, stream.next().await)
+    })
+    .await;
+    assert!(
+        matches!(&ended, Ok((Some((event, _)), None)) if event == "end"),
+        "the stream ended with its last event instead of holding up the drain: {ended:?}"
+    );
 }
 
 #[tokio::test]
@@ -88,4 +95,46 @@ async fn an_idle_stream_gets_keep_alive_comments() {
     let mut response = app.get("/notifications/stream", &As::customer(Uuid::now_v7())).send().await.unwrap();
     let chunk = tokio::time::timeout(PATIENCE, response.chunk()).await.expect("a keep-alive").unwrap().unwrap();
     assert!(chunk.starts_with(b":"), "an SSE comment line: {chunk:?}");
+}
+
+async fn open(app: &TestApp, user: Uuid) -> reqwest::Response {
+    app.get("/notifications/stream", &As::customer(user)).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_users_fifth_stream_gets_429_while_another_users_opens() {
+    let app = spawn_app().await;
+    let (ada, grace) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut held = Vec::new();
+    for n in 1..=4 {
+        let response = open(&app, ada).await;
+        assert_eq!(response.status(), 200, "stream {n} of the default 4");
+        held.push(response);
+    }
+    let refused = open(&app, ada).await;
+    assert_eq!(refused.headers()["retry-after"], "5");
+    let problem = testkit::assert_problem(refused, 429).await;
+    assert!(problem["detail"].as_str().unwrap().contains("4 streams"), "{problem}");
+    assert_eq!(open(&app, grace).await.status(), 200, "another user's stream opens");
+}
+
+#[tokio::test]
+async fn a_stream_ends_cleanly_at_its_lifetime_and_the_reconnected_client_keeps_receiving() {
+    let app = spawn_app_with(|s| s.service.streams.max_lifetime_secs = 3).await;
+    let ada = Uuid::now_v7();
+    let mut stream = EventReader { response: open(&app, ada).await, buffer: String::new() };
+    // The end is an event and then the end of the body: no reset, which
+    // `next` would panic on.
+    let (event, _) = stream.next().await.expect("a last event");
+    assert_eq!(event, "end");
+    assert!(stream.next().await.is_none(), "the body ends after it");
+
+    // As a browser's EventSource does: open again at once.
+    let mut stream = EventReader { response: open(&app, ada).await, buffer: String::new() };
+    let mine = UserRegistered { user_id: ada, email: "ada@example.com".into(), name: "Ada".into() };
+    let envelope = app.publish("user", &mine).await;
+    let (event, data) = stream.next().await.expect("an event");
+    assert_eq!(event, "notification", "{data}");
+    let notification: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(notification["event_id"], envelope.id.to_string());
 }
