@@ -1,10 +1,56 @@
 //! HTTP server plumbing shared by every service.
 
+/// `AsyncWrite` for a socket wrapper whose writes go straight to its
+/// `inner` socket (the wrappers here only watch or filter what is read).
+macro_rules! write_through {
+    ($wrapper:ident) => {
+        impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for $wrapper<T> {
+            fn poll_write(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let written = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+                self.written(written)
+            }
+
+            fn poll_write_vectored(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let written = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+                self.written(written)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                self.inner.is_write_vectored()
+            }
+
+            fn poll_flush(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+            }
+
+            fn poll_shutdown(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+            }
+        }
+    };
+}
+use write_through;
+
 pub(crate) mod admission;
 pub mod caller;
 mod clock;
 pub mod connection_limits;
 pub mod extract;
+pub mod framing;
 pub mod metrics;
 pub mod page;
 pub mod problem;

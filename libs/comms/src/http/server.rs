@@ -17,6 +17,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use super::admission::Admission;
 use super::connection_limits::ConnectionLimits;
+use super::framing::{self, FramingGuard};
 use super::problem::Problem;
 use super::trace::Origin;
 use super::{metrics, request_id, trace};
@@ -41,6 +42,8 @@ impl Default for ServerLimits {
 ///
 /// 1. request id: everything below (span, logs, problems) can read it;
 /// 2. trace span: continues the caller's trace and logs errors once;
+///    then a request whose length two headers disagree on is refused
+///    ([`framing`]);
 /// 3. metrics: sees the final status, including the layers below;
 /// 4. panic catcher: a panic becomes a 500 problem inside the span;
 /// 5. timeout: bounds the handler, not the time spent in the layers above;
@@ -62,6 +65,7 @@ fn layered(router: Router, limits: ServerLimits, origin: Origin) -> Router {
         ServiceBuilder::new()
             .layer(middleware::from_fn(request_id::layer))
             .layer(middleware::from_fn(move |req: Request, next: Next| trace::http_layer(req, next, origin)))
+            .layer(middleware::from_fn(framing::refuse_marked))
             .layer(middleware::from_fn(metrics::http_layer))
             .layer(CatchPanicLayer::custom(|_panic| Problem::internal("handler panicked").into_response()))
             .layer(middleware::from_fn(move |req: Request, next: Next| with_timeout(req, next, timeout)))
@@ -111,7 +115,7 @@ pub async fn serve(
             },
         };
         let Some(admitted) = admission.admit(tcp) else { continue };
-        let io = TokioIo::new(admitted);
+        let io = TokioIo::new(FramingGuard::new(admitted, limits.max_header_bytes));
         // Handlers read the peer as axum's `ConnectInfo` (the gateway's rate
         // limiter keys on it).
         let service = router.clone().layer(axum::Extension(ConnectInfo(peer)));

@@ -151,17 +151,51 @@ async fn an_instance_removed_from_discovery_stops_receiving_traffic() {
     assert_eq!(other.hits.load(std::sync::atomic::Ordering::SeqCst), before, "the removed instance got nothing more");
 }
 
-/// The status line's code of a request sent byte for byte as written: an
-/// HTTP client would resolve the dot segments before sending.
-async fn raw_status(gw: &crate::helpers::TestGateway, path: &str) -> u16 {
+/// Everything the gateway answers to `request`, sent byte for byte as
+/// written (an HTTP client would fix what these tests send on purpose),
+/// until it closes the connection.
+async fn raw_exchange(gw: &crate::helpers::TestGateway, request: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = gw.base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+/// The status line's code of a GET of `path`, which an HTTP client would
+/// resolve the dot segments of before sending.
+async fn raw_status(gw: &crate::helpers::TestGateway, path: &str) -> u16 {
+    let addr = gw.base.trim_start_matches("http://");
+    let response = raw_exchange(gw, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")).await;
     response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn content_length_with_chunked_encoding_is_refused_in_either_order_and_no_upstream_sees_it() {
+    let gw = spawn_gateway().await;
+    for (n, both) in
+        ["Content-Length: 5\r\nTransfer-Encoding: chunked", "Transfer-Encoding: chunked\r\nContent-Length: 5"]
+            .into_iter()
+            .enumerate()
+    {
+        // An ordinary request with a body first, on the same connection:
+        // the second head is found by following the first one's length.
+        let request = format!(
+            "POST /api/echo/first HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc\
+             POST /api/echo/second HTTP/1.1\r\nHost: x\r\n{both}\r\n\r\n0\r\n\r\n"
+        );
+        let exchange = raw_exchange(&gw, &request).await;
+        let statuses: Vec<&str> =
+            exchange.match_indices("HTTP/1.1 ").map(|(at, _)| &exchange[at + 9..at + 12]).collect();
+        assert_eq!(statuses, ["200", "400"], "{exchange}");
+        let refusal = &exchange[exchange.rfind("HTTP/1.1 400").unwrap()..].to_ascii_lowercase();
+        assert!(refusal.contains("content-type: application/problem+json"), "{refusal}");
+        assert!(refusal.contains("x-request-id: "), "{refusal}");
+        assert!(refusal.contains("not both"), "{refusal}");
+        assert_eq!(gw.echo.hits.load(std::sync::atomic::Ordering::SeqCst), n + 1, "the upstream saw only the first");
+    }
 }
 
 #[tokio::test]
