@@ -32,6 +32,7 @@ pub mod problem;
 pub mod process;
 pub mod served;
 pub mod smtp;
+pub mod sockets;
 
 pub use broker::{BrokerUsers, broker_env, broker_settings, service_settings};
 pub use consul::ConsulDouble;

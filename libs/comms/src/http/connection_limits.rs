@@ -3,7 +3,7 @@
 //!
 //! | variable (under the service's prefix) | default |
 //! |---|---|
-//! | `CONNECTIONS__HEADER_READ_TIMEOUT_SECS` | `10`: a request's headers, and an HTTP/2 connection's preface, must arrive within this; an HTTP/1 connection waiting for its next request is closed after it too |
+//! | `CONNECTIONS__HEADER_READ_TIMEOUT_SECS` | `10`: a request's headers must be complete within this of their first byte, and an HTTP/2 connection's preface within this of its opening; a connection waiting for its next request is closed by the idle timeout |
 //! | `CONNECTIONS__IDLE_TIMEOUT_SECS` | `30`: a connection on which nothing is read or written for this long is closed |
 //! | `CONNECTIONS__MAX_HEADER_BYTES` | `16384`: a larger HTTP/1 header block gets 431; HTTP/2's header list is capped the same |
 //! | `CONNECTIONS__MAX_CONNECTIONS` | `1024` per port (the gateway: `4096`): past it a connection is closed as it is accepted |

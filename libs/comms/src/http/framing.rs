@@ -15,15 +15,22 @@
 //! else passes unchanged. An HTTP/2 connection, an upgrade, or anything
 //! this cannot follow (a head past the header limit, a malformed length) is
 //! passed on as it is from there on: hyper answers those itself.
+//!
+//! hyper starts its header timer at a head's first byte, and it sees a head
+//! only once it is complete, so the header timeout is kept here: a head
+//! must be complete within it of its first byte, or reads fail with
+//! `TimedOut` and hyper drops the connection.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::io::{AsyncRead, ReadBuf};
+use tokio::time::Sleep;
 
 use super::problem::Problem;
 use crate::error::ErrorKind;
@@ -194,6 +201,9 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 pub struct FramingGuard<T> {
     inner: T,
     framing: Framing,
+    header_timeout: Duration,
+    /// When the head being collected must be complete.
+    head_deadline: Option<Pin<Box<Sleep>>>,
     /// Followed bytes hyper has not read yet.
     ready: Vec<u8>,
     read_at: usize,
@@ -206,9 +216,24 @@ impl<T> FramingGuard<T> {
     }
 
     /// `max_head`: past this many bytes a head is handed on unfollowed, for
-    /// hyper to answer 431.
-    pub fn new(inner: T, max_head: usize) -> Self {
-        Self { inner, framing: Framing::new(max_head), ready: Vec::new(), read_at: 0 }
+    /// hyper to answer 431; `header_timeout`: a head must be complete
+    /// within it of its first byte.
+    pub fn new(inner: T, max_head: usize, header_timeout: Duration) -> Self {
+        let framing = Framing::new(max_head);
+        Self { inner, framing, header_timeout, head_deadline: None, ready: Vec::new(), read_at: 0 }
+    }
+
+    /// Starts the head's clock at its first byte, stops it once it is
+    /// handed on.
+    fn follow_clock(&mut self) {
+        match &self.framing.state {
+            State::Head(head) if !head.is_empty() => {
+                if self.head_deadline.is_none() {
+                    self.head_deadline = Some(Box::pin(tokio::time::sleep(self.header_timeout)));
+                }
+            }
+            _ => self.head_deadline = None,
+        }
     }
 }
 
@@ -230,7 +255,15 @@ impl<T: AsyncRead + Unpin> AsyncRead for FramingGuard<T> {
             let mut chunk = [0u8; 8192];
             let mut read = ReadBuf::new(&mut chunk);
             match Pin::new(&mut this.inner).poll_read(cx, &mut read) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    if let Some(deadline) = &mut this.head_deadline
+                        && deadline.as_mut().poll(cx).is_ready()
+                    {
+                        let late = "the request's headers did not arrive within the header timeout";
+                        return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, late)));
+                    }
+                    return Poll::Pending;
+                }
                 Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
                 Poll::Ready(Ok(())) if read.filled().is_empty() => {
                     // The end: a partial head goes on as it is, for hyper
@@ -246,6 +279,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for FramingGuard<T> {
                 }
                 Poll::Ready(Ok(())) => {
                     this.framing.feed(read.filled(), &mut this.ready);
+                    this.follow_clock();
                 }
             }
         }

@@ -115,7 +115,7 @@ pub async fn serve(
             },
         };
         let Some(admitted) = admission.admit(tcp) else { continue };
-        let io = TokioIo::new(FramingGuard::new(admitted, limits.max_header_bytes));
+        let io = TokioIo::new(FramingGuard::new(admitted, limits.max_header_bytes, limits.header_read_timeout()));
         // Handlers read the peer as axum's `ConnectInfo` (the gateway's rate
         // limiter keys on it).
         let service = router.clone().layer(axum::Extension(ConnectInfo(peer)));
@@ -142,6 +142,8 @@ fn connection_builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor>
     builder
         .http1()
         .timer(TokioTimer::new())
+        // hyper's own clock, kept as a second line: the framing guard hands
+        // hyper only complete heads and keeps the header timeout itself.
         .header_read_timeout(limits.header_read_timeout())
         // The read buffer is where a request head must fit: past it hyper
         // answers 431.

@@ -6,13 +6,14 @@
 //! the per-connection limit are refused and a burst of resets ends the
 //! connection with GOAWAY.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use comms::grpc::GrpcServices;
 use comms::http::ConnectionLimits;
 use testkit::h2c::{self, H2c};
+use testkit::sockets::closed_within;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -43,20 +44,6 @@ async fn both(limits: ConnectionLimits) -> [(&'static str, std::net::SocketAddr)
     [("http", serve(limits).await), ("grpc", serve_grpc(limits).await)]
 }
 
-/// How long until the server ends the connection (EOF or reset), reading
-/// whatever it sends; `None` if it is still open after `within`.
-async fn closed_after(stream: &mut TcpStream, within: Duration) -> Option<Duration> {
-    let started = Instant::now();
-    let mut buf = [0u8; 1024];
-    loop {
-        match tokio::time::timeout(within.saturating_sub(started.elapsed()), stream.read(&mut buf)).await {
-            Ok(Ok(0) | Err(_)) => return Some(started.elapsed()),
-            Ok(Ok(_)) => continue,
-            Err(_) => return None,
-        }
-    }
-}
-
 /// A health check over a new connection answers within a second.
 async fn grpc_ok(addr: std::net::SocketAddr) -> bool {
     let call = async {
@@ -79,7 +66,8 @@ async fn get_ok(addr: std::net::SocketAddr) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_sent_requests_are_closed_at_the_header_timeout_while_others_are_served() {
-    let addr = serve(limits()).await;
+    // A long idle timeout, so only the header timeout can close them in time.
+    let addr = serve(ConnectionLimits { idle_timeout_secs: 30, ..limits() }).await;
     let mut stalled = Vec::new();
     for _ in 0..200 {
         let mut stream = TcpStream::connect(addr).await.unwrap();
@@ -90,7 +78,7 @@ async fn half_sent_requests_are_closed_at_the_header_timeout_while_others_are_se
         assert!(get_ok(addr).await, "an ordinary request is served beside the stalled ones");
     }
     for (n, stream) in stalled.iter_mut().enumerate() {
-        let closed = closed_after(stream, Duration::from_secs(5)).await;
+        let closed = closed_within(stream, Duration::from_secs(5)).await;
         assert!(closed.is_some(), "half-sent request {n} is still open long past the header timeout");
     }
 }
@@ -106,7 +94,7 @@ async fn connections_past_the_cap_are_closed_at_once_and_service_resumes_when_on
         // Give the server the time to accept the three.
         tokio::time::sleep(Duration::from_millis(100)).await;
         let mut extra = TcpStream::connect(addr).await.unwrap();
-        let closed = closed_after(&mut extra, Duration::from_millis(600)).await;
+        let closed = closed_within(&mut extra, Duration::from_millis(600)).await;
         assert!(closed.is_some(), "{port}: the fourth connection is closed before the header timeout could have");
         assert!(!served(port, addr).await, "{port}: nothing is served past the cap");
 
@@ -133,7 +121,7 @@ async fn an_idle_keep_alive_connection_is_closed() {
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"), "the first request is served");
     // Kept alive, then nothing: the server ends it by its limits, not the
     // client.
-    let closed = closed_after(&mut stream, Duration::from_secs(5)).await;
+    let closed = closed_within(&mut stream, Duration::from_secs(5)).await;
     assert!(closed.is_some(), "an idle keep-alive connection stays open");
 }
 
@@ -165,7 +153,7 @@ async fn an_http2_preface_never_finished_is_closed_at_the_header_timeout_on_eith
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let closed = closed_after(&mut stream, Duration::from_secs(2)).await;
+        let closed = closed_within(&mut stream, Duration::from_secs(2)).await;
         assert!(closed.is_some(), "{port}: an unfinished preface is still open past the header timeout");
     }
 }

@@ -6,6 +6,7 @@ mod api_page;
 mod auth;
 mod discovery;
 mod failures;
+mod half_sent;
 mod helpers;
 mod limits;
 mod openapi;
