@@ -33,7 +33,6 @@ use comms::error::ErrorKind;
 use comms::http::Problem;
 use comms::resilience::{BreakerConfig, Bulkhead, CircuitBreaker, RetryBudget, RetryConfig};
 use http::Request;
-use hyper::body::Incoming;
 use tokio::time::Instant;
 use tower::{ServiceBuilder, ServiceExt};
 
@@ -80,7 +79,7 @@ impl Upstream {
 /// purpose, that this request must wait (it sheds load, or something it
 /// depends on is down). Counting it would let one route's dependency close
 /// every route of that service.
-fn verdict(result: &Result<http::Response<Incoming>, ProxyError>) -> Option<bool> {
+fn verdict<B>(result: &Result<http::Response<B>, ProxyError>) -> Option<bool> {
     match result {
         Ok(response) => {
             let status = response.status();
@@ -134,4 +133,32 @@ fn answer(error: &ProxyError, route: &Route) -> Response {
         ProxyError::BadAddress => Problem::internal(error),
     }
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(status: u16, retry_after: bool) -> Result<http::Response<()>, ProxyError> {
+        let mut response = http::Response::builder().status(status);
+        if retry_after {
+            response = response.header(http::header::RETRY_AFTER, "1");
+        }
+        Ok(response.body(()).unwrap())
+    }
+
+    #[test]
+    fn only_a_deliberate_503_among_server_errors_is_no_breaker_failure() {
+        assert_eq!(verdict(&answered(503, true)), Some(false), "load shed, or a dependency down");
+        for status in [500, 502, 503, 504] {
+            assert_eq!(verdict(&answered(status, false)), Some(true), "{status} without Retry-After");
+        }
+        assert_eq!(verdict(&answered(502, true)), Some(true), "only a 503 says 'wait' with Retry-After");
+        assert_eq!(verdict(&answered(200, false)), Some(false));
+        assert_eq!(verdict(&answered(429, true)), Some(false), "a client's error is not the service's");
+        for error in [ProxyError::Connect, ProxyError::Closed, ProxyError::Timeout] {
+            assert_eq!(verdict::<()>(&Err(error)), Some(true));
+        }
+        assert_eq!(verdict::<()>(&Err(ProxyError::BadAddress)), None, "not the upstream's doing");
+    }
 }

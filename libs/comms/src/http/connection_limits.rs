@@ -33,17 +33,20 @@ const MIN_HEADER_BYTES: usize = 8192;
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
-        Self {
-            header_read_timeout_secs: 10,
-            idle_timeout_secs: 30,
-            max_header_bytes: 16 * 1024,
-            max_connections: 1024,
-            http2_max_streams: 100,
-        }
+        Self::DEFAULT
     }
 }
 
 impl ConnectionLimits {
+    /// The defaults, for constants (`..ConnectionLimits::DEFAULT`).
+    pub const DEFAULT: Self = Self {
+        header_read_timeout_secs: 10,
+        idle_timeout_secs: 30,
+        max_header_bytes: 16 * 1024,
+        max_connections: 1024,
+        http2_max_streams: 100,
+    };
+
     /// The defaults with another connection cap (the gateway's is larger).
     pub fn with_max_connections(max_connections: usize) -> Self {
         Self { max_connections, ..Self::default() }

@@ -4,6 +4,7 @@
 
 mod access;
 mod concurrency;
+mod connections;
 mod grpc;
 mod helpers;
 mod probe;
