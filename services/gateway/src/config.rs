@@ -107,8 +107,37 @@ impl Default for Settings {
 impl Settings {
     pub fn from_env() -> anyhow::Result<Self> {
         let settings: Self = comms::settings::load(Self::default(), GATEWAY.prefix)?;
-        settings.connections.validate(GATEWAY.prefix)?;
+        settings.validate()?;
         Ok(settings)
+    }
+
+    /// Refuses a limit that would switch a protection off (0) or means
+    /// nothing (a ratio outside its range), naming the variable. Negative
+    /// values do not parse into these types at all.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let name = |field: &str| format!("{}{}", GATEWAY.prefix, field.to_uppercase());
+        for (field, value) in [
+            ("rate_per_second", u64::from(self.rate_per_second)),
+            ("rate_burst", u64::from(self.rate_burst)),
+            ("body_limit_bytes", self.body_limit_bytes as u64),
+            ("upstream_max_concurrent", self.upstream_max_concurrent as u64),
+            ("retry_max_attempts", u64::from(self.retry_max_attempts)),
+            ("breaker_min_throughput", u64::from(self.breaker_min_throughput)),
+            ("breaker_break_secs", self.breaker_break_secs),
+        ] {
+            anyhow::ensure!(value > 0, "{} must be above 0: 0 would switch the limit off", name(field));
+        }
+        anyhow::ensure!(
+            self.breaker_failure_ratio > 0.0 && self.breaker_failure_ratio <= 1.0,
+            "{} must be above 0 and at most 1",
+            name("breaker_failure_ratio")
+        );
+        anyhow::ensure!(
+            self.retry_budget_ratio >= 0.0 && self.retry_budget_ratio <= 1.0,
+            "{} must be from 0 to 1",
+            name("retry_budget_ratio")
+        );
+        self.connections.validate(GATEWAY.prefix)
     }
 
     /// Every variable it reads (`gateway settings-keys`).
@@ -217,5 +246,27 @@ mod tests {
             ]
         );
         assert_eq!(Settings::default().connections.max_connections, 4096, "the edge's own default cap");
+    }
+
+    #[test]
+    fn each_invalid_limit_is_refused_at_start_by_its_variable() {
+        Settings::default().validate().unwrap();
+        let refused = |settings: Settings, variable: &str| {
+            let error = settings.validate().unwrap_err().to_string();
+            assert!(error.contains(variable), "{error}");
+        };
+        let ok = Settings::default;
+        refused(Settings { rate_per_second: 0, ..ok() }, "GATEWAY_RATE_PER_SECOND");
+        refused(Settings { rate_burst: 0, ..ok() }, "GATEWAY_RATE_BURST");
+        refused(Settings { body_limit_bytes: 0, ..ok() }, "GATEWAY_BODY_LIMIT_BYTES");
+        refused(Settings { upstream_max_concurrent: 0, ..ok() }, "GATEWAY_UPSTREAM_MAX_CONCURRENT");
+        refused(Settings { retry_max_attempts: 0, ..ok() }, "GATEWAY_RETRY_MAX_ATTEMPTS");
+        refused(Settings { breaker_min_throughput: 0, ..ok() }, "GATEWAY_BREAKER_MIN_THROUGHPUT");
+        refused(Settings { breaker_break_secs: 0, ..ok() }, "GATEWAY_BREAKER_BREAK_SECS");
+        refused(Settings { breaker_failure_ratio: 0.0, ..ok() }, "GATEWAY_BREAKER_FAILURE_RATIO");
+        refused(Settings { breaker_failure_ratio: 1.5, ..ok() }, "GATEWAY_BREAKER_FAILURE_RATIO");
+        refused(Settings { retry_budget_ratio: -0.1, ..ok() }, "GATEWAY_RETRY_BUDGET_RATIO");
+        let connections = ConnectionLimits { idle_timeout_secs: 0, ..ok().connections };
+        refused(Settings { connections, ..ok() }, "GATEWAY_CONNECTIONS__IDLE_TIMEOUT_SECS");
     }
 }
