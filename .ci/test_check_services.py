@@ -31,7 +31,7 @@ def service_files():
             for file in files:
                 path = os.path.join(directory, file)
                 with open(path) as f:
-                    if "ServiceDefaults {" in f.read():
+                    if "ServiceDefaults::new(" in f.read():
                         found.append(os.path.relpath(path, ROOT))
     return found
 
@@ -101,11 +101,11 @@ class ServiceListCheck(unittest.TestCase):
         self.assert_fails_naming("services/analytics/src/lib.rs: analytics's http_port is 8085, the list says 8086")
 
         self.setUp()
-        self.edit("services/analytics/src/lib.rs", r"grpc_port: Some\(9085\)", "grpc_port: Some(9095)")
+        self.edit("services/analytics/src/lib.rs", r"Some\(9085\)", "Some(9095)")
         self.assert_fails_naming("services/analytics/src/lib.rs: analytics's grpc_port is Some(9095)")
 
         self.setUp()
-        self.edit("services/analytics/src/lib.rs", r"metrics_port: 7085", "metrics_port: 7095")
+        self.edit("services/analytics/src/lib.rs", r"7085\)", "7095)")
         self.assert_fails_naming("services/analytics/src/lib.rs: analytics's metrics_port is 7095, the list says 7085")
 
     def test_a_port_or_prefix_used_twice_is_refused(self):

@@ -109,9 +109,8 @@ class Generator(unittest.TestCase):
             self.assertFalse(os.path.exists(os.path.join(crate, dropped)), dropped)
         with open(os.path.join(crate, "src", "lib.rs")) as f:
             lib = f.read()
-        self.assertIn("publishes: false,", lib)
-        self.assertIn("consumes: false,", lib)
-        self.assertIn("grpc_port: None", lib)
+        self.assertNotIn(".messaging(", lib, "no broker at all")
+        self.assertRegex(lib, r"\.ports\(\d+, None, \d+\)", "no gRPC port")
         self.assertFalse(os.path.exists(os.path.join(self.root, "proto", "ledger")))
 
 

@@ -189,12 +189,13 @@ def service_crate(changes, root, name, chosen, ports, publishes, consumes, event
                 text = re.sub(r"\A(//!.*\n)+?//!\n", f"//! The {name} service, written by `just new-service`\n"
                               "//! (docs/adding-a-service.md).\n//!\n", text, count=1)
             if "grpc" not in chosen:
-                text = text.replace(f"grpc_port: Some({TEMPLATE_PORTS[1]})", "grpc_port: None")
+                text = text.replace(f"Some({TEMPLATE_PORTS[1]})", "None")
             for old, new in zip(TEMPLATE_PORTS, ports):
                 text = re.sub(rf"\b{old}\b", str(new), text)
-            for flag in ("publishes", "consumes"):
-                if flag not in chosen:
-                    text = text.replace(f"{flag}: true,", f"{flag}: false,")
+            flags = tuple(str(flag in chosen).lower() for flag in ("publishes", "consumes"))
+            if flags == ("false", "false"):  # no broker at all
+                text = text.replace("\n    .messaging(true, true)", "")
+            text = text.replace(".messaging(true, true)", f".messaging({flags[0]}, {flags[1]})")
             if publishes:
                 text = text.replace(f'"{name}.item_created"', f'"{publishes[0]}"')
                 text = re.sub(r"\bItemCreated\b", camel(publishes[0].split(".", 1)[1]), text)

@@ -230,27 +230,38 @@ def check_plain_names(root, services):
 
 def check_defaults(root, services):
     """Each crate's `ServiceDefaults` (its ports, prefix and database when
-    no setting overrides them) against the list."""
+    no setting overrides them) against the list. The constant is one
+    statement: `ServiceDefaults::new(name, prefix, access).ports(http,
+    grpc, metrics)`, then `.database(name, migrations)` if it has one and
+    `.messaging(publishes, consumes)` if it uses the broker."""
     problems = []
     for s in services:
         name = s["name"]
-        block, where = None, f"services/{name}/src"
+        statement, where = None, f"services/{name}/src"
         for directory, _, files in os.walk(os.path.join(root, where)):
             for file in sorted(files):
                 text = read(directory, file)
-                match = re.search(r"ServiceDefaults \{(.*?)\n\};", text or "", re.S)
-                if match and f'name: "{name}"' in match.group(1):
-                    block, where = match.group(1), os.path.relpath(os.path.join(directory, file), root)
-        if block is None:
+                match = re.search(rf'ServiceDefaults::new\(\s*"{name}",(.*?);', text or "", re.S)
+                if match:
+                    statement, where = match.group(0), os.path.relpath(os.path.join(directory, file), root)
+        if statement is None:
             problems.append(f"{where}: no ServiceDefaults for {name}")
             continue
 
-        def field(key):
-            found = re.search(rf"\b{key}: ([^,\n]+(?:\{{[^}}]*\}})?)", block)
-            return found.group(1).strip() if found else None
+        def call(method):
+            found = re.search(rf"{method}\(\s*(.*?)\s*\)\s*(?:\.|;|$)", statement, re.S)
+            return [a.strip() for a in re.split(r",\s*(?![^(]*\))", found.group(1))] if found else None
 
+        new, ports, database, messaging = call("::new"), call(r"\.ports"), call(r"\.database"), call(r"\.messaging")
+        found = {
+            "prefix": new[1] if new and len(new) > 1 else None,
+            "http_port": ports[0] if ports else None,
+            "grpc_port": ports[1] if ports else None,
+            "metrics_port": ports[2] if ports and len(ports) > 2 else None,
+            "publishes": messaging[0] if messaging else "false",
+            "consumes": messaging[1] if messaging else "false",
+        }
         grpc = f"Some({s['grpc_port']})" if "grpc_port" in s else "None"
-        database = re.search(r'name: "([^"]+)"', field("database") or "")
         expected = {
             "prefix": f'"{s["prefix"]}"', "http_port": str(s["http_port"]), "grpc_port": grpc,
             "metrics_port": str(s.get("metrics_port")),
@@ -258,11 +269,11 @@ def check_defaults(root, services):
             "consumes": str(bool(s["consumes"] or s["tasks"])).lower(),
         }
         for key, want in expected.items():
-            if field(key) != want:
-                problems.append(f"{where}: {name}'s {key} is {field(key)}, the list says {want}")
-        if (database.group(1) if database else None) != s.get("database"):
-            problems.append(f"{where}: {name}'s database is {database.group(1) if database else None}, "
-                            f"the list says {s.get('database')}")
+            if found[key] != want:
+                problems.append(f"{where}: {name}'s {key} is {found[key]}, the list says {want}")
+        database_name = database[0].strip('"') if database else None
+        if database_name != s.get("database"):
+            problems.append(f"{where}: {name}'s database is {database_name}, the list says {s.get('database')}")
     return problems
 
 

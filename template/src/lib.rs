@@ -27,17 +27,10 @@ mod grpc; // new-service: grpc
 mod http;
 mod items;
 
-use comms::settings::{Database, ServiceDefaults};
+use comms::settings::ServiceDefaults;
 
 /// Who this service is; its settings' defaults come from here.
-pub const SERVICE: ServiceDefaults = ServiceDefaults {
-    name: "template",
-    prefix: "TEMPLATE_",
-    http_port: 8089,
-    grpc_port: Some(9089),
-    metrics_port: 7089,
-    database: Some(Database { name: "template", migrations: &startup::MIGRATOR }),
-    publishes: true,
-    consumes: true,
-    access: &access::ACCESS,
-};
+pub const SERVICE: ServiceDefaults = ServiceDefaults::new("template", "TEMPLATE_", &access::ACCESS)
+    .ports(8089, Some(9089), 7089)
+    .database("template", &startup::MIGRATOR)
+    .messaging(true, true);

@@ -65,6 +65,39 @@ pub struct Database {
 }
 
 impl ServiceDefaults {
+    /// A service of `name` whose variables start with `prefix`, checking
+    /// its callers against `access`; the builders below add the rest. A
+    /// service's constant reads as one short statement:
+    /// `ServiceDefaults::new("order", "ORDER_", &ACCESS).ports(8082, Some(9082), 7082)…`.
+    pub const fn new(name: &'static str, prefix: &'static str, access: &'static AccessTable) -> Self {
+        Self {
+            name,
+            prefix,
+            http_port: 0,
+            grpc_port: None,
+            metrics_port: 0,
+            database: None,
+            publishes: false,
+            consumes: false,
+            access,
+        }
+    }
+
+    /// Its default HTTP, gRPC (`None`: it serves no gRPC) and metrics ports.
+    pub const fn ports(self, http: u16, grpc: Option<u16>, metrics: u16) -> Self {
+        Self { http_port: http, grpc_port: grpc, metrics_port: metrics, ..self }
+    }
+
+    /// The database it owns (its default name) and the migrations it runs.
+    pub const fn database(self, name: &'static str, migrations: &'static sqlx::migrate::Migrator) -> Self {
+        Self { database: Some(Database { name, migrations }), ..self }
+    }
+
+    /// Whether it publishes through an outbox and whether it consumes.
+    pub const fn messaging(self, publishes: bool, consumes: bool) -> Self {
+        Self { publishes, consumes, ..self }
+    }
+
     /// Whether the service connects to the broker at all.
     pub fn uses_broker(&self) -> bool {
         self.publishes || self.consumes

@@ -290,3 +290,16 @@ fn with_authorization<T>(mut request: tonic::Request<T>, authorization: Option<&
     }
     request
 }
+
+/// The one test each service runs on its access table: `app` a started
+/// test app (from `$spawn`), `$served` its [`Served`] field.
+#[macro_export]
+macro_rules! every_operation_is_guarded_test {
+    ($spawn:path, $served:ident, $table:expr, $descriptor_sets:expr) => {
+        #[tokio::test]
+        async fn every_operation_refuses_the_wrong_callers_and_admits_the_right_one() {
+            let app = $spawn().await;
+            $crate::access::every_operation_is_guarded(&app.$served, &$table, &$descriptor_sets).await;
+        }
+    };
+}

@@ -41,18 +41,11 @@ mod feed;
 mod grpc;
 mod http;
 
-use comms::settings::{Database, ServiceDefaults};
+use comms::settings::ServiceDefaults;
 
 /// Who this service is; its settings' defaults come from here. It
 /// publishes nothing, so no outbox relay runs.
-pub const SERVICE: ServiceDefaults = ServiceDefaults {
-    name: "analytics",
-    prefix: "ANALYTICS_",
-    http_port: 8085,
-    grpc_port: Some(9085),
-    metrics_port: 7085,
-    database: Some(Database { name: "analytics", migrations: &startup::MIGRATOR }),
-    publishes: false,
-    consumes: true,
-    access: &access::ACCESS,
-};
+pub const SERVICE: ServiceDefaults = ServiceDefaults::new("analytics", "ANALYTICS_", &access::ACCESS)
+    .ports(8085, Some(9085), 7085)
+    .database("analytics", &startup::MIGRATOR)
+    .messaging(false, true);

@@ -28,19 +28,10 @@ use serde::{Deserialize, Serialize};
 
 /// Who the gateway is: no database, no broker, no gRPC. Its listener's
 /// variables keep their own names (`GATEWAY_PORT`), so it has a settings
-/// struct of its own rather than the services' shared one.
-pub const GATEWAY: ServiceDefaults = ServiceDefaults {
-    name: "gateway",
-    prefix: "GATEWAY_",
-    http_port: 8080,
-    grpc_port: None,
-    metrics_port: 7080,
-    database: None,
-    publishes: false,
-    consumes: false,
-    // The gateway checks its callers against its route table instead.
-    access: &AccessTable::new(&[]),
-};
+/// struct of its own rather than the services' shared one. Its access
+/// table is empty: it checks its callers against its route table instead.
+pub const GATEWAY: ServiceDefaults =
+    ServiceDefaults::new("gateway", "GATEWAY_", &AccessTable::new(&[])).ports(8080, None, 7080);
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Settings {

@@ -24,17 +24,10 @@ mod http;
 mod reservations;
 mod stock_feed;
 
-use comms::settings::{Database, ServiceDefaults};
+use comms::settings::ServiceDefaults;
 
 /// Who this service is; its settings' defaults come from here.
-pub const SERVICE: ServiceDefaults = ServiceDefaults {
-    name: "inventory",
-    prefix: "INVENTORY_",
-    http_port: 8083,
-    grpc_port: Some(9083),
-    metrics_port: 7083,
-    database: Some(Database { name: "inventory", migrations: &startup::MIGRATOR }),
-    publishes: true,
-    consumes: true,
-    access: &access::ACCESS,
-};
+pub const SERVICE: ServiceDefaults = ServiceDefaults::new("inventory", "INVENTORY_", &access::ACCESS)
+    .ports(8083, Some(9083), 7083)
+    .database("inventory", &startup::MIGRATOR)
+    .messaging(true, true);

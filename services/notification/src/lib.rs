@@ -22,18 +22,11 @@ mod http;
 mod live;
 mod users;
 
-use comms::settings::{Database, ServiceDefaults};
+use comms::settings::ServiceDefaults;
 
 /// Who this service is; its settings' defaults come from here. It has no
 /// gRPC API; what it publishes is its delivery tasks.
-pub const SERVICE: ServiceDefaults = ServiceDefaults {
-    name: "notification",
-    prefix: "NOTIFICATION_",
-    http_port: 8084,
-    grpc_port: None,
-    metrics_port: 7084,
-    database: Some(Database { name: "notifications", migrations: &startup::MIGRATOR }),
-    publishes: true,
-    consumes: true,
-    access: &access::ACCESS,
-};
+pub const SERVICE: ServiceDefaults = ServiceDefaults::new("notification", "NOTIFICATION_", &access::ACCESS)
+    .ports(8084, None, 7084)
+    .database("notifications", &startup::MIGRATOR)
+    .messaging(true, true);

@@ -35,17 +35,10 @@ mod orders;
 mod placing;
 mod upstream;
 
-use comms::settings::{Database, ServiceDefaults};
+use comms::settings::ServiceDefaults;
 
 /// Who this service is; its settings' defaults come from here.
-pub const SERVICE: ServiceDefaults = ServiceDefaults {
-    name: "order",
-    prefix: "ORDER_",
-    http_port: 8082,
-    grpc_port: Some(9082),
-    metrics_port: 7082,
-    database: Some(Database { name: "orders", migrations: &startup::MIGRATOR }),
-    publishes: true,
-    consumes: true,
-    access: &access::ACCESS,
-};
+pub const SERVICE: ServiceDefaults = ServiceDefaults::new("order", "ORDER_", &access::ACCESS)
+    .ports(8082, Some(9082), 7082)
+    .database("orders", &startup::MIGRATOR)
+    .messaging(true, true);

@@ -18,18 +18,11 @@ mod http;
 mod signing_keys;
 mod tokens;
 
-use comms::settings::{Database, ServiceDefaults};
+use comms::settings::ServiceDefaults;
 
 /// Who this service is; its settings' defaults come from here. It
 /// publishes `user.registered` and consumes nothing.
-pub const SERVICE: ServiceDefaults = ServiceDefaults {
-    name: "user",
-    prefix: "USER_",
-    http_port: 8081,
-    grpc_port: Some(9081),
-    metrics_port: 7081,
-    database: Some(Database { name: "users", migrations: &startup::MIGRATOR }),
-    publishes: true,
-    consumes: false,
-    access: &access::ACCESS,
-};
+pub const SERVICE: ServiceDefaults = ServiceDefaults::new("user", "USER_", &access::ACCESS)
+    .ports(8081, Some(9081), 7081)
+    .database("users", &startup::MIGRATOR)
+    .messaging(true, false);

@@ -2,15 +2,9 @@
 //! table: the wrong callers refused, the right one admitted
 //! (`testkit::access`).
 
-use crate::helpers::spawn_app;
-
-#[tokio::test]
-async fn every_operation_refuses_the_wrong_callers_and_admits_the_right_one() {
-    let app = spawn_app().await;
-    testkit::access::every_operation_is_guarded(
-        &app.api,
-        &user::access::ACCESS,
-        &[contracts::user::v1::FILE_DESCRIPTOR_SET],
-    )
-    .await;
-}
+testkit::every_operation_is_guarded_test!(
+    crate::helpers::spawn_app,
+    api,
+    user::access::ACCESS,
+    [contracts::user::v1::FILE_DESCRIPTOR_SET]
+);
