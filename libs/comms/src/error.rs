@@ -295,3 +295,84 @@ macro_rules! service_error {
         }
     };
 }
+
+/// A service's one error type, written as a table: each variant with the
+/// [`ErrorKind`] it answers with and its client-facing message (a
+/// `thiserror` format, fields included). The macro adds the shared
+/// `Failed(#[from] Failure)` variant, implements [`ServiceError`] (the
+/// kinds; `Failed` hands on its own kind and fields) and applies
+/// [`service_error!`](crate::service_error). The variants that name fields
+/// or a time to wait say so in the optional `violations` and `retry_after`
+/// closures, which see the error and are never called for `Failed`.
+///
+/// ```ignore
+/// comms::service_errors! {
+///     pub enum UserError {
+///         EmailTaken => Conflict("email is already registered"),
+///         NotFound => NotFound("user not found"),
+///     }
+///     violations = |error| match error {
+///         UserError::EmailTaken => vec![FieldViolation::new("email", "is already registered")],
+///         _ => Vec::new(),
+///     };
+/// }
+/// ```
+#[macro_export]
+macro_rules! service_errors {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $(
+                $(#[$variant_meta:meta])*
+                $variant:ident
+                $( ( $($tuple:ty),* $(,)? ) )?
+                $( { $($field:ident : $field_type:ty),* $(,)? } )?
+                => $kind:ident ( $($message:tt)* )
+            ),* $(,)?
+        }
+        $( violations = |$violations_of:ident| $violations:expr; )?
+        $( retry_after = |$retry_of:ident| $retry_after:expr; )?
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, thiserror::Error)]
+        $vis enum $name {
+            $(
+                $(#[$variant_meta])*
+                #[error($($message)*)]
+                $variant $( ( $($tuple),* ) )? $( { $($field : $field_type),* } )?,
+            )*
+            /// 422 for bad fields, 503 or 500 for the database, 500 for a bug.
+            #[error(transparent)]
+            Failed(#[from] $crate::error::Failure),
+        }
+
+        $crate::service_error!($name);
+
+        impl $crate::error::ServiceError for $name {
+            fn kind(&self) -> $crate::error::ErrorKind {
+                match self {
+                    $( Self::$variant { .. } => $crate::error::ErrorKind::$kind, )*
+                    Self::Failed(failure) => $crate::error::ServiceError::kind(failure),
+                }
+            }
+
+            #[allow(unreachable_code)]
+            fn violations(&self) -> ::std::vec::Vec<$crate::error::FieldViolation> {
+                if let Self::Failed(failure) = self {
+                    return $crate::error::ServiceError::violations(failure);
+                }
+                $( let $violations_of = self; return $violations; )?
+                ::std::vec::Vec::new()
+            }
+
+            #[allow(unreachable_code)]
+            fn retry_after(&self) -> ::core::option::Option<::std::time::Duration> {
+                if let Self::Failed(failure) = self {
+                    return $crate::error::ServiceError::retry_after(failure);
+                }
+                $( let $retry_of = self; return $retry_after; )?
+                None
+            }
+        }
+    };
+}

@@ -86,7 +86,7 @@ impl OrderRequest {
             .map(Into::into)
             .collect();
         if !unknown.is_empty() {
-            return Err(OrderError::UnknownProducts(unknown));
+            return Err(OrderError::UnknownProducts { skus: unknown });
         }
         let lines: Vec<Line> = self
             .lines
@@ -144,7 +144,7 @@ mod tests {
     fn pricing_names_unknown_skus_and_refuses_overflow() {
         let request = OrderRequest::parse([("A", 2), ("B", 1), ("C", 1)]).unwrap();
         let prices = HashMap::from([("A".to_owned(), 250), ("B".to_owned(), 100)]);
-        assert!(matches!(request.price(&prices), Err(OrderError::UnknownProducts(skus)) if skus == ["C"]));
+        assert!(matches!(request.price(&prices), Err(OrderError::UnknownProducts { skus }) if skus == ["C"]));
 
         let request = OrderRequest::parse([("A", 2), ("B", 1)]).unwrap();
         let priced = request.price(&prices).unwrap();
