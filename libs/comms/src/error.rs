@@ -301,20 +301,18 @@ macro_rules! service_error {
 /// `thiserror` format, fields included). The macro adds the shared
 /// `Failed(#[from] Failure)` variant, implements [`ServiceError`] (the
 /// kinds; `Failed` hands on its own kind and fields) and applies
-/// [`service_error!`](crate::service_error). The variants that name fields
-/// or a time to wait say so in the optional `violations` and `retry_after`
-/// closures, which see the error and are never called for `Failed`.
+/// [`service_error!`](crate::service_error). A variant about one field
+/// names it after its message (`on "email": "is already registered"`);
+/// other fields and a time to wait come from the optional `violations` and
+/// `retry_after` closures, which see the error and are never called for
+/// `Failed`.
 ///
 /// ```ignore
 /// comms::service_errors! {
 ///     pub enum UserError {
-///         EmailTaken => Conflict("email is already registered"),
+///         EmailTaken => Conflict("email is already registered") on "email": "is already registered",
 ///         NotFound => NotFound("user not found"),
 ///     }
-///     violations = |error| match error {
-///         UserError::EmailTaken => vec![FieldViolation::new("email", "is already registered")],
-///         _ => Vec::new(),
-///     };
 /// }
 /// ```
 #[macro_export]
@@ -328,6 +326,7 @@ macro_rules! service_errors {
                 $( ( $($tuple:ty),* $(,)? ) )?
                 $( { $($field:ident : $field_type:ty),* $(,)? } )?
                 => $kind:ident ( $($message:tt)* )
+                $( on $field_name:literal : $field_description:literal )?
             ),* $(,)?
         }
         $( violations = |$violations_of:ident| $violations:expr; )?
@@ -361,6 +360,11 @@ macro_rules! service_errors {
                 if let Self::Failed(failure) = self {
                     return $crate::error::ServiceError::violations(failure);
                 }
+                $( $(
+                    if let Self::$variant { .. } = self {
+                        return vec![$crate::error::FieldViolation::new($field_name, $field_description)];
+                    }
+                )? )*
                 $( let $violations_of = self; return $violations; )?
                 ::std::vec::Vec::new()
             }

@@ -58,6 +58,11 @@ impl Served {
         crate::grpc::authorized(self.grpc_addr(), token).await
     }
 
+    /// A gRPC channel as a new admin user.
+    pub async fn grpc_as_admin(&self) -> crate::grpc::Authorized {
+        self.grpc_as(&As::admin().token()).await
+    }
+
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc_addr.expect("this service has no gRPC listener")
     }

@@ -5,16 +5,10 @@
 //! both answers). Bad fields, the database and bugs are the shared
 //! `Failed` variant ([`comms::error::Failure`]).
 
-use comms::error::FieldViolation;
-
 comms::service_errors! {
     pub enum InventoryError {
-        SkuTaken => Conflict("a product with this sku already exists"),
+        SkuTaken => Conflict("a product with this sku already exists") on "sku": "is already in the catalogue",
         Forbidden => Forbidden("only an admin may change the catalogue"),
         NotFound => NotFound("product not found"),
     }
-    violations = |error| match error {
-        InventoryError::SkuTaken => vec![FieldViolation::new("sku", "is already in the catalogue")],
-        _ => Vec::new(),
-    };
 }

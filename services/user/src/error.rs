@@ -5,19 +5,13 @@
 //! both answers). Bad fields, the database and bugs are the shared
 //! `Failed` variant ([`comms::error::Failure`]).
 
-use comms::error::FieldViolation;
-
 comms::service_errors! {
     pub enum UserError {
-        EmailTaken => Conflict("email is already registered"),
+        EmailTaken => Conflict("email is already registered") on "email": "is already registered",
         /// The same answer for an unknown email and a wrong password, so the
         /// endpoint cannot be used to probe accounts.
         InvalidCredentials => Unauthenticated("wrong email or password"),
         Forbidden => Forbidden("not allowed"),
         NotFound => NotFound("user not found"),
     }
-    violations = |error| match error {
-        UserError::EmailTaken => vec![FieldViolation::new("email", "is already registered")],
-        _ => Vec::new(),
-    };
 }

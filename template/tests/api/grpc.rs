@@ -3,7 +3,6 @@
 
 use contracts::template::v1 as pb;
 use contracts::template::v1::template_service_client::TemplateServiceClient;
-use testkit::As;
 use testkit::grpc::Authorized;
 use tonic::Code;
 
@@ -11,7 +10,7 @@ use crate::helpers::{TestApp, customer, spawn_app};
 
 /// A client as an admin: `GetItem` reads any item (its access table).
 async fn client(app: &TestApp) -> TemplateServiceClient<Authorized> {
-    TemplateServiceClient::new(app.api.grpc_as(&As::admin().token()).await)
+    TemplateServiceClient::new(app.api.grpc_as_admin().await)
 }
 
 #[tokio::test]

@@ -108,7 +108,7 @@ impl TestApp {
 
     /// A client as an admin (`WatchStock`).
     pub async fn grpc(&self) -> InventoryServiceClient<Authorized> {
-        InventoryServiceClient::new(self.api.grpc_as(&As::admin().token()).await)
+        InventoryServiceClient::new(self.api.grpc_as_admin().await)
     }
 
     /// A client as the order service (`GetProducts`).

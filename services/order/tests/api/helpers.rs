@@ -136,7 +136,7 @@ impl TestApp {
 
     /// A client as an admin (`GetOrder` reads any order).
     pub async fn grpc(&self) -> OrderServiceClient<Authorized> {
-        OrderServiceClient::new(self.api.grpc_as(&As::admin().token()).await)
+        OrderServiceClient::new(self.api.grpc_as_admin().await)
     }
 
     /// A client of the test's broker namespace that records `types`,
