@@ -23,6 +23,7 @@ pub mod service;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod validate;
 
 #[doc(hidden)]
 pub use anyhow as __anyhow; // for `service_error!`

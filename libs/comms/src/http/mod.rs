@@ -64,7 +64,7 @@ pub use axum as __axum; // for `service_error!` in crates that name no axum
 pub use caller::Caller;
 pub use connection_limits::ConnectionLimits;
 pub use extract::{ApiJson, ApiQuery};
-pub use page::PageSize;
+pub use page::{PageParams, PageSize};
 pub use problem::Problem;
 pub use server::{ServerLimits, serve, service_router, with_edge_layers, with_standard_layers};
 

@@ -4,6 +4,17 @@
 
 use crate::error::FieldViolation;
 
+/// `?limit=&after=`, the query of a list paged by the last id seen.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub after: Option<uuid::Uuid>,
+}
+
 /// A page size from `?limit=`: 1 to 100, 20 when absent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageSize(u8);

@@ -7,7 +7,7 @@ impl Price {
     pub const MAX: i64 = 10_000_000_000;
 
     pub fn parse(raw: i64) -> Result<Self, String> {
-        if (0..=Self::MAX).contains(&raw) { Ok(Self(raw)) } else { Err(format!("must be between 0 and {}", Self::MAX)) }
+        comms::validate::in_range(raw, 0..=Self::MAX).map(Self)
     }
 
     pub fn minor_units(self) -> i64 {

@@ -7,7 +7,7 @@ impl Quantity {
     pub const MAX: i64 = 1_000_000;
 
     pub fn parse(raw: i64) -> Result<Self, String> {
-        if (1..=Self::MAX).contains(&raw) { Ok(Self(raw)) } else { Err(format!("must be between 1 and {}", Self::MAX)) }
+        comms::validate::in_range(raw, 1..=Self::MAX).map(Self)
     }
 
     pub fn get(self) -> i64 {

@@ -8,9 +8,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use comms::http::responses::{InvalidInput, NotFound, QueryRefused, SignInRequired};
-use comms::http::{ApiJson, ApiQuery, Caller, PageSize, Problem};
+use comms::http::{ApiJson, ApiQuery, Caller, PageParams, PageSize, Problem};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -44,16 +44,6 @@ pub struct LineRequest {
     sku: String,
     #[schema(minimum = 1, maximum = 1000)]
     quantity: i64,
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// Page size, 1 to 100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    after: Option<Uuid>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -103,7 +93,7 @@ async fn place_order(
 }
 
 /// The caller's orders, newest first.
-#[utoipa::path(get, path = "/orders", tag = "orders", params(ListParams),
+#[utoipa::path(get, path = "/orders", tag = "orders", params(PageParams),
     responses(
         (status = 200, body = OrderPage),
         QueryRefused, SignInRequired, InvalidInput,
@@ -112,7 +102,7 @@ async fn place_order(
 async fn list_orders(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiQuery(params): ApiQuery<ListParams>,
+    ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<OrderPage>, OrderError> {
     let size = PageSize::parse(params.limit)?;
     let rows = orders::list_mine(&state, &caller, params.after, size.rows_to_fetch()).await?;

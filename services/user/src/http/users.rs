@@ -8,9 +8,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use comms::auth::Principal;
 use comms::http::responses::{BodyRefused, Forbidden, InvalidInput, NotFound, QueryRefused, SignInRequired};
-use comms::http::{ApiJson, ApiQuery, Caller, PageSize, Problem};
+use comms::http::{ApiJson, ApiQuery, Caller, PageParams, PageSize, Problem};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -41,16 +41,6 @@ impl From<User> for UserView {
     }
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// Page size, 1 to 100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    after: Option<Uuid>,
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct UserPage {
     items: Vec<UserView>,
@@ -69,7 +59,7 @@ pub struct UpdateUserRequest {
 }
 
 /// List users, oldest first (admin only).
-#[utoipa::path(get, path = "/users", tag = "users", params(ListParams),
+#[utoipa::path(get, path = "/users", tag = "users", params(PageParams),
     responses(
         (status = 200, body = UserPage),
         QueryRefused, SignInRequired, Forbidden, InvalidInput,
@@ -78,7 +68,7 @@ pub struct UpdateUserRequest {
 async fn list_users(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiQuery(params): ApiQuery<ListParams>,
+    ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<UserPage>, UserError> {
     if !caller.is_admin() {
         return Err(UserError::Forbidden);
