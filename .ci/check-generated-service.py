@@ -8,7 +8,9 @@ the gateway and the service's own gRPC port, the four things CI checks:
   (b) after a registration through the gateway, its consumer has recorded
       that user.registered exactly once;
   (c) analytics counts the new event type;
-  (d) its gRPC method answers, found through server reflection alone.
+  (d) its gRPC method answers, found through server reflection alone;
+  (e) its metrics port (from the service list) serves /metrics, and its
+      public HTTP port answers /metrics with 404.
 
 Usage: tools/python/run .ci/check-generated-service.py NAME GRPC_PORT [gateway-url]
 """
@@ -27,6 +29,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deploy"))
 import seed_admin  # noqa: E402 (deploy/seed_admin.py)
+import services  # noqa: E402 (deploy/services.py, the service list)
 
 NAME, GRPC_PORT = sys.argv[1], int(sys.argv[2])
 BASE = (sys.argv[3] if len(sys.argv) > 3 else "http://localhost:8080").rstrip("/")
@@ -126,6 +129,19 @@ def main():
         sys.exit(f"(d) GetItem answered {answer}")
     print(f"(d) {service.full_name}/GetItem, found through reflection, refused without a token, "
           f"answered {answer.id} to an admin")
+
+    # (e) The generator gave it a metrics port; only that port serves them.
+    entry = next(s for s in services.load() if s["name"] == NAME)
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{entry['http_port']}/metrics", timeout=10)
+        sys.exit(f"(e) /metrics answered on the public port {entry['http_port']}")
+    except urllib.error.HTTPError as error:
+        if error.code != 404:
+            sys.exit(f"(e) /metrics on the public port answered {error.code}, not 404")
+    with urllib.request.urlopen(f"http://127.0.0.1:{entry['metrics_port']}/metrics", timeout=10) as response:
+        if b"# TYPE" not in response.read():
+            sys.exit(f"(e) port {entry['metrics_port']} serves no Prometheus metrics")
+    print(f"(e) /metrics on its metrics port {entry['metrics_port']}, 404 on its public port")
 
 
 if __name__ == "__main__":

@@ -69,3 +69,12 @@ pub async fn health(channel: Channel, service: &str) -> ServingStatus {
     let answer = HealthClient::new(channel).check(HealthCheckRequest { service: service.into() }).await;
     answer.expect("health answers").into_inner().status()
 }
+
+/// That `status` is INVALID_ARGUMENT with the standard `BadRequest` detail
+/// naming `field` first, as stock tooling shows it.
+pub fn assert_invalid_field(status: &tonic::Status, field: &str) {
+    use tonic_types::StatusExt;
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    let violations = status.get_details_bad_request().expect("a BadRequest detail").field_violations;
+    assert_eq!(violations.first().map(|v| v.field.as_str()), Some(field), "{status:?}");
+}

@@ -43,5 +43,5 @@ pub use otlp::otlp;
 pub use probe::EventProbe;
 pub use problem::assert_problem;
 pub use process::ServiceProcess;
-pub use served::Served;
+pub use served::{Served, json_of};
 pub use smtp::SmtpSink;

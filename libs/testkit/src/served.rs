@@ -68,6 +68,12 @@ impl Served {
     }
 }
 
+/// Sends `request` and reads its answer's JSON body, for a test that
+/// expects one (any status).
+pub async fn json_of(request: RequestBuilder) -> serde_json::Value {
+    request.send().await.expect("the request is answered").json().await.expect("a JSON body")
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         // Stop serving before the test's database is dropped underneath.

@@ -45,7 +45,7 @@ pub async fn insert(
     )
     .bind(sku.as_str())
     .bind(name.as_str())
-    .bind(price.minor_units())
+    .bind(price.get())
     .bind(stock.get())
     .fetch_optional(conn)
     .await
@@ -112,7 +112,7 @@ pub async fn update(
     )
     .bind(sku.as_str())
     .bind(name.map(ProductName::as_str))
-    .bind(price.map(Price::minor_units))
+    .bind(price.map(Price::get))
     .fetch_optional(conn)
     .await
     .map(|row| row.map(Into::into))

@@ -62,6 +62,16 @@ impl TestApp {
         self.settings.service.broker.as_ref().expect("inventory uses the broker")
     }
 
+    /// A client as an admin (`WatchStock`).
+    pub async fn grpc(&self) -> InventoryServiceClient<Authorized> {
+        InventoryServiceClient::new(self.api.grpc_as_admin().await)
+    }
+
+    /// A client as the order service (`GetProducts`).
+    pub async fn grpc_as_order(&self) -> InventoryServiceClient<Authorized> {
+        InventoryServiceClient::new(self.api.grpc_as(&testkit::service_token("order", "inventory")).await)
+    }
+
     /// Another instance of the service on this app's database and broker
     /// namespace, as a second replica would run in production.
     pub async fn spawn_replica(&self) -> Replica {
@@ -104,16 +114,6 @@ impl TestApp {
             .fetch_one(&self.db.pool)
             .await
             .expect("stock")
-    }
-
-    /// A client as an admin (`WatchStock`).
-    pub async fn grpc(&self) -> InventoryServiceClient<Authorized> {
-        InventoryServiceClient::new(self.api.grpc_as_admin().await)
-    }
-
-    /// A client as the order service (`GetProducts`).
-    pub async fn grpc_as_order(&self) -> InventoryServiceClient<Authorized> {
-        InventoryServiceClient::new(self.api.grpc_as(&testkit::service_token("order", "inventory")).await)
     }
 
     pub fn handled(&self) -> u64 {

@@ -42,14 +42,8 @@ async fn a_user_lists_only_their_own_notifications_newest_first_a_page_at_a_time
     assert!(["pending", "sent"].contains(&item["status"].as_str().unwrap()));
     let cursor = first["next_cursor"].as_str().expect("a next page");
 
-    let second: Value = app
-        .get(&format!("/notifications?limit=2&cursor={cursor}"), &As::customer(ada))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let second =
+        testkit::json_of(app.get(&format!("/notifications?limit=2&cursor={cursor}"), &As::customer(ada))).await;
     assert_eq!(subjects(&second), ["Welcome to switchyard, Ada"]);
     assert!(second.get("next_cursor").is_none(), "the last page says so");
 

@@ -44,15 +44,7 @@ async fn the_list_holds_only_my_orders_newest_first_a_page_at_a_time() {
     assert_eq!(page["items"][0]["lines"][0]["sku"], "CABLE", "with their lines");
     let cursor = page["next_cursor"].as_str().expect("a next page").to_owned();
 
-    let last: Value = app
-        .api
-        .request(Method::GET, &format!("/orders?limit=2&after={cursor}"), &me)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let last = testkit::json_of(app.api.request(Method::GET, &format!("/orders?limit=2&after={cursor}"), &me)).await;
     assert_eq!(ids(&last), [placed[0].clone()]);
     assert!(last.get("next_cursor").is_none(), "the last page says so");
 
