@@ -47,6 +47,19 @@ impl TestDatabase {
         Ok(db)
     }
 
+    /// The one value `sql` selects with `parameter` bound to `$1`: what a
+    /// test reads back to see what a request wrote.
+    pub async fn scalar<T>(&self, sql: &'static str, parameter: &str) -> T
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+    {
+        sqlx::query_scalar(sql)
+            .bind(parameter)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql} with {parameter:?}: {e}"))
+    }
+
     /// Creates an empty database and its role.
     pub async fn create_empty() -> anyhow::Result<Self> {
         let name = format!("{PREFIX}{}", uuid::Uuid::new_v4().simple());

@@ -109,11 +109,7 @@ impl TestApp {
     }
 
     pub async fn stock(&self, sku: &str) -> i64 {
-        sqlx::query_scalar("SELECT stock FROM products WHERE sku = $1")
-            .bind(sku)
-            .fetch_one(&self.db.pool)
-            .await
-            .expect("stock")
+        self.db.scalar("SELECT stock FROM products WHERE sku = $1", sku).await
     }
 
     pub fn handled(&self) -> u64 {

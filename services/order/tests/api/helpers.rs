@@ -102,11 +102,7 @@ impl TestApp {
     }
 
     pub async fn status_of(&self, id: &str) -> String {
-        sqlx::query_scalar("SELECT status FROM orders WHERE id = $1::uuid")
-            .bind(id)
-            .fetch_one(&self.db.pool)
-            .await
-            .expect("order status")
+        self.db.scalar("SELECT status FROM orders WHERE id = $1::uuid", id).await
     }
 
     pub async fn cancel(&self, who: &As, id: &str) -> reqwest::Response {
