@@ -143,6 +143,25 @@ class ServiceListCheck(unittest.TestCase):
         self.edit("docker-compose.yml", r"^      ANALYTICS_AUTH__IDENTITY_KEY_FILE: .*?\n", "")
         self.assert_fails_naming("analytics is given no identity key or service keys file")
 
+    def test_compose_that_exposes_infrastructure_holds_a_password_or_kills_a_drain_fails(self):
+        cases = [
+            ("docker-compose.yml", r'"127\.0\.0\.1:8500:8500"', '"8500:8500"',
+             ["consul publishes port 8500 beyond 127.0.0.1"]),
+            ("docker-compose.yml", r"^  RUST_LOG: info$", "  RUST_LOG: info\n  ADMIN_PASSWORD: hunter2",
+             ["ADMIN_PASSWORD is a literal"]),
+            ("docker-compose.yml", r"http://jaeger:4317", "http://otel:hunter2@jaeger:4317",
+             ["a URL carries a password"]),
+            ("docker-compose.yml", r"^  stop_grace_period: 35s$", "  stop_grace_period: 20s",
+             ["gateway's stop_grace_period is 20 s", "user's stop_grace_period is 20 s"]),
+            ("deploy/Dockerfile", r"^RUN apt-get .*ca-certificates.*$", "",
+             ["the runtime image does not install ca-certificates"]),
+        ]
+        for path, old, new, named in cases:
+            with self.subTest(named[0]):
+                self.setUp()
+                self.edit(path, old, new)
+                self.assert_fails_naming(*named)
+
     def test_a_name_the_build_script_cannot_read_is_named(self):
         self.edit("deploy/services.toml", r'^name = "analytics"$', 'name="analytics"')
         self.assert_fails_naming("deploy/build.sh would read the names")

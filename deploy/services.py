@@ -393,7 +393,83 @@ def check_compose(root, services):
         waits = set((built.get(GATEWAY) or {}).get("depends_on") or {})
         problems += [f"{label}: the gateway does not wait for {n}" for n in gateway_upstreams(services)
                      if n not in waits]
+        problems += [f"{label}: {p}" for p in exposure_problems(config) + stop_grace_problems(config, services)]
+    files = sorted({path for files in compose_config.FILES for path in files})
+    return problems + literal_secret_problems(root, files) + runtime_image_problems(root)
+
+
+# What a service does after its drain, before it exits: deregistering each
+# registration (comms::discovery::lifecycle, 2 s each, HTTP and gRPC) and
+# flushing its spans (comms::telemetry::Telemetry::shutdown, 5 s).
+DEREGISTER_SECS_EACH = 2
+FLUSH_SECS = 5
+DEFAULT_SHUTDOWN_GRACE_SECS = 20
+
+
+def exposure_problems(config):
+    """Infrastructure (every service compose does not build) publishes its
+    ports on 127.0.0.1 only."""
+    problems = []
+    for name, service in sorted(config["services"].items()):
+        if not service.get("build"):
+            for port in service.get("ports") or []:
+                if port.get("host_ip") != "127.0.0.1":
+                    problems.append(f"{name} publishes port {port.get('published')} beyond 127.0.0.1")
     return problems
+
+
+def literal_secret_problems(root, files):
+    """No password in the compose files themselves: only `*_FILE`
+    variables and the env files deploy/secrets.sh makes per installation.
+    Read from the text, since the resolved configuration also holds what the
+    env files say."""
+    problems = []
+    for path in files:
+        for number, line in enumerate((read(root, path) or "").splitlines(), 1):
+            key = re.match(r"^\s*-?\s*([A-Z][A-Z0-9_]*)\s*[:=]\s*(\S.*)?$", line)
+            if key and re.search(r"PASSWORD|SECRET|PASSPHRASE", key.group(1)) and not key.group(1).endswith("_FILE") \
+                    and key.group(2):
+                problems.append(f"{path}:{number}: {key.group(1)} is a literal; read it from a file made per "
+                                "installation")
+            if re.search(r"://[^/\s:@'\"]+:[^/\s@'\"]+@", line):
+                problems.append(f"{path}:{number}: a URL carries a password")
+    return problems
+
+
+def seconds(duration):
+    """A compose duration (`35s`, `1m30s`) in seconds; 0 when unset."""
+    units = {"h": 3600, "m": 60, "s": 1}
+    return sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)(h|m(?!s)|s)", duration or ""))
+
+
+def stop_grace_problems(config, services):
+    """Each service's stop_grace_period outlasts its drain, deregistration
+    and span flush, so Docker never kills it half way (its default is 10 s)."""
+    problems = []
+    for s in services:
+        service = config["services"].get(s["name"])
+        if service is None:
+            continue
+        env = service.get("environment") or {}
+        grace = int(env.get(f"{s['prefix']}SHUTDOWN_GRACE_SECS") or DEFAULT_SHUTDOWN_GRACE_SECS)
+        registrations = 0 if s["name"] == GATEWAY else 1 + ("grpc_port" in s)
+        needed = grace + DEREGISTER_SECS_EACH * registrations + FLUSH_SECS
+        given = seconds(service.get("stop_grace_period"))
+        if given <= needed:
+            problems.append(f"{s['name']}'s stop_grace_period is {given:g} s, not above its drain, deregistration "
+                            f"and flush ({needed} s)")
+    return problems
+
+
+def runtime_image_problems(root):
+    """The runtime stage of deploy/Dockerfile installs CA certificates, so
+    a service can reach anything over TLS (an OTLP collector, a managed
+    broker)."""
+    text = read(root, "deploy/Dockerfile") or ""
+    runtime = text.split(" AS runtime", 1)[1] if " AS runtime" in text else ""
+    if not re.search(r"^RUN .*\bca-certificates\b", runtime, re.M):
+        return ["deploy/Dockerfile: the runtime image does not install ca-certificates"]
+    return []
 
 
 def mounts(service):
