@@ -21,7 +21,11 @@ pub fn client(socket_buffer: Option<u32>) -> HttpClient {
     // A dead instance should fail over in a second, not a minute.
     connector.set_connect_timeout(Some(Duration::from_secs(1)));
     connector.set_nodelay(true);
-    Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector)
+    // Idle connections are dropped before an upstream's idle timeout could
+    // close them under a request (a POST is not sent again).
+    Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_idle_timeout(comms::client::POOL_IDLE_TIMEOUT)
+        .build(connector)
 }
 
 /// Why the gateway has no answer of the upstream's to pass on.

@@ -175,7 +175,11 @@ impl Inner {
 }
 
 fn key_client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(3)).build().expect("reqwest client")
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .pool_idle_timeout(crate::client::POOL_IDLE_TIMEOUT)
+        .build()
+        .expect("reqwest client")
 }
 
 async fn fetch(http: &reqwest::Client, url: &str) -> anyhow::Result<JwkSet> {

@@ -40,7 +40,9 @@ impl HttpClient {
     pub fn new(config: UpstreamConfig, instances: watch::Receiver<Vec<Instance>>) -> Self {
         let balancer = Arc::new(Balancer::new(config.service.clone(), instances, config.strategy, config.ejection));
         let breaker = CircuitBreaker::new(config.service.clone(), config.breaker.clone());
-        let transport = Transport { http: reqwest::Client::new(), balancer, config: config.clone() };
+        let http =
+            reqwest::Client::builder().pool_idle_timeout(super::POOL_IDLE_TIMEOUT).build().expect("reqwest client");
+        let transport = Transport { http, balancer, config: config.clone() };
         let inner = ServiceBuilder::new()
             .layer(BreakerLayer::new(breaker.clone(), |r| verdict(r, is_failure)))
             .layer(Bulkhead::new(config.max_concurrent, config.max_wait))
