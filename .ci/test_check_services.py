@@ -58,6 +58,13 @@ class ServiceListCheck(unittest.TestCase):
     def check(self):
         return subprocess.run([sys.executable, SCRIPT, "check", self.root], capture_output=True, text=True)
 
+    def assert_change_fails(self, path, old, new, *places):
+        """On a fresh copy, `old` in `path` becomes `new`, and the check
+        fails naming each of `places`."""
+        self.setUp()
+        self.edit(path, old, new)
+        self.assert_fails_naming(*places)
+
     def assert_fails_naming(self, *places):
         result = self.check()
         self.assertNotEqual(result.returncode, 0, result.stdout)
@@ -97,32 +104,21 @@ class ServiceListCheck(unittest.TestCase):
                                  "docker-compose.yml: service analytics is not in the list")
 
     def test_a_port_changed_on_one_side_is_named(self):
-        self.edit("deploy/services.toml", r"^http_port = 8085$", "http_port = 8086")
-        self.assert_fails_naming("services/analytics/src/lib.rs: analytics's http_port is 8085, the list says 8086")
-
-        self.setUp()
-        self.edit("services/analytics/src/lib.rs", r"Some\(9085\)", "Some(9095)")
-        self.assert_fails_naming("services/analytics/src/lib.rs: analytics's grpc_port is Some(9095)")
-
-        self.setUp()
-        self.edit("services/analytics/src/lib.rs", r"7085\)", "7095)")
-        self.assert_fails_naming("services/analytics/src/lib.rs: analytics's metrics_port is 7095, the list says 7085")
+        lib = "services/analytics/src/lib.rs"
+        self.assert_change_fails("deploy/services.toml", r"^http_port = 8085$", "http_port = 8086",
+                                 f"{lib}: analytics's http_port is 8085, the list says 8086")
+        self.assert_change_fails(lib, r"Some\(9085\)", "Some(9095)", f"{lib}: analytics's grpc_port is Some(9095)")
+        self.assert_change_fails(lib, r"7085\)", "7095)", f"{lib}: analytics's metrics_port is 7095, the list says 7085")
 
     def test_a_port_or_prefix_used_twice_is_refused(self):
-        self.edit("deploy/services.toml", r"^http_port = 8085$", "http_port = 8084")
-        self.assert_fails_naming("analytics and notification share the port 8084")
-
-        self.setUp()
-        self.edit("deploy/services.toml", r"^metrics_port = 7085$", "metrics_port = 8084")
-        self.assert_fails_naming("analytics and notification share the port 8084")
-
-        self.setUp()
-        self.edit("deploy/services.toml", r"^metrics_port = 7085\n", "")
-        self.assert_fails_naming("analytics has no metrics_port")
-
-        self.setUp()
-        self.edit("deploy/services.toml", r'^prefix = "ANALYTICS_"$', 'prefix = "NOTIFICATION_"')
-        self.assert_fails_naming("analytics and notification share the prefix NOTIFICATION_")
+        for old, new, named in [
+            (r"^http_port = 8085$", "http_port = 8084", "analytics and notification share the port 8084"),
+            (r"^metrics_port = 7085$", "metrics_port = 8084", "analytics and notification share the port 8084"),
+            (r"^metrics_port = 7085\n", "", "analytics has no metrics_port"),
+            (r'^prefix = "ANALYTICS_"$', 'prefix = "NOTIFICATION_"',
+             "analytics and notification share the prefix NOTIFICATION_"),
+        ]:
+            self.assert_change_fails("deploy/services.toml", old, new, named)
 
     def test_an_event_outside_its_namespace_or_undefined_is_named(self):
         self.edit("deploy/services.toml", r'^publishes = \["user.registered"\]$',
@@ -158,9 +154,7 @@ class ServiceListCheck(unittest.TestCase):
         ]
         for path, old, new, named in cases:
             with self.subTest(named[0]):
-                self.setUp()
-                self.edit(path, old, new)
-                self.assert_fails_naming(*named)
+                self.assert_change_fails(path, old, new, *named)
 
     def test_a_name_the_build_script_cannot_read_is_named(self):
         self.edit("deploy/services.toml", r'^name = "analytics"$', 'name="analytics"')
