@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use comms::http::client_address::CLIENT_ADDRESS_HEADER;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Connection-level headers (RFC 9110, section 7.6.1) apply to one hop and
@@ -66,6 +67,12 @@ pub fn for_upstream(headers: &mut HeaderMap, service_token: Option<&str>, client
     };
     if let Ok(value) = HeaderValue::from_str(&forwarded) {
         headers.insert("x-forwarded-for", value);
+    }
+    // The client as the gateway determined it, which services believe from
+    // the gateway's token alone (`comms::http::client_address`). Inserting
+    // replaces whatever the client sent under the same name.
+    if let Ok(value) = HeaderValue::from_str(&client.to_string()) {
+        headers.insert(CLIENT_ADDRESS_HEADER, value);
     }
     // The upstream's parent is the gateway's span (which itself continues
     // the client's trace), never a span the client made up.

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::db::{self, Inserted, Update};
 use crate::domain::{Email, Password, PasswordHash, Role, User, UserName, field};
 use crate::error::UserError;
+use crate::login_throttle::Verdict;
 use crate::state::AppState;
 
 /// A registration whose every field has been checked.
@@ -68,7 +69,7 @@ pub async fn ensure_admin(state: &AppState, email: &str, password: &str) -> Resu
         return Ok(());
     }
     let new = NewUser::parse(email, "Administrator", password)?;
-    let hash = new.password.hash().await?;
+    let hash = state.passwords.reserve()?.hash(new.password).await?;
     let mut tx = state.db.begin().await?;
     if !db::mark_seeded(&mut tx, ADMIN_SEED).await? {
         return Ok(());
@@ -87,7 +88,7 @@ pub async fn ensure_admin(state: &AppState, email: &str, password: &str) -> Resu
 async fn create(state: &AppState, new: NewUser) -> Result<User, UserError> {
     // Hash before taking a connection: the pool is for queries, not for
     // waiting on the CPU.
-    let hash = new.password.hash().await?;
+    let hash = state.passwords.reserve()?.hash(new.password).await?;
     let mut tx = state.db.begin().await?;
     match insert(&mut tx, &new.email, &new.name, &hash, &[Role::Customer]).await? {
         Inserted::Created(user) => {
@@ -117,21 +118,38 @@ async fn insert(
     Ok(inserted)
 }
 
-/// A verified login: the user and a signed access token.
+/// A verified login: the user and a signed access token. `address` is
+/// the client's network (`comms::http::client_address::network`), which
+/// the throttle counts under.
 #[tracing::instrument(skip_all)]
-pub async fn login(state: &AppState, email: &str, password: String) -> Result<(User, String), UserError> {
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: String,
+    address: &str,
+) -> Result<(User, String), UserError> {
     let Ok(email) = Email::parse(email) else {
         return Err(UserError::InvalidCredentials);
     };
+    // A place in the hashing queue first: a sign-in refused for capacity
+    // is not counted as a failure.
+    let slot = state.passwords.reserve()?;
+    let throttle = &state.throttle;
+    let known = throttle.known(&state.db, email.as_str(), address).await?;
+    if let Verdict::Wait(retry_after) = throttle.admit(&state.db, email.as_str(), address, known).await? {
+        tracing::info!(retry_after = retry_after.as_secs(), "sign-in throttled");
+        return Err(UserError::TooManyAttempts { retry_after });
+    }
     let Some((user, hash)) = db::find_credentials(&state.db, &email).await? else {
-        // Verify against a throwaway hash anyway, so an unknown email takes
-        // as long as a wrong password and timing reveals nothing.
-        let _ = dummy_hash().verify(password).await;
+        // The same hash work as a wrong password (see `Hashing`), so
+        // neither timing nor load tells which accounts exist.
+        slot.verify_unknown(password).await?;
         return Err(UserError::InvalidCredentials);
     };
-    if !hash.verify(password).await? {
+    if !slot.verify(hash, password).await? {
         return Err(UserError::InvalidCredentials);
     }
+    throttle.succeeded(&state.db, email.as_str(), address, known, user.id).await?;
     let token = state.tokens.current().issue(&user)?;
     Ok((user, token))
 }
@@ -156,21 +174,4 @@ pub async fn delete(state: &AppState, id: Uuid) -> Result<(), UserError> {
 /// Parses a user id from the wire; a malformed one is a field error.
 pub fn parse_id(raw: &str) -> Result<Uuid, UserError> {
     Uuid::parse_str(raw).map_err(|_| UserError::invalid("id", "must be a UUID"))
-}
-
-fn dummy_hash() -> PasswordHash {
-    // argon2id of a random string with default parameters.
-    PasswordHash(
-        "$argon2id$v=19$m=19456,t=2,p=1$c3dpdGNoeWFyZHNhbHQ$2mQ2bJmq0Yb0m7J6oBqk3wV3V8m0p2bQ0Wl1w8cQy5Q".to_owned(),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #[tokio::test]
-    async fn the_dummy_hash_is_a_real_argon2_hash() {
-        // If it failed to parse, an unknown email would answer faster than
-        // a wrong password and leak which accounts exist.
-        assert!(!super::dummy_hash().verify("anything".into()).await.unwrap());
-    }
 }

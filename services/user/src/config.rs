@@ -12,6 +12,13 @@
 //! | `USER_JWT__RELOAD_SECS` | `10`: how often the key files are read again, so a rotation needs no restart |
 //! | `USER_JWT__ISSUER` / `USER_JWT__AUDIENCE` | `switchyard-user` / `switchyard` |
 //! | `USER_JWT__TTL_SECS` | `900` |
+//! | `USER_LOGIN__ACCOUNT_FREE_FAILURES` | `10`: failed sign-ins on one account, from addresses it never signed in from, before each further try waits (`login_throttle`) |
+//! | `USER_LOGIN__PAIR_FREE_FAILURES` | `5`: the same for one account from one address |
+//! | `USER_LOGIN__ADDRESS_FREE_FAILURES` | `20`: the same for one address (IPv6: its /64) on any accounts |
+//! | `USER_LOGIN__MAX_WAIT_SECS` | `900`: the longest wait the doubling back-off reaches |
+//! | `USER_LOGIN__FAILURE_MEMORY_SECS` | `3600`: failures are forgotten this long after the last one |
+//! | `USER_LOGIN__KNOWN_ADDRESS_DAYS` | `30`: how long an address that signed in stays exempt from its account's count |
+//! | `USER_HASHING__MAX_WAITING` | `8`: password hashes that may wait for a core; one more is a 503 with `Retry-After` at once |
 //! | `USER_SEED_ADMIN__EMAIL` with `USER_SEED_ADMIN__PASSWORD` or `USER_SEED_ADMIN__PASSWORD_FILE` | unset; if set, this admin is created at the first start only (deleted, it stays deleted); the only account that gets the admin role |
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +29,62 @@ pub type Settings = comms::settings::Settings<UserSettings>;
 pub struct UserSettings {
     pub jwt: JwtSettings,
     pub seed_admin: SeedAdmin,
+    pub login: LoginSettings,
+    pub hashing: HashingSettings,
+}
+
+/// How failed sign-ins slow further tries (`login_throttle` explains the
+/// policy). Each is a limit with a safe default; none is switched off by
+/// a profile.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct LoginSettings {
+    pub account_free_failures: u32,
+    pub pair_free_failures: u32,
+    pub address_free_failures: u32,
+    pub max_wait_secs: u64,
+    pub failure_memory_secs: u64,
+    pub known_address_days: u32,
+}
+
+impl Default for LoginSettings {
+    fn default() -> Self {
+        Self {
+            account_free_failures: 10,
+            pair_free_failures: 5,
+            address_free_failures: 20,
+            max_wait_secs: 900,
+            failure_memory_secs: 3600,
+            known_address_days: 30,
+        }
+    }
+}
+
+impl LoginSettings {
+    /// A zero wait, memory or known period would switch the throttle off.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (name, value) in [
+            ("USER_LOGIN__MAX_WAIT_SECS", self.max_wait_secs),
+            ("USER_LOGIN__FAILURE_MEMORY_SECS", self.failure_memory_secs),
+            ("USER_LOGIN__KNOWN_ADDRESS_DAYS", u64::from(self.known_address_days)),
+        ] {
+            anyhow::ensure!(value > 0, "{name} must be above 0: 0 would switch the login throttle off");
+        }
+        Ok(())
+    }
+}
+
+/// The bound on password-hash work (`domain::password::Hashing`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct HashingSettings {
+    pub max_waiting: usize,
+}
+
+impl Default for HashingSettings {
+    fn default() -> Self {
+        // About four hashes' time per core (~50 ms each): well inside the
+        // gateway's 10 s, and enough to smooth an ordinary burst.
+        Self { max_waiting: 8 }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

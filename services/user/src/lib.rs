@@ -15,6 +15,7 @@ mod domain;
 mod error;
 mod grpc;
 mod http;
+mod login_throttle;
 mod signing_keys;
 mod tokens;
 

@@ -47,6 +47,7 @@ use write_through;
 
 pub(crate) mod admission;
 pub mod caller;
+pub mod client_address;
 mod clock;
 pub mod connection_limits;
 pub mod extract;

@@ -6,7 +6,7 @@ mod role;
 mod user_name;
 
 pub use email::Email;
-pub use password::{Password, PasswordHash};
+pub use password::{Busy, Hashing, Password, PasswordHash};
 pub use role::Role;
 pub use user_name::UserName;
 

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use comms::http::client_address::ClientAddress;
 use comms::http::responses::{BodyRefused, InvalidInput};
 use comms::http::{ApiJson, Problem};
 use serde::{Deserialize, Serialize};
@@ -79,14 +80,19 @@ async fn register(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "JSON of the wrong shape", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins for this account or address: wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Too many sign-ins at once: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         BodyRefused,
     ))]
 #[tracing::instrument(skip_all)]
 async fn login(
     State(state): State<Arc<AppState>>,
+    client: ClientAddress,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>, UserError> {
-    let (user, access_token) = accounts::login(&state, &body.email, body.password).await?;
+    let (user, access_token) = accounts::login(&state, &body.email, body.password, &client.network()).await?;
     Ok(Json(TokenResponse {
         access_token,
         token_type: "Bearer",

@@ -16,6 +16,8 @@ pub use testkit::{As, Served};
 pub struct TestApp {
     /// Dropped first: the service stops before its database goes.
     pub api: Served,
+    /// The running service's state, for what only it can count.
+    pub api_state: std::sync::Arc<user::state::AppState>,
     pub db: TestDatabase,
     pub broker: comms::messaging::settings::BrokerSettings,
 }
@@ -68,7 +70,8 @@ pub async fn fresh_settings() -> (TestDatabase, Settings) {
 pub async fn spawn_app_on(db: TestDatabase, settings: Settings) -> TestApp {
     let broker = settings.service.broker.clone().expect("user uses the broker");
     let app = build(&settings).await.expect("build app");
-    TestApp { api: Served::start(app), db, broker }
+    let api_state = app.state().clone();
+    TestApp { api: Served::start(app), api_state, db, broker }
 }
 
 impl TestApp {

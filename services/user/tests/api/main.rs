@@ -12,3 +12,4 @@ mod observability;
 mod rest;
 mod shutdown;
 mod streaming;
+mod throttle;
