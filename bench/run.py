@@ -76,8 +76,10 @@ def nginx_binary():
 
 class System:
     """The six release binaries, each with a fresh database, on a broker
-    namespace of their own; the gateway's rate limit is raised so that the
-    load measures proxying, not the limiter."""
+    namespace of their own. The gateway runs the `local` profile (its
+    per-address limits raised: every client here is 127.0.0.1) and its
+    per-user rate is raised too, so that the load measures proxying, not
+    the limiter."""
 
     def __init__(self):
         self.processes = {}
@@ -97,8 +99,8 @@ class System:
                "BROKER_NAMESPACE": self.namespace, "BROKER_QUEUE_EXPIRY_SECS": "600",
                f"{prefix}METRICS_PORT": str(metrics)}
         if service == "gateway":
-            env.update({"GATEWAY_PORT": str(http), "GATEWAY_RATE_PER_SECOND": "1000000",
-                        "GATEWAY_RATE_BURST": "1000000"})
+            env.update({"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(http), "GATEWAY_PROFILE": "local",
+                        "GATEWAY_RATE_PER_SECOND": "1000000", "GATEWAY_RATE_BURST": "1000000"})
             env.update(service_list.upstreams_env(SERVICES, service, OFFSET))
             env.update(service_list.auth_env(SERVICES, service, f"127.0.0.1:{PORTS['user'][0]}"))
             return env

@@ -31,7 +31,7 @@ TEMPLATE = "template"
 # Also a host name and a compose service: lower-case letters and digits.
 NAME = re.compile(r"^[a-z][a-z0-9]{1,30}$")
 # The keys of a route in deploy/gateway/routes.json, in the order written.
-ROUTE_KEYS = ["name", "path", "methods", "service", "rewrite", "auth", "roles", "timeout_ms"]
+ROUTE_KEYS = ["name", "path", "methods", "service", "rewrite", "auth", "roles", "timeout_ms", "limit"]
 
 
 def load(root=ROOT):

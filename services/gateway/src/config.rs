@@ -6,7 +6,10 @@
 //! | `GATEWAY_METRICS_HOST` / `GATEWAY_METRICS_PORT` | `127.0.0.1` / `7080`: the internal listener, the only one serving `/metrics` |
 //! | `GATEWAY_ROUTES_FILE` | `deploy/gateway/routes.json` |
 //! | `GATEWAY_AUTH__*` | as every service's (`comms::auth::AuthSettings`): its own key, which signs the token it sends on public routes; the service keys; the issuer, audience and source of user-token keys |
-//! | `GATEWAY_RATE_PER_SECOND` / `GATEWAY_RATE_BURST` | `20` / `40` |
+//! | `GATEWAY_RATE_PER_SECOND` / `GATEWAY_RATE_BURST` | `20` / `40`: each signed-in user's requests |
+//! | `GATEWAY_ADDRESS_RATE_PER_SECOND` / `GATEWAY_ADDRESS_RATE_BURST` | `50` / `100`: each address's (IPv6: each /64's) requests, signed in or not |
+//! | `GATEWAY_TRUSTED_PROXIES` | empty: comma-separated addresses or blocks whose `X-Forwarded-For` names the client |
+//! | `GATEWAY_PROFILE` | `default`; `local` raises the per-address limits for a loopback-only machine (`profile`) |
 //! | `GATEWAY_BODY_LIMIT_BYTES` | `67108864` (64 MiB) |
 //! | `GATEWAY_SOCKET_BUFFER_BYTES` | unset (kernel autotuning) |
 //! | `GATEWAY_UPSTREAM_MAX_CONCURRENT` | `512` calls in flight per upstream service; one more is a 503 |
@@ -26,6 +29,21 @@ use comms::resilience::{BreakerConfig, RetryConfig};
 use comms::settings::{ServiceDefaults, ServiceSettings};
 use serde::{Deserialize, Serialize};
 
+use crate::rate_limit::Rates;
+use crate::trusted_proxies::TrustedProxies;
+
+/// A named set of raised limits (`profile`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// The safe defaults.
+    #[default]
+    Default,
+    /// Per-address limits raised for a machine whose every client is
+    /// 127.0.0.1.
+    Local,
+}
+
 /// Who the gateway is: no database, no broker, no gRPC. Its listener's
 /// variables keep their own names (`GATEWAY_PORT`), so it has a settings
 /// struct of its own rather than the services' shared one. Its access
@@ -43,8 +61,16 @@ pub struct Settings {
     pub routes_file: String,
     /// Its credential, and where user tokens' keys come from.
     pub auth: AuthSettings,
+    /// Per signed-in user.
     pub rate_per_second: u32,
     pub rate_burst: u32,
+    /// Per address, however many users it signs in as.
+    pub address_rate_per_second: u32,
+    pub address_rate_burst: u32,
+    /// Proxies in front of the gateway whose `X-Forwarded-For` is believed
+    /// (comma-separated addresses and blocks; none by default).
+    pub trusted_proxies: String,
+    pub profile: Profile,
     pub body_limit_bytes: usize,
     pub shutdown_grace_secs: u64,
     /// Kernel send/receive buffer size for every socket the gateway opens
@@ -74,6 +100,12 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             rate_per_second: 20,
             rate_burst: 40,
+            // Room for a few people behind one NAT, not for a crowd: an
+            // operator who serves offices or mobile carriers raises it.
+            address_rate_per_second: 50,
+            address_rate_burst: 100,
+            trusted_proxies: String::new(),
+            profile: Profile::Default,
             body_limit_bytes: 64 * 1024 * 1024,
             shutdown_grace_secs: 20,
             socket_buffer_bytes: None,
@@ -110,6 +142,8 @@ impl Settings {
         for (field, value) in [
             ("rate_per_second", u64::from(self.rate_per_second)),
             ("rate_burst", u64::from(self.rate_burst)),
+            ("address_rate_per_second", u64::from(self.address_rate_per_second)),
+            ("address_rate_burst", u64::from(self.address_rate_burst)),
             ("body_limit_bytes", self.body_limit_bytes as u64),
             ("upstream_max_concurrent", self.upstream_max_concurrent as u64),
             ("retry_max_attempts", u64::from(self.retry_max_attempts)),
@@ -128,7 +162,19 @@ impl Settings {
             "{} must be from 0 to 1",
             name("retry_budget_ratio")
         );
+        TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", name("trusted_proxies")))?;
         self.connections.validate(GATEWAY.prefix)
+    }
+
+    /// The per-address and per-user rates.
+    pub(crate) fn rates(&self) -> Rates {
+        Rates {
+            address_per_second: self.address_rate_per_second,
+            address_burst: self.address_rate_burst,
+            user_per_second: self.rate_per_second,
+            user_burst: self.rate_burst,
+        }
     }
 
     /// Every variable it reads (`gateway settings-keys`).
@@ -147,6 +193,8 @@ impl Settings {
         const LIMITS: &[&str] = &[
             "rate_per_second",
             "rate_burst",
+            "address_rate_per_second",
+            "address_rate_burst",
             "body_limit_bytes",
             "upstream_max_concurrent",
             "retry_max_attempts",
@@ -249,6 +297,9 @@ mod tests {
         let ok = Settings::default;
         refused(Settings { rate_per_second: 0, ..ok() }, "GATEWAY_RATE_PER_SECOND");
         refused(Settings { rate_burst: 0, ..ok() }, "GATEWAY_RATE_BURST");
+        refused(Settings { address_rate_per_second: 0, ..ok() }, "GATEWAY_ADDRESS_RATE_PER_SECOND");
+        refused(Settings { address_rate_burst: 0, ..ok() }, "GATEWAY_ADDRESS_RATE_BURST");
+        refused(Settings { trusted_proxies: "10.0.0.0/40".into(), ..ok() }, "GATEWAY_TRUSTED_PROXIES");
         refused(Settings { body_limit_bytes: 0, ..ok() }, "GATEWAY_BODY_LIMIT_BYTES");
         refused(Settings { upstream_max_concurrent: 0, ..ok() }, "GATEWAY_UPSTREAM_MAX_CONCURRENT");
         refused(Settings { retry_max_attempts: 0, ..ok() }, "GATEWAY_RETRY_MAX_ATTEMPTS");

@@ -14,13 +14,15 @@ use comms::auth::{Principal, ServiceIdentity, Verifier};
 use comms::error::ErrorKind;
 use comms::http::Problem;
 use comms::http::caller::Caller;
+use comms::http::client_address::network;
 use http::header::{self, HeaderValue};
 use http_body_util::Limited;
 
 use crate::client::HttpClient;
 use crate::proxy::{self, Upstream};
-use crate::rate_limit::ClientLimiter;
+use crate::rate_limit::RateLimits;
 use crate::routes::{Auth, Route, RouteTable};
+use crate::trusted_proxies::TrustedProxies;
 
 pub struct Gateway {
     pub upstreams: HashMap<String, Upstream>,
@@ -29,7 +31,9 @@ pub struct Gateway {
     pub verifier: Verifier,
     /// The gateway's own credential: public routes reach services under it.
     pub identity: Arc<ServiceIdentity>,
-    pub limiter: Arc<ClientLimiter>,
+    pub limits: Arc<RateLimits>,
+    /// Whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
     pub client: HttpClient,
     pub body_limit: usize,
 }
@@ -54,7 +58,7 @@ pub fn router(gateway: Arc<Gateway>, table: &RouteTable) -> Router {
 
 async fn handle(
     State(gateway): State<Arc<Gateway>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     params: RawPathParams,
     routes: Arc<Vec<Route>>,
     request: Request,
@@ -68,15 +72,19 @@ async fn handle(
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let identity = gateway.verifier.verify(authorization).await;
 
-    // The bucket is the user's when the token is good, else the address's:
-    // a stream of bad tokens is limited like anonymous traffic.
-    let key = match &identity {
-        Ok(Principal::User(caller)) => format!("user:{}", caller.user_id),
-        Ok(Principal::Service(name)) => format!("service:{name}"),
-        Err(_) => format!("ip:{}", client.ip()),
+    // Every request counts against its address; one with a good token
+    // against its user as well. A bad token counts as no token.
+    let client = gateway.trusted_proxies.client(peer.ip(), request.headers());
+    let user = match &identity {
+        Ok(Principal::User(caller)) => Some(caller.user_id.to_string()),
+        _ => None,
     };
-    if let Err(wait) = gateway.limiter.check(&key) {
-        return Problem::new(ErrorKind::RateLimited).detail("slow down").retry_after(wait).into_response();
+    if let Err(refused) = gateway.limits.check(route, &network(client), user.as_deref()) {
+        metrics::counter!("gateway_rate_limited_total", "route" => route.name.clone()).increment(1);
+        return Problem::new(ErrorKind::RateLimited)
+            .detail(format!("slow down: {} is used up", refused.limit))
+            .retry_after(refused.wait)
+            .into_response();
     }
 
     let caller = match (route.auth, identity) {
@@ -125,7 +133,7 @@ async fn handle(
         Auth::Required => None,
         Auth::Public => Some(gateway.identity.token_for(&route.service)),
     };
-    crate::headers::for_upstream(&mut parts.headers, identity.as_deref(), client.ip());
+    crate::headers::for_upstream(&mut parts.headers, identity.as_deref(), peer.ip(), client);
     // Chunked bodies have no length up front: enforce the limit as they flow.
     let body = Body::new(Limited::new(body, gateway.body_limit));
     let mut response = proxy::forward(&gateway.client, upstream, route, Request::from_parts(parts, body)).await;

@@ -44,8 +44,9 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// Prepares a request's headers for an upstream service. `service_token`
 /// replaces the client's credentials (a public route); without it the
 /// client's verified `Authorization` goes on as it came, for the service to
-/// verify again.
-pub fn for_upstream(headers: &mut HeaderMap, service_token: Option<&str>, client: IpAddr) {
+/// verify again. `peer` is who connected; `client` who the request is for
+/// (the same, unless the peer is a trusted proxy).
+pub fn for_upstream(headers: &mut HeaderMap, service_token: Option<&str>, peer: IpAddr, client: IpAddr) {
     strip_hop_by_hop(headers);
     // No header names a caller: services read only verified tokens, and
     // these never leave the gateway, so no upstream can be misled by them.
@@ -62,8 +63,8 @@ pub fn for_upstream(headers: &mut HeaderMap, service_token: Option<&str>, client
         }
     }
     let forwarded = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(earlier) => format!("{earlier}, {client}"),
-        None => client.to_string(),
+        Some(earlier) => format!("{earlier}, {peer}"),
+        None => peer.to_string(),
     };
     if let Ok(value) = HeaderValue::from_str(&forwarded) {
         headers.insert("x-forwarded-for", value);

@@ -22,6 +22,9 @@ async fn main() -> anyhow::Result<()> {
         app.run_until_stopped(comms::Shutdown::on_signal()).await
     }
     .await;
+    if let Err(error) = &served {
+        tracing::error!(error = format!("{error:#}"), "the gateway stopped with an error");
+    }
     telemetry.shutdown();
     served
 }

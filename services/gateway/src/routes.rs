@@ -30,6 +30,32 @@ pub struct Route {
     /// Until the upstream's response headers arrive (default 10 s).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// A rate limit of this route's own, on top of the per-address and
+    /// per-user ones (`rate_limit`).
+    #[serde(default)]
+    pub limit: Option<RouteLimit>,
+}
+
+/// `requests` per `per_secs` seconds, all usable at once: `{ "requests": 5,
+/// "per_secs": 3600, "per": "address" }` is five an hour from each address.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteLimit {
+    pub requests: u32,
+    pub per_secs: u64,
+    #[serde(default)]
+    pub per: Per,
+}
+
+/// Whose requests a route limit counts together.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Per {
+    /// The client's address (IPv6: its /64), signed in or not.
+    #[default]
+    Address,
+    /// The signed-in user; the address for a request without a token.
+    User,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -72,6 +98,13 @@ impl RouteTable {
         let table: Self = serde_json::from_str(text)?;
         for route in &table.routes {
             anyhow::ensure!(!route.methods.is_empty(), "route {} allows no method", route.name);
+            if let Some(limit) = route.limit {
+                anyhow::ensure!(
+                    limit.requests > 0 && limit.per_secs > 0,
+                    "route {}: a limit needs requests and per_secs above 0",
+                    route.name
+                );
+            }
             for method in &route.methods {
                 http::Method::from_bytes(method.as_bytes())
                     .map_err(|_| anyhow::anyhow!("route {}: {method} is not an HTTP method", route.name))?;

@@ -14,8 +14,9 @@ use crate::client;
 use crate::config::{GATEWAY, Settings};
 use crate::gateway::{Gateway, router};
 use crate::proxy::Upstream;
-use crate::rate_limit::ClientLimiter;
+use crate::rate_limit::RateLimits;
 use crate::routes::RouteTable;
+use crate::trusted_proxies::TrustedProxies;
 use crate::{api_page, socket};
 
 /// How often clients whose rate-limit bucket has refilled are forgotten.
@@ -30,13 +31,21 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
 /// With a given table and registry (tests pass their own).
 pub async fn build_with(
     settings: &Settings,
-    table: RouteTable,
+    mut table: RouteTable,
     registry: Arc<dyn ServiceRegistry>,
 ) -> anyhow::Result<Application> {
+    let mut settings = settings.clone();
+    let settings = &mut settings;
+    settings.validate()?;
+    let profile = settings.profile;
+    for raised in crate::profile::apply(settings, &mut table)? {
+        tracing::warn!(?profile, limit = %raised.name, from = %raised.from, to = %raised.to, "raised by the profile");
+    }
     let services = table.services();
     for (variable, value) in settings.changed_limits() {
         tracing::info!(%variable, %value, "a limit differs from its default");
     }
+    let trusted_proxies = TrustedProxies::parse(&settings.trusted_proxies).map_err(anyhow::Error::msg)?;
     let resilience = settings.resilience();
     tracing::info!(
         max_concurrent = resilience.max_concurrent,
@@ -79,11 +88,12 @@ pub async fn build_with(
                 table: table.clone(),
                 verifier,
                 identity: ctx.identity().clone(),
-                limiter: Arc::new(ClientLimiter::new(settings.rate_per_second, settings.rate_burst)),
+                limits: Arc::new(RateLimits::new(settings.rates(), &table)),
+                trusted_proxies,
                 client: client::client(settings.socket_buffer_bytes),
                 body_limit: settings.body_limit_bytes,
             });
-            crate::rate_limit::prune_periodically(Arc::downgrade(&gateway.limiter), PRUNE_LIMITER_EVERY);
+            crate::rate_limit::prune_periodically(Arc::downgrade(&gateway.limits), PRUNE_LIMITER_EVERY);
             let app = router(gateway.clone(), &table)
                 .merge(api_page::router(gateway.clone(), table))
                 .merge(comms::health::router(Vec::new()));

@@ -16,20 +16,6 @@ use tokio::net::TcpStream;
 const HALF_SENT: usize = 300;
 const ORDINARY: usize = 200;
 
-fn gateway_env() -> Vec<(&'static str, String)> {
-    let routes = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/gateway/routes.json");
-    let mut env = testkit::auth_env(&gateway::config::GATEWAY);
-    env.extend([
-        ("GATEWAY_HOST", "127.0.0.1".into()),
-        ("GATEWAY_PORT", "0".into()),
-        ("GATEWAY_METRICS_PORT", "0".into()),
-        ("GATEWAY_ROUTES_FILE", routes.into()),
-        ("GATEWAY_UPSTREAMS", String::new()),
-        ("RUST_LOG", "info".into()),
-    ]);
-    env
-}
-
 /// `ORDINARY` requests one after another, each on a new connection (so
 /// accepting is measured too), every one answered 200.
 async fn ordinary_latencies(addr: SocketAddr) -> Vec<Duration> {
@@ -53,7 +39,7 @@ fn summary(latencies: &[Duration]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_sent_requests_to_the_gateway_process_are_closed_at_the_header_timeout_while_others_are_answered() {
-    let gateway = ServiceProcess::spawn(env!("CARGO_BIN_EXE_gateway"), &gateway_env()).await.unwrap();
+    let gateway = ServiceProcess::spawn(env!("CARGO_BIN_EXE_gateway"), &crate::helpers::process_env()).await.unwrap();
     let addr = gateway.addr("http_addr");
     let timeout = ConnectionLimits::default().header_read_timeout();
 

@@ -25,7 +25,9 @@ pub const TABLE: &str = r#"{ "routes": [
   { "name": "things-read", "path": "/api/things", "methods": ["GET"], "service": "echo", "rewrite": "/things-read", "auth": "public" },
   { "name": "slow", "path": "/api/slow", "methods": ["GET"], "service": "echo", "rewrite": "/slow", "auth": "public", "timeout_ms": 300 },
   { "name": "down", "path": "/api/down", "methods": ["GET"], "service": "nowhere", "rewrite": "/", "auth": "public" },
-  { "name": "broken", "path": "/api/broken", "methods": ["GET"], "service": "broken", "rewrite": "/fail", "auth": "public" }
+  { "name": "broken", "path": "/api/broken", "methods": ["GET"], "service": "broken", "rewrite": "/fail", "auth": "public" },
+  { "name": "limited", "path": "/api/limited", "methods": ["GET"], "service": "echo", "rewrite": "/limited", "auth": "public",
+    "limit": { "requests": 3, "per_secs": 3600 } }
 ] }"#;
 
 /// The echo upstream's own OpenAPI document, as a service would serve it.
@@ -182,21 +184,53 @@ async fn echo_handler(state: State<Echo>, request: Request) -> axum::response::R
     echo(state, request).await
 }
 
-pub fn settings(rate_per_second: u32, burst: u32) -> Settings {
+/// Every limit at its default, on port 0.
+pub fn safe_settings() -> Settings {
     Settings {
         host: "127.0.0.1".into(),
         port: 0,
         metrics_port: 0,
         routes_file: String::new(),
-        rate_per_second,
-        rate_burst: burst,
         shutdown_grace_secs: 5,
         auth: testkit::identity::auth_settings(&GATEWAY),
         ..Settings::default()
     }
 }
 
-pub async fn spawn_gateway_with(mut settings: Settings) -> TestGateway {
+/// The same rate and burst for each address and each user.
+pub fn settings(rate_per_second: u32, burst: u32) -> Settings {
+    Settings {
+        rate_per_second,
+        rate_burst: burst,
+        address_rate_per_second: rate_per_second,
+        address_rate_burst: burst,
+        ..safe_settings()
+    }
+}
+
+/// The environment that starts the gateway binary with the shipped route
+/// table and no upstreams.
+pub fn process_env() -> Vec<(&'static str, String)> {
+    let routes = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/gateway/routes.json");
+    let mut env = testkit::auth_env(&GATEWAY);
+    env.extend([
+        ("GATEWAY_HOST", "127.0.0.1".into()),
+        ("GATEWAY_PORT", "0".into()),
+        ("GATEWAY_METRICS_PORT", "0".into()),
+        ("GATEWAY_ROUTES_FILE", routes.into()),
+        ("GATEWAY_UPSTREAMS", String::new()),
+        ("RUST_LOG", "info".into()),
+    ]);
+    env
+}
+
+pub async fn spawn_gateway_with(settings: Settings) -> TestGateway {
+    spawn_gateway_on(settings, RouteTable::parse(TABLE).unwrap()).await
+}
+
+/// With `table`; the echo upstream serves its `echo`, `broken` and `user`
+/// services.
+pub async fn spawn_gateway_on(mut settings: Settings, table: RouteTable) -> TestGateway {
     testkit::otlp();
     let (addr, echo) = start_echo().await;
     // User-token keys from the echo upstream, which counts its key-set
@@ -205,7 +239,7 @@ pub async fn spawn_gateway_with(mut settings: Settings) -> TestGateway {
     let registry = Arc::new(StaticRegistry::new());
     registry.set("echo", &[&addr]);
     registry.set("broken", &[&addr]);
-    let table = RouteTable::parse(TABLE).unwrap();
+    registry.set("user", &[&addr]);
     let app = build_with(&settings, table, registry.clone()).await.unwrap();
     let base = format!("http://{}", app.http_addr());
     let metrics_addr = app.metrics_addr();

@@ -10,6 +10,7 @@ mod half_sent;
 mod helpers;
 mod limits;
 mod openapi;
+mod profile;
 mod rate_limit;
 mod resilience;
 mod routing;
