@@ -134,22 +134,27 @@ pub async fn login(
     // A place in the hashing queue first: a sign-in refused for capacity
     // is not counted as a failure.
     let slot = state.passwords.reserve()?;
-    let throttle = &state.throttle;
-    let known = throttle.known(&state.db, email.as_str(), address).await?;
-    if let Verdict::Wait(retry_after) = throttle.admit(&state.db, email.as_str(), address, known).await? {
+    let (throttle, email_key) = (&state.throttle, email.as_str());
+    let known = throttle.known(&state.db, email_key, address).await?;
+    if let Verdict::Wait(retry_after) = throttle.admit(&state.db, email_key, address, known).await? {
         tracing::info!(retry_after = retry_after.as_secs(), "sign-in throttled");
         return Err(UserError::TooManyAttempts { retry_after });
     }
-    let Some((user, hash)) = db::find_credentials(&state.db, &email).await? else {
-        // The same hash work as a wrong password (see `Hashing`), so
-        // neither timing nor load tells which accounts exist.
-        slot.verify_unknown(password).await?;
+    let found = db::find_credentials(&state.db, &email).await?;
+    let user = match found {
+        Some((user, hash)) => slot.verify(hash, password).await?.then_some(user),
+        None => {
+            // The same hash work as a wrong password (see `Hashing`), so
+            // neither timing nor load tells which accounts exist.
+            slot.verify_unknown(password).await?;
+            None
+        }
+    };
+    let Some(user) = user else {
+        throttle.failed(&state.db, email_key, address, known).await?;
         return Err(UserError::InvalidCredentials);
     };
-    if !slot.verify(hash, password).await? {
-        return Err(UserError::InvalidCredentials);
-    }
-    throttle.succeeded(&state.db, email.as_str(), address, known, user.id).await?;
+    throttle.succeeded(&state.db, email_key, address, user.id).await?;
     let token = state.tokens.current().issue(&user)?;
     Ok((user, token))
 }

@@ -24,13 +24,15 @@
 //! uses. A new address of the owner's waits out the account's back-off like
 //! anyone else, once; after that sign-in it is known.
 //!
-//! A try is counted before its hash runs, in one transaction that locks the
-//! keys' rows: concurrent tries cannot slip past the allowance together. A
-//! successful sign-in takes its own count back.
+//! A failure is counted once its hash has said so; tries already hashing
+//! when a key runs out of allowance still finish, so a burst can pass the
+//! allowance by the tries in flight, which the hashing bound keeps to a
+//! handful (`domain::password::Hashing`). Counting tries before their hash
+//! would close that gap, but would also make an owner's own concurrent
+//! sign-ins look like failures.
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -39,8 +41,7 @@ use crate::config::LoginSettings;
 /// Whether a sign-in may go ahead.
 #[derive(Debug)]
 pub enum Verdict {
-    /// Counted as a failure until [`LoginThrottle::succeeded`] says otherwise.
-    Counted,
+    Go,
     /// Too many recent failures under one of its keys.
     Wait(Duration),
 }
@@ -49,10 +50,6 @@ pub enum Verdict {
 pub struct LoginThrottle {
     settings: LoginSettings,
 }
-
-/// A key's row as a try finds it: key, failures, last failure, wait until,
-/// and the database's clock.
-type Counted = (String, i32, DateTime<Utc>, Option<DateTime<Utc>>, DateTime<Utc>);
 
 /// One key, and the failures it may have before tries must wait.
 struct Key {
@@ -65,6 +62,10 @@ impl LoginThrottle {
         Self { settings }
     }
 
+    fn names(&self, email: &str, address: &str, known: bool) -> Vec<String> {
+        self.keys(email, address, known).into_iter().map(|k| k.name).collect()
+    }
+
     fn keys(&self, email: &str, address: &str, known: bool) -> Vec<Key> {
         let s = &self.settings;
         let mut keys = vec![
@@ -74,8 +75,6 @@ impl LoginThrottle {
         if !known {
             keys.push(Key { name: format!("account:{email}"), free: s.account_free_failures });
         }
-        // Rows are locked in key order, so two tries sharing keys cannot
-        // deadlock.
         keys.sort_by(|a, b| a.name.cmp(&b.name));
         keys
     }
@@ -93,85 +92,67 @@ impl LoginThrottle {
         .await
     }
 
-    /// Counts a try on every key, unless one of them is still waiting.
+    /// Whether a try may go ahead: not while any of its keys owes a wait.
     pub async fn admit(&self, db: &PgPool, email: &str, address: &str, known: bool) -> sqlx::Result<Verdict> {
+        let names = self.names(email, address, known);
+        let wait: Option<f64> = sqlx::query_scalar(
+            "SELECT extract(epoch FROM max(retry_at) - now())::float8 FROM login_failures
+             WHERE key = ANY($1) AND retry_at > now()",
+        )
+        .bind(&names)
+        .fetch_one(db)
+        .await?;
+        Ok(match wait {
+            Some(secs) if secs > 0.0 => Verdict::Wait(Duration::from_secs_f64(secs).max(Duration::from_secs(1))),
+            _ => Verdict::Go,
+        })
+    }
+
+    /// A wrong password: counted under every key, and each key past its
+    /// allowance owes the next wait.
+    pub async fn failed(&self, db: &PgPool, email: &str, address: &str, known: bool) -> sqlx::Result<()> {
         let keys = self.keys(email, address, known);
         let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
         let mut tx = db.begin().await?;
-        sqlx::query(
-            "INSERT INTO login_failures (key, failures, last_failure)
-             SELECT key, 0, now() FROM unnest($1::text[]) AS key ON CONFLICT (key) DO NOTHING",
+        // Rows are written in key order, so two failures sharing keys
+        // cannot deadlock.
+        let counted: Vec<(String, i32)> = sqlx::query_as(
+            "INSERT INTO login_failures AS f (key, failures, last_failure)
+             SELECT key, 1, now() FROM unnest($1::text[]) AS key ORDER BY key
+             ON CONFLICT (key) DO UPDATE SET last_failure = now(), failures =
+                 CASE WHEN f.last_failure < now() - make_interval(secs => $2) THEN 1 ELSE f.failures + 1 END
+             RETURNING key, failures",
         )
         .bind(&names)
-        .execute(&mut *tx)
-        .await?;
-        let rows: Vec<Counted> = sqlx::query_as(
-            "SELECT key, failures, last_failure, retry_at, now() FROM login_failures
-             WHERE key = ANY($1) ORDER BY key FOR UPDATE",
-        )
-        .bind(&names)
+        .bind(self.settings.failure_memory_secs as f64)
         .fetch_all(&mut *tx)
         .await?;
-
-        let memory = chrono::Duration::seconds(self.settings.failure_memory_secs as i64);
-        let mut counts = Vec::with_capacity(rows.len());
-        let mut waits = Vec::with_capacity(rows.len());
-        let mut longest = Duration::ZERO;
-        for (key, failures, last_failure, retry_at, now) in rows {
-            if let Some(retry_at) = retry_at
-                && retry_at > now
-            {
-                longest = longest.max((retry_at - now).to_std().unwrap_or_default());
-            }
-            let free = keys.iter().find(|k| k.name == key).map_or(0, |k| k.free);
-            let remembered = if now - last_failure > memory { 0 } else { failures.max(0) as u32 };
-            let failures = remembered + 1;
-            counts.push(failures as i32);
-            waits.push(self.wait_after(failures, free).map(|w| w.as_secs_f64()));
-        }
-        if !longest.is_zero() {
-            // Nothing is counted: the try never reached a hash.
-            tx.rollback().await?;
-            return Ok(Verdict::Wait(longest));
-        }
+        let waits: Vec<Option<f64>> = counted
+            .iter()
+            .map(|(key, failures)| {
+                let free = keys.iter().find(|k| k.name == *key).map_or(0, |k| k.free);
+                self.wait_after(u32::try_from(*failures).unwrap_or(0), free).map(|w| w.as_secs_f64())
+            })
+            .collect();
+        let counted_names: Vec<&str> = counted.iter().map(|(key, _)| key.as_str()).collect();
         sqlx::query(
-            "UPDATE login_failures AS f
-             SET failures = u.failures, last_failure = now(), retry_at = now() + make_interval(secs => u.wait)
-             FROM unnest($1::text[], $2::int[], $3::float8[]) AS u(key, failures, wait)
-             WHERE f.key = u.key",
+            "UPDATE login_failures AS f SET retry_at = now() + make_interval(secs => u.wait)
+             FROM unnest($1::text[], $2::float8[]) AS u(key, wait) WHERE f.key = u.key",
         )
-        .bind(&names)
-        .bind(&counts)
+        .bind(&counted_names)
         .bind(&waits)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
-        Ok(Verdict::Counted)
+        tx.commit().await
     }
 
-    /// The right password: the try is taken back from every key that
-    /// counted it, and the address is remembered as one the owner uses.
-    /// The account's count stays: were a sign-in to clear it, every time
-    /// the owner signed in the attacker would get the allowance again.
-    pub async fn succeeded(
-        &self,
-        db: &PgPool,
-        email: &str,
-        address: &str,
-        known: bool,
-        user: Uuid,
-    ) -> sqlx::Result<()> {
-        let counted: Vec<String> = self.keys(email, address, known).into_iter().map(|k| k.name).collect();
+    /// The right password: this address's failures on the account were the
+    /// owner's typing and are forgotten, and the address is remembered as
+    /// one the owner uses. The account's count stays: were a sign-in to
+    /// clear it, every time the owner signed in an attacker elsewhere would
+    /// get the allowance again.
+    pub async fn succeeded(&self, db: &PgPool, email: &str, address: &str, user: Uuid) -> sqlx::Result<()> {
         let mut tx = db.begin().await?;
-        sqlx::query(
-            "UPDATE login_failures SET failures = greatest(failures - 1, 0),
-                 retry_at = CASE WHEN failures - 1 > 0 THEN retry_at END
-             WHERE key = ANY($1)",
-        )
-        .bind(&counted)
-        .execute(&mut *tx)
-        .await?;
-        // This address's failures on this account were the owner's typing.
         sqlx::query("DELETE FROM login_failures WHERE key = $1")
             .bind(format!("pair:{email} {address}"))
             .execute(&mut *tx)

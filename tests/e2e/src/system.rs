@@ -162,6 +162,11 @@ impl System {
         self.processes[instance].addr("http_addr")
     }
 
+    /// A running process's internal listener, the one serving `/metrics`.
+    pub fn metrics_addr(&self, instance: &str) -> std::net::SocketAddr {
+        self.processes[instance].addr("metrics_addr")
+    }
+
     async fn launch(&mut self, service: &'static str) -> anyhow::Result<()> {
         self.launch_instance(service, service).await
     }

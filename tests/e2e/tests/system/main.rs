@@ -2,5 +2,6 @@
 
 mod api_page;
 mod flow;
+mod login_storm;
 mod outage;
 mod rotation;
