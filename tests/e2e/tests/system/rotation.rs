@@ -62,11 +62,13 @@ async fn the_user_key_changes_under_load_without_a_refused_request() {
     // Fast clocks: instances read their key files every second, verifiers
     // fetch at most every second and refresh keys older than two.
     // The client sends about 60 requests a second, from one address: above
-    // the gateway's default rate limit for one client.
+    // the gateway's default rate limits for one user and one address.
     let mut env = vec![
         ("USER_JWT__RELOAD_SECS", "1".to_owned()),
         ("GATEWAY_RATE_PER_SECOND", "1000".to_owned()),
         ("GATEWAY_RATE_BURST", "1000".to_owned()),
+        ("GATEWAY_ADDRESS_RATE_PER_SECOND", "1000".to_owned()),
+        ("GATEWAY_ADDRESS_RATE_BURST", "1000".to_owned()),
     ];
     for service in SERVICES {
         let prefix = service.to_uppercase();
