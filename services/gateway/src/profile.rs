@@ -27,6 +27,23 @@ pub struct Raised {
     pub to: String,
 }
 
+/// The settings as the gateway will run with them: validated, the profile
+/// applied to them and to `table`, and every raised limit, and every limit
+/// off its default, logged by name, so what an exposed gateway runs with is
+/// on record.
+pub fn in_effect(settings: &Settings, table: &mut RouteTable) -> anyhow::Result<Settings> {
+    let mut settings = settings.clone();
+    settings.validate()?;
+    let profile = settings.profile;
+    for raised in apply(&mut settings, table)? {
+        tracing::warn!(?profile, limit = %raised.name, from = %raised.from, to = %raised.to, "raised by the profile");
+    }
+    for (variable, value) in settings.changed_limits() {
+        tracing::info!(%variable, %value, "a limit differs from its default");
+    }
+    Ok(settings)
+}
+
 /// Raises what `settings.profile` raises in `settings` and `table`, and
 /// names each. A rate set to other than its default is the operator's
 /// choice and stays as set.

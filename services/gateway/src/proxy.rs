@@ -22,13 +22,14 @@
 //! The breaker counts connect errors, timeouts, closed connections and 5xx
 //! answers, but not a 503 with `Retry-After` ([`verdict`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use comms::client::BreakerLayer;
-use comms::discovery::Balancer;
+use comms::discovery::{BalanceStrategy, Balancer, EjectionConfig, ServiceRegistry};
 use comms::error::ErrorKind;
 use comms::http::Problem;
 use comms::resilience::{BreakerConfig, Bulkhead, CircuitBreaker, RetryBudget, RetryConfig};
@@ -57,6 +58,35 @@ pub struct Upstream {
     bulkhead: Bulkhead,
     budget: Arc<RetryBudget>,
     retry: RetryConfig,
+}
+
+/// One [`Upstream`] per service, each watched once here: picking an
+/// instance reads the watch, so no registry call is ever made on the
+/// request path.
+pub fn upstreams(
+    services: Vec<String>,
+    registry: &dyn ServiceRegistry,
+    resilience: &Resilience,
+) -> HashMap<String, Upstream> {
+    tracing::info!(
+        max_concurrent = resilience.max_concurrent,
+        retry_attempts = resilience.retry.max_attempts,
+        retry_budget_ratio = resilience.retry.budget_ratio,
+        retry_budget_min_per_sec = resilience.retry.budget_min_per_sec,
+        breaker_failure_ratio = resilience.breaker.failure_ratio,
+        breaker_min_throughput = resilience.breaker.min_throughput,
+        breaker_break_secs = resilience.breaker.break_duration.as_secs(),
+        "per upstream: bulkhead, retry budget and breaker"
+    );
+    services
+        .into_iter()
+        .map(|service| {
+            let watch = registry.watch(&service);
+            let balancer =
+                Balancer::new(service.clone(), watch, BalanceStrategy::PowerOfTwoChoices, EjectionConfig::default());
+            (service, Upstream::new(balancer, resilience))
+        })
+        .collect()
 }
 
 impl Upstream {

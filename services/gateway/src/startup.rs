@@ -1,23 +1,21 @@
 //! Builds the gateway from settings, inside the skeleton `comms::service`
 //! provides: no database, no broker, one public listener.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use comms::auth::{ServiceKeys, Verifier};
-use comms::discovery::{BalanceStrategy, Balancer, EjectionConfig, ServiceRegistry};
+use comms::discovery::ServiceRegistry;
 use comms::http::{ServerLimits, with_edge_layers};
 use comms::service::{Builder, Parts};
 
 use crate::client;
 use crate::config::{GATEWAY, Settings};
 use crate::gateway::{Gateway, router};
-use crate::proxy::Upstream;
 use crate::rate_limit::RateLimits;
 use crate::routes::RouteTable;
 use crate::trusted_proxies::TrustedProxies;
-use crate::{api_page, socket};
+use crate::{api_page, proxy, socket};
 
 /// How often clients whose rate-limit bucket has refilled are forgotten.
 const PRUNE_LIMITER_EVERY: Duration = Duration::from_secs(60);
@@ -34,40 +32,9 @@ pub async fn build_with(
     mut table: RouteTable,
     registry: Arc<dyn ServiceRegistry>,
 ) -> anyhow::Result<Application> {
-    let mut settings = settings.clone();
-    let settings = &mut settings;
-    settings.validate()?;
-    let profile = settings.profile;
-    for raised in crate::profile::apply(settings, &mut table)? {
-        tracing::warn!(?profile, limit = %raised.name, from = %raised.from, to = %raised.to, "raised by the profile");
-    }
-    let services = table.services();
-    for (variable, value) in settings.changed_limits() {
-        tracing::info!(%variable, %value, "a limit differs from its default");
-    }
+    let settings = &crate::profile::in_effect(settings, &mut table)?;
     let trusted_proxies = TrustedProxies::parse(&settings.trusted_proxies).map_err(anyhow::Error::msg)?;
-    let resilience = settings.resilience();
-    tracing::info!(
-        max_concurrent = resilience.max_concurrent,
-        retry_attempts = resilience.retry.max_attempts,
-        retry_budget_ratio = resilience.retry.budget_ratio,
-        retry_budget_min_per_sec = resilience.retry.budget_min_per_sec,
-        breaker_failure_ratio = resilience.breaker.failure_ratio,
-        breaker_min_throughput = resilience.breaker.min_throughput,
-        breaker_break_secs = resilience.breaker.break_duration.as_secs(),
-        "per upstream: bulkhead, retry budget and breaker"
-    );
-    // Watched once here; picking an instance reads the watch, so no
-    // registry call is ever made on the request path.
-    let upstreams: HashMap<String, Upstream> = services
-        .into_iter()
-        .map(|service| {
-            let watch = registry.watch(&service);
-            let balancer =
-                Balancer::new(service.clone(), watch, BalanceStrategy::PowerOfTwoChoices, EjectionConfig::default());
-            (service, Upstream::new(balancer, &resilience))
-        })
-        .collect();
+    let upstreams = proxy::upstreams(table.services(), registry.as_ref(), &settings.resilience());
     let auth = &settings.auth;
     let keys = auth.user_keys(GATEWAY.prefix)?;
     // Client tokens only: the gateway is called by users, never by services.
