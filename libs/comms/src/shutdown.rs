@@ -50,6 +50,28 @@ impl Shutdown {
         // An error means every sender is gone, which only happens at exit.
         let _ = rx.wait_for(|stopped| *stopped).await;
     }
+
+    /// Runs `work` at once and then every `period` until shutdown, for a
+    /// service's housekeeping (a sweep, a pruning). A run that takes longer
+    /// than the period delays the next one instead of letting runs pile up,
+    /// and a run in progress at shutdown finishes first. Returns a result
+    /// so it can be handed to `Context::spawn` as it is.
+    pub async fn every<F, Fut>(self, period: std::time::Duration, mut work: F) -> anyhow::Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let stopped = self.wait();
+        tokio::pin!(stopped);
+        loop {
+            tokio::select! {
+                () = &mut stopped => return Ok(()),
+                _ = ticks.tick() => work().await,
+            }
+        }
+    }
 }
 
 async fn wait_for_signal() {
@@ -70,5 +92,36 @@ async fn wait_for_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::Shutdown;
+
+    #[tokio::test]
+    async fn every_runs_at_once_then_each_period_and_stops_at_shutdown() {
+        let shutdown = Shutdown::new();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        let task = tokio::spawn(shutdown.clone().every(Duration::from_millis(50), move || {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "the first run is at once");
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert!(runs.load(Ordering::SeqCst) >= 2, "then once a period");
+        shutdown.trigger();
+        tokio::time::timeout(Duration::from_secs(1), task).await.expect("it stops at shutdown").unwrap().unwrap();
+        let after = runs.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), after, "and runs no more");
     }
 }

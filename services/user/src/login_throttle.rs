@@ -205,21 +205,15 @@ pub async fn prune_periodically(
     every: Duration,
     stopping: comms::Shutdown,
 ) -> anyhow::Result<()> {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let stopped = stopping.wait();
-    tokio::pin!(stopped);
-    loop {
-        tokio::select! {
-            () = &mut stopped => return Ok(()),
-            _ = ticks.tick() => {}
-        }
-        match throttle.prune(&db).await {
-            Ok(0) => {}
-            Ok(rows) => tracing::debug!(rows, "pruned sign-in records"),
-            Err(error) => tracing::warn!(%error, "cannot prune sign-in records"),
-        }
-    }
+    stopping
+        .every(every, || async {
+            match throttle.prune(&db).await {
+                Ok(0) => {}
+                Ok(rows) => tracing::debug!(rows, "pruned sign-in records"),
+                Err(error) => tracing::warn!(%error, "cannot prune sign-in records"),
+            }
+        })
+        .await
 }
 
 #[cfg(test)]
