@@ -73,6 +73,9 @@ pub enum PublishError {
     Nacked,
     #[error("broker unavailable: {0}")]
     Unavailable(String),
+    /// Sending it again would be refused again (too large, say).
+    #[error("the broker refused the message for good: {0}")]
+    Refused(String),
 }
 
 /// A message handed to a handler.

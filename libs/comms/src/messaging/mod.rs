@@ -22,7 +22,7 @@ pub use broker::{
     Subscription, SubscriptionId, SubscriptionKind,
 };
 pub use envelope::{DecodeError, Envelope, Event};
-pub use relay::{CrashPoint, OutboxRelay, RelayConfig};
+pub use relay::{CrashPoint, OutboxRelay, RelayConfig, RelayError};
 pub use retention::Retention;
 pub use router::{Applied, Consumer, EventHandler, EventRouter};
 pub use runtime::Messaging;

@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS comms_outbox (
 );
 -- Set for a task (point-to-point) instead of a domain event.
 ALTER TABLE comms_outbox ADD COLUMN IF NOT EXISTS task_queue text;
+-- Set on a row the relay can never publish (it does not decode, or the
+-- broker refuses it for good): skipped by every claim, kept for a person.
+ALTER TABLE comms_outbox ADD COLUMN IF NOT EXISTS quarantined_at timestamptz;
 CREATE INDEX IF NOT EXISTS comms_outbox_pending
     ON comms_outbox (next_attempt_at, created_at) WHERE published_at IS NULL;
 CREATE TABLE IF NOT EXISTS comms_inbox (
@@ -84,4 +87,25 @@ async fn insert(tx: &mut PgConnection, envelope: &Envelope, task_queue: Option<&
     // NOTIFY is transactional: listeners hear it at commit, never before.
     sqlx::query("SELECT pg_notify($1, '')").bind(NOTIFY_CHANNEL).execute(&mut *tx).await?;
     Ok(())
+}
+
+/// A row the relay set aside: it can never be published as it is.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Quarantined {
+    pub id: uuid::Uuid,
+    pub event_type: String,
+    /// Why (the decode error, or the broker's refusal).
+    pub reason: Option<String>,
+    pub quarantined_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Every quarantined row, oldest first. They stay until a person deletes
+/// or repairs them: retention removes only published rows.
+pub async fn quarantined(pool: &sqlx::PgPool) -> sqlx::Result<Vec<Quarantined>> {
+    sqlx::query_as(
+        "SELECT id, event_type, last_error AS reason, quarantined_at FROM comms_outbox
+         WHERE quarantined_at IS NOT NULL ORDER BY quarantined_at",
+    )
+    .fetch_all(pool)
+    .await
 }

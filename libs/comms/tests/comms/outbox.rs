@@ -123,11 +123,12 @@ impl Shop {
                 .unwrap();
             relay.publish_batch().await.unwrap();
         }
-        let errors: Vec<Option<String>> =
-            sqlx::query_scalar("SELECT last_error FROM comms_outbox WHERE published_at IS NULL")
-                .fetch_all(&self.db.pool)
-                .await
-                .unwrap();
+        let errors: Vec<Option<String>> = sqlx::query_scalar(
+            "SELECT last_error FROM comms_outbox WHERE published_at IS NULL AND quarantined_at IS NULL",
+        )
+        .fetch_all(&self.db.pool)
+        .await
+        .unwrap();
         assert!(errors.is_empty(), "rows left unpublished: {errors:?}");
     }
 
@@ -136,7 +137,7 @@ impl Shop {
     }
 
     pub async fn unpublished(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM comms_outbox WHERE published_at IS NULL")
+        sqlx::query_scalar("SELECT count(*) FROM comms_outbox WHERE published_at IS NULL AND quarantined_at IS NULL")
             .fetch_one(&self.db.pool)
             .await
             .unwrap()
@@ -157,6 +158,27 @@ impl Shop {
             self.consumer.deliveries.load(Ordering::SeqCst),
             self.consumer.duplicates.load(Ordering::SeqCst)
         )
+    }
+
+    /// Attempts counted on unpublished rows, summed.
+    pub async fn attempts(&self) -> i64 {
+        sqlx::query_scalar("SELECT coalesce(sum(attempts), 0)::bigint FROM comms_outbox WHERE published_at IS NULL")
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Connections to this test's database idle inside a transaction for
+    /// longer than `longer_than`.
+    pub async fn idle_in_transaction(&self, longer_than: Duration) -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+             AND state = 'idle in transaction' AND now() - state_change > make_interval(secs => $1)",
+        )
+        .bind(longer_than.as_secs_f64())
+        .fetch_one(&self.db.pool)
+        .await
+        .unwrap()
     }
 
     /// Waits up to `limit` for `n` distinct effects.
@@ -508,4 +530,84 @@ async fn pruning_removes_only_rows_past_their_retention_and_never_unpublished_on
         sqlx::query_scalar("SELECT event_id::text FROM comms_inbox").fetch_all(&db.pool).await.unwrap();
     assert_eq!(inbox_left, ["00000000-0000-0000-0000-00000000000b"]);
     assert_eq!(retention::prune(&db.pool, &retention).await.unwrap(), Pruned::default(), "nothing more is due");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_swallows_traffic_times_the_batch_out_and_holds_no_transaction_open() {
+    let proxy = FaultProxy::start("127.0.0.1:5672".parse().unwrap()).await.unwrap();
+    let shop = Shop::new(RabbitFactory::with_uri(&format!("amqp://guest:guest@{}/%2f", proxy.addr()))).await;
+    let _consumer = shop.consume().await;
+    let publisher = shop.factory.broker().await;
+    proxy.blackhole();
+    shop.write(0..20).await;
+    let timeout = Duration::from_secs(1);
+    let config =
+        RelayConfig { poll_interval: Duration::from_millis(200), confirm_timeout: timeout, ..RelayConfig::default() };
+    let shutdown = Shutdown::new();
+    let relay = tokio::spawn(shop.relay(publisher, config).run(shutdown.clone()));
+
+    // Several timeouts pass; at no point is a claim held much past one.
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(shop.idle_in_transaction(timeout * 2).await, 0, "a claim outlived the confirm timeout");
+    }
+    assert_eq!(shop.unpublished().await, 20, "nothing was marked without a confirm");
+    assert_eq!(shop.attempts().await, 0, "an outage counts no attempt against the rows");
+
+    proxy.restore();
+    proxy.cut_connections();
+    let (rows, distinct) = shop.wait_for_effects(20, Duration::from_secs(60)).await;
+    shutdown.trigger();
+    relay.await.unwrap();
+    assert_eq!((rows, distinct), (20, 20), "every row went out after the restore: {}", shop.missing(20).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_failed_by_a_broker_cut_counts_no_attempt() {
+    let proxy = FaultProxy::start("127.0.0.1:5672".parse().unwrap()).await.unwrap();
+    let shop = Shop::new(RabbitFactory::with_uri(&format!("amqp://guest:guest@{}/%2f", proxy.addr()))).await;
+    let _consumer = shop.consume().await;
+    let publisher = shop.factory.broker().await;
+    shop.write(0..10).await;
+    proxy.refuse_connections();
+    proxy.cut_connections();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let relay = shop.relay(publisher, RelayConfig::default());
+    let failed = relay.publish_batch().await;
+    assert!(matches!(failed, Err(comms::messaging::RelayError::BrokerUnavailable(_))), "{failed:?}");
+    assert_eq!(shop.unpublished().await, 10);
+    assert_eq!(shop.attempts().await, 0, "the rows were released as they were");
+
+    proxy.restore();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while shop.unpublished().await > 0 && tokio::time::Instant::now() < deadline {
+        let _ = relay.publish_batch().await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(shop.wait_for_effects(10, Duration::from_secs(30)).await, (10, 10), "{}", shop.missing(10).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_row_is_quarantined_and_the_rows_behind_it_go_out() {
+    let shop = Shop::new(RabbitFactory::new()).await;
+    let _consumer = shop.consume().await;
+    let bad = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO comms_outbox (id, event_type, envelope, created_at)
+         VALUES ($1, 'test.ping', '{\"not\": \"an envelope\"}', now() - interval '1 minute')",
+    )
+    .bind(bad)
+    .execute(&shop.db.pool)
+    .await
+    .unwrap();
+    shop.write(0..200).await;
+
+    let relay = shop.relay(shop.factory.broker().await, RelayConfig::default());
+    shop.relay_all(&relay).await;
+    assert_eq!(shop.wait_for_effects(200, Duration::from_secs(30)).await, (200, 200), "{}", shop.missing(200).await);
+    let quarantined = outbox::quarantined(&shop.db.pool).await.unwrap();
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert_eq!(quarantined[0].id, bad);
+    assert!(quarantined[0].reason.as_deref().unwrap_or_default().contains("undecodable"), "{quarantined:?}");
 }

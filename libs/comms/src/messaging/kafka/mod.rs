@@ -167,6 +167,12 @@ impl KafkaBroker {
                 ),
                 _,
             )) => Err(PublishError::Unroutable(topic.to_owned())),
+            Err((
+                error @ KafkaError::MessageProduction(
+                    RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidRecord,
+                ),
+                _,
+            )) => Err(PublishError::Refused(error.to_string())),
             Err((error, _)) => Err(PublishError::Unavailable(error.to_string())),
         }
     }
