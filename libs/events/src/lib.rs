@@ -12,7 +12,7 @@ pub mod template;
 pub mod user;
 
 pub use inventory::{InventoryRejected, InventoryReleased, InventoryReserved, LowStock, ShortLine};
-pub use order::{OrderCancelled, OrderConfirmed, OrderLine, OrderPlaced, OrderRejected};
+pub use order::{OrderCancelled, OrderConfirmed, OrderExpired, OrderLine, OrderPlaced, OrderRejected};
 pub use user::UserRegistered;
 
 /// Every domain event type, for a consumer that takes them all (analytics)
@@ -23,6 +23,7 @@ pub const ALL_TYPES: &[&str] = &[
     <OrderConfirmed as comms::messaging::Event>::TYPE,
     <OrderRejected as comms::messaging::Event>::TYPE,
     <OrderCancelled as comms::messaging::Event>::TYPE,
+    <OrderExpired as comms::messaging::Event>::TYPE,
     <InventoryReserved as comms::messaging::Event>::TYPE,
     <InventoryRejected as comms::messaging::Event>::TYPE,
     <InventoryReleased as comms::messaging::Event>::TYPE,

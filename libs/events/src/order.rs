@@ -51,7 +51,21 @@ pub struct OrderCancelled {
     pub total: i64,
 }
 
+/// The order stayed PENDING past the saga's deadline (inventory never
+/// answered it) and is closed. Inventory releases whatever it reserved for
+/// it, and reserves nothing for it if its `order.placed` comes later.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderExpired {
+    pub order_id: Uuid,
+    pub customer_id: Uuid,
+    /// Why, for people: `inventory did not answer within 3600 s`.
+    pub reason: String,
+    pub lines: Vec<OrderLine>,
+    pub total: i64,
+}
+
 crate::event!(OrderPlaced, "order.placed", order_id);
 crate::event!(OrderConfirmed, "order.confirmed", order_id);
 crate::event!(OrderRejected, "order.rejected", order_id);
 crate::event!(OrderCancelled, "order.cancelled", order_id);
+crate::event!(OrderExpired, "order.expired", order_id);

@@ -1,6 +1,7 @@
-//! What inventory consumes: `order.placed` and `order.cancelled`, routed to
-//! the reservation use cases. Replicas compete on the service's one queue;
-//! each runs up to the subscription's prefetch of handlers at once.
+//! What inventory consumes: `order.placed`, `order.cancelled` and
+//! `order.expired`, routed to the reservation use cases. Replicas compete on
+//! the service's one queue; each runs up to the subscription's prefetch of
+//! handlers at once.
 
 use std::sync::Arc;
 
@@ -14,5 +15,6 @@ pub(crate) fn router(state: Arc<AppState>) -> EventRouter<AppState> {
     EventRouter::with_state(state)
         .on(reservations::on_order_placed)
         .on(reservations::on_order_cancelled)
+        .on(reservations::on_order_expired)
         .count_settled(handled)
 }

@@ -15,17 +15,18 @@
 //! is read, and the order takes all its lines or none. The schema's
 //! `CHECK (stock >= 0)` backs this up.
 //!
-//! An order cancelled before its `order.placed` was handled (cancelled
-//! while PENDING, events overtaking each other) is recorded as cancelled;
-//! the late `order.placed` then reserves nothing and emits nothing: the
-//! order service has already closed the order, so there is no one to tell.
+//! An order cancelled or expired before its `order.placed` was handled
+//! (closed while PENDING, events overtaking each other, or inventory
+//! catching up after the saga's deadline) is recorded as closed; the late
+//! `order.placed` then reserves nothing and emits nothing: the order service
+//! has already closed the order, so there is no one to tell.
 
 use std::collections::{BTreeMap, HashMap};
 
 use comms::messaging::{Envelope, Event, HandlerError, outbox};
 use events::{
-    InventoryRejected, InventoryReleased, InventoryReserved, LowStock, OrderCancelled, OrderLine, OrderPlaced,
-    ShortLine,
+    InventoryRejected, InventoryReleased, InventoryReserved, LowStock, OrderCancelled, OrderExpired, OrderLine,
+    OrderPlaced, ShortLine,
 };
 use sqlx::PgConnection;
 
@@ -102,21 +103,40 @@ pub async fn on_order_cancelled(
     envelope: &Envelope,
     order: OrderCancelled,
 ) -> Result<(), HandlerError> {
-    if reservations::claim(tx, order.order_id, Status::Cancelled).await? {
-        tracing::info!("order cancelled before it was placed here; it will reserve nothing");
+    close(tx, envelope, order.order_id).await
+}
+
+/// Gives an expired order's stock back, once: the order service closed it
+/// at the saga's deadline, and it reserves nothing here afterwards.
+#[tracing::instrument(skip_all, fields(order_id = %order.order_id))]
+pub async fn on_order_expired(
+    _: &AppState,
+    tx: &mut PgConnection,
+    envelope: &Envelope,
+    order: OrderExpired,
+) -> Result<(), HandlerError> {
+    close(tx, envelope, order.order_id).await
+}
+
+/// An order the order service closed (cancelled or expired): its
+/// reservation, if any, is released; if its `order.placed` has not come
+/// yet, the order is recorded as closed so that it reserves nothing.
+async fn close(tx: &mut PgConnection, envelope: &Envelope, order_id: uuid::Uuid) -> Result<(), HandlerError> {
+    if reservations::claim(tx, order_id, Status::Cancelled).await? {
+        tracing::info!("order closed before it was placed here; it will reserve nothing");
         return Ok(());
     }
-    if !reservations::release(tx, order.order_id).await? {
-        // Rejected (nothing held), or released or cancelled already.
+    if !reservations::release(tx, order_id).await? {
+        // Rejected (nothing held), or released or closed already.
         return Ok(());
     }
-    let lines = reservations::lines(tx, order.order_id).await?;
+    let lines = reservations::lines(tx, order_id).await?;
     let demand = demand(&lines)?;
     let (skus, deltas): (Vec<&str>, Vec<i64>) = demand.iter().map(|(sku, &q)| (sku.as_str(), q)).unzip();
     products::lock_stock(tx, &skus).await?;
     let returned = products::move_stock(tx, &skus, &deltas).await?;
     announce(tx, &returned, Reason::Released).await?;
-    emit(tx, &InventoryReleased { order_id: order.order_id, lines }, envelope).await?;
+    emit(tx, &InventoryReleased { order_id, lines }, envelope).await?;
     tracing::info!(lines = demand.len(), "reservation released");
     Ok(())
 }

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use comms::messaging::{Envelope, EventRouter, HandlerError, outbox};
-use events::{LowStock, OrderCancelled, OrderConfirmed, OrderRejected, UserRegistered};
+use events::{LowStock, OrderCancelled, OrderConfirmed, OrderExpired, OrderRejected, UserRegistered};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -33,6 +33,7 @@ impl Consumers {
             .on(Self::order_confirmed)
             .on(Self::order_rejected)
             .on(Self::order_cancelled)
+            .on(Self::order_expired)
             .on(Self::low_stock)
     }
 
@@ -75,6 +76,15 @@ impl Consumers {
         event: OrderCancelled,
     ) -> Result<(), HandlerError> {
         self.to_customer(tx, envelope, event.customer_id, |c| templates::order_cancelled(&c.name, &event)).await
+    }
+
+    async fn order_expired(
+        &self,
+        tx: &mut PgConnection,
+        envelope: &Envelope,
+        event: OrderExpired,
+    ) -> Result<(), HandlerError> {
+        self.to_customer(tx, envelope, event.customer_id, |c| templates::order_expired(&c.name, &event)).await
     }
 
     async fn low_stock(&self, tx: &mut PgConnection, envelope: &Envelope, event: LowStock) -> Result<(), HandlerError> {

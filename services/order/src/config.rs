@@ -8,6 +8,8 @@
 //! | variable | default |
 //! |---|---|
 //! | `ORDER_UPSTREAM_TIMEOUT_MS` | `2000`: the deadline for the user and inventory calls of one placement |
+//! | `ORDER_SAGA__DEADLINE_SECS` | `3600`: a PENDING order with no answer from inventory for this long is EXPIRED (`expiry`) |
+//! | `ORDER_SAGA__SWEEP_SECS` | `30`: how often each instance looks for such orders |
 //! | `ORDER_UPSTREAMS` | empty; without Consul, where `user-grpc` and `inventory-grpc` are: `user-grpc=127.0.0.1:9081;inventory-grpc=127.0.0.1:9083` |
 //!
 //! `ORDER_DATABASE_MAX_CONNECTIONS` is also the most placements in flight
@@ -23,11 +25,42 @@ pub type Settings = comms::settings::Settings<OrderSettings>;
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct OrderSettings {
     pub upstream_timeout_ms: u64,
+    pub saga: SagaSettings,
 }
 
 impl Default for OrderSettings {
     fn default() -> Self {
-        Self { upstream_timeout_ms: 2000 }
+        Self { upstream_timeout_ms: 2000, saga: SagaSettings::default() }
+    }
+}
+
+/// The saga's deadline and how often it is checked.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SagaSettings {
+    pub deadline_secs: u64,
+    pub sweep_secs: u64,
+}
+
+impl Default for SagaSettings {
+    fn default() -> Self {
+        // An hour: longer than inventory's consumers keep retrying a
+        // transient failure, so an order is expired only once no answer can
+        // still be on its way.
+        Self { deadline_secs: 3600, sweep_secs: 30 }
+    }
+}
+
+impl SagaSettings {
+    pub fn deadline(&self) -> Duration {
+        Duration::from_secs(self.deadline_secs)
+    }
+
+    /// A zero deadline would expire every order as it is placed; a zero
+    /// sweep interval would spin.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.deadline_secs > 0, "ORDER_SAGA__DEADLINE_SECS must be above 0");
+        anyhow::ensure!(self.sweep_secs > 0, "ORDER_SAGA__SWEEP_SECS must be above 0");
+        Ok(())
     }
 }
 

@@ -2,6 +2,7 @@
 //! caller decides the transaction.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -92,6 +93,27 @@ pub async fn lock_order(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Optio
     .fetch_optional(&mut *conn)
     .await?;
     with_lines(conn, row).await
+}
+
+/// Up to `limit` orders PENDING for longer than `older_than`, oldest
+/// first, locked; rows another transaction holds are skipped, not waited
+/// for (another instance is sweeping them).
+#[tracing::instrument(skip(conn))]
+pub async fn lock_overdue(conn: &mut PgConnection, older_than: Duration, limit: i64) -> sqlx::Result<Vec<Order>> {
+    let rows = sqlx::query_as::<_, OrderRow>(
+        "SELECT id, customer_id, status, total, reason, created_at, updated_at FROM orders
+         WHERE status = 'PENDING' AND created_at < now() - make_interval(secs => $1)
+         ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(older_than.as_secs_f64())
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut orders = Vec::with_capacity(rows.len());
+    for row in rows {
+        orders.extend(with_lines(conn, Some(row)).await?);
+    }
+    Ok(orders)
 }
 
 async fn with_lines(conn: &mut PgConnection, row: Option<OrderRow>) -> sqlx::Result<Option<Order>> {

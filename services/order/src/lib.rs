@@ -4,7 +4,8 @@
 //! the user service and prices the lines with the inventory service (gRPC,
 //! through the comms client), then writes the order and its `order.placed`
 //! event in one transaction. Inventory's answer (`inventory.reserved` or
-//! `inventory.rejected`) confirms or rejects it; the customer may cancel it.
+//! `inventory.rejected`) confirms or rejects it; the customer may cancel it;
+//! with no answer by the saga's deadline it expires (`expiry`).
 //! An `Idempotency-Key` makes placing safe to retry.
 //!
 //! Choices a client sees (each explained where it is made):
@@ -22,6 +23,7 @@
 pub mod access;
 pub mod config;
 pub mod consumers;
+pub mod expiry;
 pub mod startup;
 pub mod state;
 

@@ -13,12 +13,13 @@ use crate::config::Settings;
 use crate::grpc::OrderGrpc;
 use crate::state::AppState;
 use crate::upstream::Upstreams;
-use crate::{SERVICE, consumers, http};
+use crate::{SERVICE, consumers, expiry, http};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub async fn build(settings: &Settings) -> anyhow::Result<Application<AppState>> {
     let own = &settings.own;
+    own.saga.validate()?;
     Builder::new(&settings.service, &SERVICE)
         .build(|ctx| async move {
             // Subscribed before the listeners open, so inventory's answers
@@ -26,6 +27,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Application<AppState>>
             ctx.consume(consumers::router()).await?;
             let upstreams = Upstreams::new(ctx.registry().as_ref(), ctx.identity(), own.upstream_timeout());
             let state = Arc::new(AppState { db: ctx.db().clone(), upstreams });
+            ctx.spawn(expiry::run(ctx.db().clone(), own.saga.clone(), ctx.stopping()));
             let grpc = OrderServiceServer::new(OrderGrpc::new(state.clone()));
             Ok(Parts::new(state, http::api()).grpc(GrpcServices::new().add(grpc, FILE_DESCRIPTOR_SET)))
         })

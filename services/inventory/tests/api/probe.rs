@@ -4,7 +4,7 @@
 
 use comms::messaging::settings::BrokerSettings;
 use comms::messaging::{Envelope, Event};
-use events::{OrderCancelled, OrderLine, OrderPlaced};
+use events::{OrderCancelled, OrderExpired, OrderLine, OrderPlaced};
 use testkit::EventProbe;
 use uuid::Uuid;
 
@@ -69,6 +69,17 @@ pub fn line(sku: &str, quantity: i64) -> OrderLine {
 pub fn order_placed(lines: Vec<OrderLine>) -> OrderPlaced {
     let total = lines.iter().map(|l| l.quantity * l.unit_price).sum();
     OrderPlaced { order_id: Uuid::now_v7(), customer_id: Uuid::now_v7(), lines, total }
+}
+
+/// What the order service announces when `placed` passes the saga's deadline.
+pub fn order_expired(placed: &OrderPlaced) -> OrderExpired {
+    OrderExpired {
+        order_id: placed.order_id,
+        customer_id: placed.customer_id,
+        reason: "inventory did not answer within 2 s".into(),
+        lines: placed.lines.clone(),
+        total: placed.total,
+    }
 }
 
 pub fn order_cancelled(placed: &OrderPlaced, previous_status: &str) -> OrderCancelled {

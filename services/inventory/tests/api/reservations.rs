@@ -4,7 +4,7 @@
 use events::{InventoryRejected, InventoryReleased, InventoryReserved, LowStock, ShortLine};
 
 use crate::helpers::spawn_app;
-use crate::probe::{Probe, line, order_cancelled, order_placed};
+use crate::probe::{Probe, line, order_cancelled, order_expired, order_placed};
 
 #[tokio::test]
 async fn an_order_for_available_stock_is_reserved_and_its_stock_taken() {
@@ -94,6 +94,33 @@ async fn an_order_cancelled_before_it_was_placed_here_reserves_nothing() {
     assert_eq!(status, "cancelled");
     let emitted: i64 = sqlx::query_scalar("SELECT count(*) FROM comms_outbox").fetch_one(&app.db.pool).await.unwrap();
     assert_eq!(emitted, 0, "the order is closed already: there is no one to tell");
+}
+
+#[tokio::test]
+async fn an_expired_order_gives_back_what_it_reserved_and_a_late_one_reserves_nothing() {
+    let app = spawn_app().await;
+    app.insert_product("SKU-KETTLE", 10).await;
+    let probe = Probe::start(app.broker()).await;
+
+    // Reserved before inventory hears of the expiry: released by it.
+    let early = order_placed(vec![line("SKU-KETTLE", 3)]);
+    probe.publish(&early).await;
+    probe.wait_for("inventory.reserved", 1).await;
+    assert_eq!(app.stock("SKU-KETTLE").await, 7);
+    probe.publish(&order_expired(&early)).await;
+    let released = probe.wait_for("inventory.released", 1).await;
+    let payload: InventoryReleased = released[0].decode().unwrap();
+    assert_eq!(payload.order_id, early.order_id);
+    assert_eq!(app.stock("SKU-KETTLE").await, 10, "back at its initial value");
+
+    // Placed after the expiry arrived (inventory catching up): nothing held.
+    let late = order_placed(vec![line("SKU-KETTLE", 4)]);
+    probe.publish(&order_expired(&late)).await;
+    app.settle(3).await;
+    probe.publish(&late).await;
+    app.settle(4).await;
+    assert_eq!(app.stock("SKU-KETTLE").await, 10, "the late order.placed reserved nothing");
+    assert_eq!(app.emitted("inventory.reserved").await, 1, "only the early order was ever reserved");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@
 //! from another service, and a control character in it must neither break
 //! a mail header nor reach PostgreSQL (which refuses NUL in text).
 
-use events::{LowStock, OrderCancelled, OrderConfirmed, OrderLine, OrderRejected};
+use events::{LowStock, OrderCancelled, OrderConfirmed, OrderExpired, OrderLine, OrderRejected};
 
 use super::Message;
 
@@ -35,13 +35,22 @@ pub fn order_confirmed(name: &str, order: &OrderConfirmed) -> Message {
 }
 
 pub fn order_rejected(name: &str, order: &OrderRejected) -> Message {
+    not_fulfilled(name, order.order_id, &order.reason)
+}
+
+/// The saga's deadline passed with no answer from inventory: to the
+/// customer, the same as a rejection, with its own reason.
+pub fn order_expired(name: &str, order: &OrderExpired) -> Message {
+    not_fulfilled(name, order.order_id, &order.reason)
+}
+
+fn not_fulfilled(name: &str, order_id: uuid::Uuid, reason: &str) -> Message {
     Message {
-        subject: format!("Your order {} could not be fulfilled", order.order_id),
+        subject: format!("Your order {order_id} could not be fulfilled"),
         body: format!(
-            "Hello {},\n\nwe could not fulfil your order {}: {}.\nYou have not been charged.\n\nThe switchyard team\n",
+            "Hello {},\n\nwe could not fulfil your order {order_id}: {}.\nYou have not been charged.\n\nThe switchyard team\n",
             clean(name),
-            order.order_id,
-            clean(&order.reason)
+            clean(reason)
         ),
     }
 }

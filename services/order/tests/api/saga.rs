@@ -137,3 +137,52 @@ async fn an_answer_about_an_unknown_order_is_refused_for_a_person_to_look_at() {
     let error = router.handle(&delivery).await.unwrap_err();
     assert!(matches!(error, comms::messaging::HandlerError::Permanent(_)), "{error:?}");
 }
+
+#[tokio::test]
+async fn an_order_no_one_answers_expires_at_the_deadline_once_however_many_sweep() {
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.own.saga.deadline_secs = 2;
+        settings.own.saga.sweep_secs = 1;
+    })
+    .await;
+    let bus = app.bus(&["order.placed", "order.expired"]).await;
+    let me = app.customer();
+    let order = app.place_ok(&me, &[("MOUSE", 1)]).await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    bus.wait_for::<OrderPlaced>(&id).await;
+
+    // Two more sweepers beside the service's own, as other instances would.
+    let deadline = std::time::Duration::from_secs(2);
+    let pool = app.db.pool.clone();
+    let others: Vec<_> = (0..2)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                for _ in 0..40 {
+                    order::expiry::sweep(&pool, deadline).await.unwrap();
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            })
+        })
+        .collect();
+    let (_, expired) = bus.wait_for::<events::OrderExpired>(&id).await;
+    for other in others {
+        other.await.unwrap();
+    }
+    assert_eq!(expired.reason, "inventory did not answer within 2 s");
+    assert_eq!(expired.customer_id, me.id);
+    let fetched: Value = app.get_order(&me, &id).await.json().await.unwrap();
+    assert_eq!(fetched["status"], "EXPIRED");
+    assert_eq!(fetched["reason"], expired.reason);
+    assert_eq!(app.outbox_count("order.expired", &id).await, 1, "expired once, by one of three sweepers");
+    assert_eq!(bus.received::<events::OrderExpired>(&id).len(), 1);
+
+    // Inventory's answer arriving after the deadline changes nothing.
+    let reserved =
+        Envelope::new("inventory", &InventoryReserved { order_id: id.parse().unwrap(), lines: vec![] }, None);
+    let router = order::consumers::router().consumer(app.db.pool.clone(), order::SERVICE.name);
+    let delivery = Delivery { body: reserved.to_bytes(), headers: Default::default(), attempt: 1, redelivered: false };
+    router.handle(&delivery).await.expect("acknowledged");
+    assert_eq!(app.status_of(&id).await, "EXPIRED");
+    assert_eq!(app.outbox_count("order.confirmed", &id).await, 0);
+}
