@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use comms::messaging::{Envelope, Event, EventRouter, HandlerError};
 use events::{
-    InventoryRejected, InventoryReleased, InventoryReserved, LowStock, OrderCancelled, OrderConfirmed, OrderPlaced,
-    OrderRejected, UserRegistered,
+    InventoryRejected, InventoryReleased, InventoryReserved, LowStock, OrderCancelled, OrderConfirmed, OrderExpired,
+    OrderPlaced, OrderRejected, UserRegistered,
 };
 use sqlx::PgConnection;
 
@@ -28,6 +28,7 @@ pub fn router() -> EventRouter<()> {
         .on(record::<OrderConfirmed>)
         .on(record::<OrderRejected>)
         .on(record::<OrderCancelled>)
+        .on(record::<OrderExpired>)
         .on(record::<InventoryReserved>)
         .on(record::<InventoryRejected>)
         .on(record::<InventoryReleased>)

@@ -20,15 +20,16 @@ pub async fn record_order(tx: &mut PgConnection, fact: &OrderFact, at: DateTime<
     let stage_at = |stage: Stage| (fact.stage == stage).then_some(at);
     sqlx::query(
         "INSERT INTO order_facts
-             (order_id, customer_id, total, lines, placed_at, confirmed_at, rejected_at, cancelled_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             (order_id, customer_id, total, lines, placed_at, confirmed_at, rejected_at, cancelled_at, expired_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (order_id) DO UPDATE SET
              total = COALESCE(order_facts.total, EXCLUDED.total),
              lines = COALESCE(order_facts.lines, EXCLUDED.lines),
              placed_at = LEAST(order_facts.placed_at, EXCLUDED.placed_at),
              confirmed_at = LEAST(order_facts.confirmed_at, EXCLUDED.confirmed_at),
              rejected_at = LEAST(order_facts.rejected_at, EXCLUDED.rejected_at),
-             cancelled_at = LEAST(order_facts.cancelled_at, EXCLUDED.cancelled_at)",
+             cancelled_at = LEAST(order_facts.cancelled_at, EXCLUDED.cancelled_at),
+             expired_at = LEAST(order_facts.expired_at, EXCLUDED.expired_at)",
     )
     .bind(fact.order_id)
     .bind(fact.customer_id)
@@ -38,6 +39,7 @@ pub async fn record_order(tx: &mut PgConnection, fact: &OrderFact, at: DateTime<
     .bind(stage_at(Stage::Confirmed))
     .bind(stage_at(Stage::Rejected))
     .bind(stage_at(Stage::Cancelled))
+    .bind(stage_at(Stage::Expired))
     .execute(tx)
     .await
     .map(|_| ())
@@ -97,6 +99,7 @@ pub async fn load_summary(db: &PgPool) -> sqlx::Result<Summary> {
                 count(*) FILTER (WHERE status = 'CONFIRMED') AS confirmed,
                 count(*) FILTER (WHERE status = 'REJECTED') AS rejected,
                 count(*) FILTER (WHERE status = 'CANCELLED') AS cancelled,
+                count(*) FILTER (WHERE status = 'EXPIRED') AS expired,
                 saturate(COALESCE(sum(total) FILTER (WHERE status = 'CONFIRMED'), 0)) AS revenue,
                 (SELECT saturate(COALESCE(sum(events), 0)) FROM event_minutes) AS events_applied
          FROM order_facts",

@@ -16,7 +16,7 @@
 //! (the earliest seen, from the envelope), one row per registered user, and
 //! a count per event type per minute. The order's status is a generated
 //! column over its stage times, by precedence (cancelled, then confirmed
-//! or rejected, then pending), so it is the same whatever order the events
+//! or rejected, then expired, then pending), so it is the same whatever order the events
 //! came in. Every aggregate is a query over these facts, read from one
 //! snapshot of the database.
 //!

@@ -3,8 +3,8 @@
 //! recorded.
 
 use events::{
-    InventoryRejected, InventoryReleased, InventoryReserved, LowStock, OrderCancelled, OrderConfirmed, OrderLine,
-    OrderPlaced, OrderRejected, UserRegistered,
+    InventoryRejected, InventoryReleased, InventoryReserved, LowStock, OrderCancelled, OrderConfirmed, OrderExpired,
+    OrderLine, OrderPlaced, OrderRejected, UserRegistered,
 };
 use uuid::Uuid;
 
@@ -38,6 +38,7 @@ pub enum Stage {
     Confirmed,
     Rejected,
     Cancelled,
+    Expired,
 }
 
 impl From<UserRegistered> for Fact {
@@ -67,6 +68,12 @@ impl From<OrderRejected> for Fact {
 impl From<OrderCancelled> for Fact {
     fn from(e: OrderCancelled) -> Self {
         Self::order(e.order_id, e.customer_id, Some((e.total, e.lines)), Stage::Cancelled)
+    }
+}
+
+impl From<OrderExpired> for Fact {
+    fn from(e: OrderExpired) -> Self {
+        Self::order(e.order_id, e.customer_id, Some((e.total, e.lines)), Stage::Expired)
     }
 }
 

@@ -33,16 +33,18 @@ pub struct OrdersByStatus {
     pub confirmed: i64,
     pub rejected: i64,
     pub cancelled: i64,
+    pub expired: i64,
 }
 
 impl OrdersByStatus {
     /// Each status with its count, named as the order service names them.
-    pub fn counts(&self) -> [(&'static str, i64); 4] {
+    pub fn counts(&self) -> [(&'static str, i64); 5] {
         [
             ("PENDING", self.pending),
             ("CONFIRMED", self.confirmed),
             ("REJECTED", self.rejected),
             ("CANCELLED", self.cancelled),
+            ("EXPIRED", self.expired),
         ]
     }
 }

@@ -12,7 +12,7 @@ use comms::messaging::{
     Delivery, Destination, Envelope, Event, Handler, HandlerError, MessageBroker, OutgoingMessage, Subscription,
 };
 use contracts::analytics::v1::analytics_service_client::AnalyticsServiceClient;
-use events::{OrderCancelled, OrderConfirmed, OrderLine, OrderPlaced, OrderRejected, UserRegistered};
+use events::{OrderCancelled, OrderConfirmed, OrderExpired, OrderLine, OrderPlaced, OrderRejected, UserRegistered};
 use futures::future::BoxFuture;
 use serde_json::Value;
 use testkit::grpc::Authorized;
@@ -188,6 +188,16 @@ impl Order {
         OrderRejected { order_id: self.id, customer_id: self.customer_id, reason: "out of stock".into() }
     }
 
+    pub fn expired(&self) -> OrderExpired {
+        OrderExpired {
+            order_id: self.id,
+            customer_id: self.customer_id,
+            reason: "inventory did not answer within 3600 s".into(),
+            lines: self.lines.clone(),
+            total: self.total(),
+        }
+    }
+
     pub fn cancelled(&self, previous_status: &str) -> OrderCancelled {
         OrderCancelled {
             order_id: self.id,
@@ -205,8 +215,10 @@ pub fn registered() -> UserRegistered {
 }
 
 /// The counts by status, in the summary's shape.
-pub fn statuses(pending: i64, confirmed: i64, rejected: i64, cancelled: i64) -> Value {
-    serde_json::json!({ "PENDING": pending, "CONFIRMED": confirmed, "REJECTED": rejected, "CANCELLED": cancelled })
+pub fn statuses(pending: i64, confirmed: i64, rejected: i64, cancelled: i64, expired: i64) -> Value {
+    serde_json::json!({
+        "PENDING": pending, "CONFIRMED": confirmed, "REJECTED": rejected, "CANCELLED": cancelled, "EXPIRED": expired
+    })
 }
 
 pub use testkit::assert_problem;

@@ -15,10 +15,10 @@ async fn a_confirmation_that_overtakes_its_placement_ends_confirmed_and_counts_o
     let confirmed = app.emit(&order.confirmed()).await;
 
     let summary = app.wait_for_events(1).await;
-    assert_eq!(summary["orders_by_status"], statuses(0, 1, 0, 0), "confirmed before it was seen placed");
+    assert_eq!(summary["orders_by_status"], statuses(0, 1, 0, 0, 0), "confirmed before it was seen placed");
     app.publish(&placed).await;
     let summary = app.wait_for_events(2).await;
-    assert_eq!(summary["orders_by_status"], statuses(0, 1, 0, 0), "the late placement does not demote it");
+    assert_eq!(summary["orders_by_status"], statuses(0, 1, 0, 0, 0), "the late placement does not demote it");
     assert_eq!(summary["revenue"], 10_000, "counted once");
     assert_eq!(summary["top_skus"], json!([{ "sku": "CHAIR-2", "units": 4, "revenue": 10_000 }]));
 
@@ -48,7 +48,7 @@ async fn a_cancellation_takes_the_revenue_back_whenever_it_arrives() {
 
     app.emit(&cancelled.cancelled("CONFIRMED")).await;
     let summary = app.wait_for_events(5).await;
-    assert_eq!(summary["orders_by_status"], statuses(0, 1, 0, 1));
+    assert_eq!(summary["orders_by_status"], statuses(0, 1, 0, 1, 0));
     assert_eq!(summary["revenue"], 1_500, "the cancelled order's revenue is gone");
     assert_eq!(summary["top_skus"], json!([{ "sku": "BOOK-7", "units": 1, "revenue": 1_500 }]));
 
@@ -59,6 +59,18 @@ async fn a_cancellation_takes_the_revenue_back_whenever_it_arrives() {
     app.emit(&overtaken.confirmed()).await;
     app.emit(&overtaken.placed()).await;
     let summary = app.wait_for_events(8).await;
-    assert_eq!(summary["orders_by_status"], statuses(0, 1, 0, 2));
+    assert_eq!(summary["orders_by_status"], statuses(0, 1, 0, 2, 0));
     assert_eq!(summary["revenue"], 1_500);
+}
+
+#[tokio::test]
+async fn an_expired_order_is_counted_expired_and_brings_no_revenue() {
+    let app = spawn_app().await;
+    let order = Order::of(&[("LAMP-2", 1, 2_500)]);
+    // The expiry may arrive before the placement it closes.
+    app.emit(&order.expired()).await;
+    app.emit(&order.placed()).await;
+    let summary = app.wait_for_events(2).await;
+    assert_eq!(summary["orders_by_status"], statuses(0, 0, 0, 0, 1));
+    assert_eq!(summary["revenue"], 0);
 }

@@ -23,7 +23,7 @@ async fn an_empty_summary_lists_every_status_at_zero() {
     let app = spawn_app().await;
     let summary = app.summary().await;
     assert_eq!(summary["registrations"], 0);
-    assert_eq!(summary["orders_by_status"], statuses(0, 0, 0, 0));
+    assert_eq!(summary["orders_by_status"], statuses(0, 0, 0, 0, 0));
     assert_eq!(summary["revenue"], 0);
     assert_eq!(summary["top_skus"], serde_json::json!([]));
     assert_eq!(summary["events_applied"], 0);

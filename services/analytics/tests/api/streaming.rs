@@ -36,7 +36,7 @@ async fn the_stream_starts_with_the_current_summary_and_follows_each_change() {
 
     let mut stream = app.grpc().await.stream_metrics(pb::StreamMetricsRequest {}).await.unwrap().into_inner();
     let first = tokio::time::timeout(DEADLINE, stream.message()).await.expect("a first snapshot").unwrap().unwrap();
-    assert_eq!(first.orders_by_status.len(), 4, "every status is listed, even at zero");
+    assert_eq!(first.orders_by_status.len(), 5, "every status is listed, even at zero");
     assert!(first.at.is_some());
     // The first message is the feed's latest summary. The REST read above
     // saw the registration in the database; the feed reloads on the
