@@ -27,8 +27,16 @@ pub const TELEMETRY_KEYS: &[&str] = &["OTEL_EXPORTER_OTLP_ENDPOINT", "RUST_LOG"]
 
 /// Variables of the broker choice, shared by every service that publishes or
 /// consumes (unprefixed: one system, one broker).
-pub const BROKER_KEYS: &[&str] =
-    &["BROKER", "AMQP_URL", "AMQP_PASSWORD_FILE", "KAFKA_BROKERS", "BROKER_NAMESPACE", "BROKER_QUEUE_EXPIRY_SECS"];
+pub const BROKER_KEYS: &[&str] = &[
+    "BROKER",
+    "AMQP_URL",
+    "AMQP_PASSWORD_FILE",
+    "KAFKA_BROKERS",
+    "BROKER_NAMESPACE",
+    "BROKER_QUEUE_EXPIRY_SECS",
+    "BROKER_PREFETCH",
+    "BROKER_RETRY_SPAN_SECS",
+];
 
 /// Who a service is and what it needs, written once per service as a
 /// constant: its settings' defaults, its `settings-keys` and its start-up

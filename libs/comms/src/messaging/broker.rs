@@ -113,14 +113,41 @@ pub struct Subscription {
     /// retry queues and the dead-letter queue are named after it.
     pub name: String,
     pub kind: SubscriptionKind,
-    /// Messages in flight per consumer (default 16): enough to keep a
-    /// handler busy across round trips, few enough to share work between
-    /// replicas.
+    /// Messages in flight per consumer ([`DEFAULT_PREFETCH`]).
     pub prefetch: u16,
-    /// The waits between attempts; attempts = delays + 1. Default 1 s,
-    /// 5 s, 30 s: a restart or failover usually fits inside, and a message
-    /// that still fails after ~36 s needs a person, not another retry.
+    /// The waits between attempts; attempts = delays + 1. Default
+    /// [`retry_schedule`] over [`DEFAULT_RETRY_SPAN`]: a transient failure
+    /// (a database failover, a dependency restarting) is retried for half
+    /// an hour before the message is dead-lettered.
     pub retry_delays: Vec<Duration>,
+}
+
+/// How long a transient failure is retried by default (`BROKER_RETRY_SPAN_SECS`).
+pub const DEFAULT_RETRY_SPAN: Duration = Duration::from_secs(30 * 60);
+
+/// The first waits, then [`RETRY_CAP`] repeated: quick retries for a blip,
+/// then a steady pace that costs the broker little.
+const RETRY_LADDER: [Duration; 4] =
+    [Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(30), Duration::from_secs(30)];
+const RETRY_CAP: Duration = Duration::from_secs(300);
+
+/// The waits between attempts that together cover at least `span`: 1 s,
+/// 5 s, 30 s, 30 s, then 5 min each (capped back-off): a blip is retried
+/// within seconds, an outage of a minute within 66 s, and after that
+/// the pace costs the broker little. 30 minutes take ten waits, so eleven
+/// attempts, in four distinct delays: each distinct delay is one retry
+/// queue or topic ([`Subscription::retry_levels`]).
+pub fn retry_schedule(span: Duration) -> Vec<Duration> {
+    let mut delays = Vec::new();
+    let mut covered = Duration::ZERO;
+    for delay in RETRY_LADDER.into_iter().chain(std::iter::repeat(RETRY_CAP)) {
+        if covered >= span {
+            break;
+        }
+        delays.push(delay);
+        covered += delay;
+    }
+    delays
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,15 +181,42 @@ impl Subscription {
         Self {
             name: name.to_owned(),
             kind,
-            prefetch: 16,
-            retry_delays: vec![Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(30)],
+            prefetch: DEFAULT_PREFETCH,
+            retry_delays: retry_schedule(DEFAULT_RETRY_SPAN),
         }
     }
 
     pub fn max_attempts(&self) -> u32 {
         u32::try_from(self.retry_delays.len()).unwrap_or(u32::MAX - 1) + 1
     }
+
+    /// The distinct delays, in the order first used: one retry queue (or
+    /// topic) each, so a schedule that repeats its cap needs no more
+    /// queues than it has distinct waits. Within one queue every message
+    /// waits as long, so first in is first due.
+    pub fn retry_levels(&self) -> Vec<Duration> {
+        let mut levels: Vec<Duration> = Vec::new();
+        for delay in &self.retry_delays {
+            if !levels.contains(delay) {
+                levels.push(*delay);
+            }
+        }
+        levels
+    }
+
+    /// The retry level (index into [`Self::retry_levels`]) a message waits
+    /// in after failing attempt `attempt` (1-based).
+    pub fn retry_level(&self, attempt: u32) -> usize {
+        let delay = self.retry_delays[(attempt - 1) as usize];
+        self.retry_levels().iter().position(|level| *level == delay).unwrap_or_default()
+    }
 }
+
+/// Messages a consumer takes at once unless configured (`BROKER_PREFETCH`):
+/// enough to keep handlers busy across round trips, few enough to share
+/// work between replicas. Never more than the database pool holds: each
+/// message in flight holds a connection (`Messaging`).
+pub const DEFAULT_PREFETCH: u16 = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SubscriptionId(pub u64);
@@ -210,4 +264,39 @@ pub mod headers {
     pub const DEATH_QUEUE: &str = "x-death-queue";
     pub const SOURCE: &str = "source";
     pub const SCHEMA_VERSION: &str = "schema-version";
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Subscription, retry_schedule};
+
+    #[test]
+    fn the_default_schedule_retries_for_half_an_hour_in_four_queues() {
+        let delays = retry_schedule(Duration::from_secs(1800));
+        let total: Duration = delays.iter().sum();
+        assert!(total >= Duration::from_secs(1800), "{total:?}");
+        assert!(total < Duration::from_secs(1800 + 300), "no wait beyond the span's last: {total:?}");
+        assert!(delays.iter().all(|d| *d <= Duration::from_secs(300)), "capped: {delays:?}");
+        assert!(delays.windows(2).all(|w| w[0] <= w[1]), "never shorter than the one before: {delays:?}");
+
+        let subscription = Subscription::events("orders", &["order.placed"]);
+        assert_eq!(subscription.retry_delays, delays, "the default");
+        assert_eq!(subscription.max_attempts(), 11);
+        let levels = subscription.retry_levels();
+        assert_eq!(levels.len(), 4, "{levels:?}");
+        assert_eq!(subscription.retry_level(1), 0);
+        assert_eq!(subscription.retry_level(4), 2, "the second 30 s wait shares the first's queue");
+        assert_eq!(subscription.retry_level(10), 3, "the last wait is the cap's level");
+        // A 60 s outage, longer than the old 1 + 5 + 30 s ladder, is
+        // outlasted by the first four waits.
+        assert!(delays[..4].iter().sum::<Duration>() > Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_short_span_keeps_the_first_steps_only() {
+        assert_eq!(retry_schedule(Duration::from_secs(6)), [Duration::from_secs(1), Duration::from_secs(5)]);
+        assert!(retry_schedule(Duration::ZERO).is_empty(), "no retry: dead-lettered at the first failure");
+    }
 }

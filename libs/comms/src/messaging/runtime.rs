@@ -21,6 +21,9 @@ pub struct Messaging {
     pruning: JoinHandle<()>,
     /// Stops the relay and the pruning.
     stopping: Shutdown,
+    /// Every subscription's prefetch: never above the pool's size.
+    prefetch: u16,
+    retry_delays: Vec<std::time::Duration>,
 }
 
 impl Messaging {
@@ -28,11 +31,23 @@ impl Messaging {
     /// tables in the service's database, and starts pruning them
     /// ([`retention`], defaults).
     pub async fn connect(settings: &BrokerSettings, service: &str, db: &PgPool) -> anyhow::Result<Self> {
+        // Checked before anything connects: a prefetch above the pool is a
+        // configuration error, not something to find under load.
+        let prefetch = settings.prefetch(db.options().get_max_connections())?;
         super::outbox::install(db).await?;
         let (broker, system) = settings.connect(service).await?;
         let stopping = Shutdown::new();
         let pruning = tokio::spawn(retention::run(db.clone(), Retention::default(), stopping.clone()));
-        Ok(Self { broker, system, subscriptions: Mutex::new(Vec::new()), relay: Mutex::new(None), pruning, stopping })
+        Ok(Self {
+            broker,
+            system,
+            subscriptions: Mutex::new(Vec::new()),
+            relay: Mutex::new(None),
+            pruning,
+            stopping,
+            prefetch,
+            retry_delays: settings.retry_delays(),
+        })
     }
 
     pub fn broker(&self) -> &Arc<dyn MessageBroker> {
@@ -51,11 +66,22 @@ impl Messaging {
         *self.relay.lock().expect("relay lock") = Some(task);
     }
 
+    /// The subscription to `types` for the service `name`, with the
+    /// configured prefetch and retry schedule.
+    pub fn events_subscription(&self, name: &str, types: &[&str]) -> Subscription {
+        let mut subscription = Subscription::events(name, types);
+        subscription.retry_delays.clone_from(&self.retry_delays);
+        subscription
+    }
+
+    /// Subscribes `handler`; the prefetch is lowered to the pool's size if
+    /// it is above it.
     pub async fn subscribe(
         &self,
-        subscription: Subscription,
+        mut subscription: Subscription,
         handler: Arc<dyn Handler>,
     ) -> Result<SubscriptionId, BrokerError> {
+        subscription.prefetch = subscription.prefetch.min(self.prefetch);
         let id = self.broker.subscribe(subscription, handler).await?;
         self.subscriptions.lock().expect("subscriptions lock").push(id);
         Ok(id)

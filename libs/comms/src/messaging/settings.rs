@@ -30,6 +30,17 @@ pub struct BrokerSettings {
     /// after themselves). Unset in production.
     #[serde(default)]
     pub broker_queue_expiry_secs: Option<u64>,
+    /// Messages each subscription takes at once. Unset: 16, or the
+    /// database pool's size if that is smaller. Set above the pool, start-up
+    /// stops: each message in flight holds a connection, so the extra ones
+    /// would only wait for one while the broker counts them as taken.
+    #[serde(default)]
+    pub broker_prefetch: Option<u16>,
+    /// How long a handler's transient failure is retried, with capped
+    /// back-off, before the message is dead-lettered (default 1800: long
+    /// enough to outlast a database failover or a dependency's restart).
+    #[serde(default = "default_retry_span_secs")]
+    pub broker_retry_span_secs: u64,
 }
 
 impl Default for BrokerSettings {
@@ -41,8 +52,14 @@ impl Default for BrokerSettings {
             kafka_brokers: default_kafka_brokers(),
             broker_namespace: String::new(),
             broker_queue_expiry_secs: None,
+            broker_prefetch: None,
+            broker_retry_span_secs: default_retry_span_secs(),
         }
     }
+}
+
+fn default_retry_span_secs() -> u64 {
+    super::broker::DEFAULT_RETRY_SPAN.as_secs()
 }
 
 fn default_broker() -> String {
@@ -57,7 +74,8 @@ fn default_kafka_brokers() -> String {
 
 impl BrokerSettings {
     /// Reads `BROKER`, `AMQP_URL`, `AMQP_PASSWORD_FILE`, `KAFKA_BROKERS`,
-    /// `BROKER_NAMESPACE` and `BROKER_QUEUE_EXPIRY_SECS` (unprefixed: one
+    /// `BROKER_NAMESPACE`, `BROKER_QUEUE_EXPIRY_SECS`, `BROKER_PREFETCH` and
+    /// `BROKER_RETRY_SPAN_SECS` (unprefixed: one
     /// system, one broker; compose gives each service its own user).
     pub fn from_env() -> Result<Self, figment::Error> {
         figment::Figment::new()
@@ -68,8 +86,30 @@ impl BrokerSettings {
                 "kafka_brokers",
                 "broker_namespace",
                 "broker_queue_expiry_secs",
+                "broker_prefetch",
+                "broker_retry_span_secs",
             ]))
             .extract()
+    }
+
+    /// The prefetch for subscriptions of a service whose pool holds
+    /// `pool` connections, or why the settings are refused.
+    pub fn prefetch(&self, pool: u32) -> anyhow::Result<u16> {
+        let fits = u16::try_from(pool).unwrap_or(u16::MAX).max(1);
+        match self.broker_prefetch {
+            Some(0) => anyhow::bail!("BROKER_PREFETCH must be above 0"),
+            Some(prefetch) if u32::from(prefetch) > pool => anyhow::bail!(
+                "BROKER_PREFETCH is {prefetch}, above the database pool's {pool} connections: each message in flight \
+                 holds one; lower BROKER_PREFETCH or raise the service's DATABASE_MAX_CONNECTIONS"
+            ),
+            Some(prefetch) => Ok(prefetch),
+            None => Ok(super::broker::DEFAULT_PREFETCH.min(fits)),
+        }
+    }
+
+    /// The waits between attempts of a handler that fails transiently.
+    pub fn retry_delays(&self) -> Vec<std::time::Duration> {
+        super::broker::retry_schedule(std::time::Duration::from_secs(self.broker_retry_span_secs))
     }
 
     /// Connects; returns the broker and its name for spans.
@@ -121,7 +161,19 @@ fn with_password(url: &str, password: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::with_password;
+    use super::{BrokerSettings, with_password};
+
+    #[test]
+    fn the_prefetch_never_exceeds_the_pool() {
+        let unset = BrokerSettings::default();
+        assert_eq!(unset.prefetch(10).unwrap(), 10, "16 by default, but the pool holds 10");
+        assert_eq!(unset.prefetch(40).unwrap(), 16);
+        let set = |n| BrokerSettings { broker_prefetch: Some(n), ..BrokerSettings::default() };
+        assert_eq!(set(8).prefetch(10).unwrap(), 8);
+        let refused = set(20).prefetch(10).unwrap_err().to_string();
+        assert!(refused.contains("BROKER_PREFETCH") && refused.contains("DATABASE_MAX_CONNECTIONS"), "{refused}");
+        assert!(set(0).prefetch(10).is_err());
+    }
 
     #[test]
     fn the_password_goes_after_the_user_encoded_and_replaces_one_in_the_url() {

@@ -75,7 +75,8 @@ impl Context {
     /// Consumes the domain events `router` handles from the service's own
     /// queue, in transactions of its pool, with its name in the inbox.
     pub async fn consume<S: Send + Sync + 'static>(&self, router: EventRouter<S>) -> anyhow::Result<()> {
-        let subscription = Subscription::events(self.service.name, &router.types());
+        let messaging = self.messaging.as_ref().expect("this service declares no broker use");
+        let subscription = messaging.events_subscription(self.service.name, &router.types());
         let consumer = router.consumer(self.db().clone(), self.service.name);
         self.subscribe(subscription, Arc::new(consumer)).await
     }

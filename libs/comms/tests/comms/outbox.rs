@@ -611,3 +611,46 @@ async fn an_undecodable_row_is_quarantined_and_the_rows_behind_it_go_out() {
     assert_eq!(quarantined[0].id, bad);
     assert!(quarantined[0].reason.as_deref().unwrap_or_default().contains("undecodable"), "{quarantined:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_whose_database_is_cut_for_a_minute_applies_the_event_once_afterwards() {
+    // The message waits 60 s in a retry queue declared at the start.
+    let mut factory = RabbitFactory::new();
+    factory.queue_expiry = Duration::from_secs(300);
+    let shop = Shop::new(factory).await;
+    // The consumer reaches PostgreSQL through a proxy the test cuts; the
+    // outbox and the checks below use the direct pool.
+    let server = testkit::db::server_address();
+    let pg = FaultProxy::start(server).await.unwrap();
+    let url = shop.db.url.replace(&server.to_string(), &pg.addr().to_string());
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect(&url)
+        .await
+        .unwrap();
+    let consumer = Arc::new(Effects {
+        pool,
+        deliveries: AtomicUsize::new(0),
+        duplicates: AtomicUsize::new(0),
+        hang_after_commit: std::sync::Mutex::new(None),
+    });
+    let broker = shop.factory.broker().await;
+    // The default schedule: no test-sized delays.
+    let subscription = Subscription::events(&shop.service, &["test.ping"]);
+    broker.subscribe(subscription, consumer.clone()).await.unwrap();
+
+    pg.refuse_connections();
+    pg.cut_connections();
+    shop.write(0..1).await;
+    shop.relay_all(&shop.relay(shop.factory.broker().await, RelayConfig::default())).await;
+    // A minute without a database: longer than the old 1 + 5 + 30 s ladder.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(consumer.deliveries.load(Ordering::SeqCst) >= 3, "it was tried during the cut");
+    assert_eq!(shop.effects().await, (0, 0));
+    pg.restore();
+
+    assert_eq!(shop.wait_for_effects(1, Duration::from_secs(90)).await, (1, 1), "applied once after the cut");
+    let (dead, _) = crate::rabbitmq::queue_counts(&format!("{}.dlq", shop.service)).await;
+    assert_eq!(dead, 0, "nothing was dead-lettered");
+}

@@ -12,11 +12,28 @@ use testkit::broker_conformance as suite;
 
 pub const AMQP_URI: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
+/// Messages ready in `queue`, and consumers on it, as the broker counts
+/// them (a passive declare: the queue must exist).
+pub async fn queue_counts(queue: &str) -> (u32, u32) {
+    use lapin::options::QueueDeclareOptions;
+    let connection = lapin::Connection::connect(AMQP_URI, lapin::ConnectionProperties::default()).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let options = QueueDeclareOptions { passive: true, ..Default::default() };
+    let declared = channel.queue_declare(queue.into(), options, lapin::types::FieldTable::default()).await.unwrap();
+    let counts = (declared.message_count(), declared.consumer_count());
+    let _ = connection.close(200, "done".into()).await;
+    counts
+}
+
 /// Brokers on an exchange of the test's own; queues expire after a minute
 /// unused, so test runs leave nothing behind.
 pub struct RabbitFactory {
     id: String,
     pub uri: String,
+    /// Unused queues are deleted after this (a minute). A retry queue has
+    /// no consumer, so it counts as unused from its declaration: a test
+    /// whose messages wait longer than this in one needs a longer expiry.
+    pub queue_expiry: Duration,
 }
 
 impl RabbitFactory {
@@ -29,13 +46,14 @@ impl RabbitFactory {
         // any test does, rather than while another test is mid-span.
         testkit::otlp();
         comms::prometheus::install();
-        Self { id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(), uri: uri.to_owned() }
+        let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        Self { id, uri: uri.to_owned(), queue_expiry: Duration::from_secs(60) }
     }
 
     pub fn config(&self) -> RabbitConfig {
         let mut config = RabbitConfig::new(self.uri.clone(), format!("test-{}", self.id));
         config.exchange = format!("test-events-{}", self.id);
-        config.queue_expiry = Some(Duration::from_secs(60));
+        config.queue_expiry = Some(self.queue_expiry);
         config.exchange_auto_delete = true;
         config
     }

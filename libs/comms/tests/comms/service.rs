@@ -9,8 +9,6 @@ use comms::db::{ChangeFeed, Notice};
 use comms::messaging::EventRouter;
 use comms::service::{Builder, Parts};
 use comms::settings::{Database, ServiceDefaults};
-use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
 use testkit::TestDatabase;
 use tokio::sync::broadcast::Receiver;
 
@@ -73,6 +71,18 @@ async fn a_start_up_that_fails_after_the_pool_opened_leaves_no_connection_behind
     settings.broker.as_mut().unwrap().amqp_url = "amqp://guest:guest@127.0.0.1:1/%2f".into();
     let built = Builder::new(&settings, &SERVICE).build(|_| async { unreachable_parts() }).await;
     assert!(built.is_err(), "the broker refused");
+    assert!(no_connections_left(&db).await, "{} connections left", connections_of_the_service(&db).await);
+}
+
+#[tokio::test]
+async fn a_prefetch_above_the_pool_is_refused_at_start() {
+    let db = empty_database().await;
+    let mut settings = testkit::service_settings(&SERVICE, &db.url);
+    settings.database_max_connections = Some(4);
+    settings.broker.as_mut().unwrap().broker_prefetch = Some(8);
+    let built = Builder::new(&settings, &SERVICE).build(|_| async { unreachable_parts() }).await;
+    let error = format!("{:#}", built.err().expect("refused"));
+    assert!(error.contains("BROKER_PREFETCH is 8, above the database pool's 4 connections"), "{error}");
     assert!(no_connections_left(&db).await, "{} connections left", connections_of_the_service(&db).await);
 }
 
@@ -149,14 +159,7 @@ async fn next(notices: &mut Receiver<Notice>) -> Notice {
 }
 
 async fn consumers_on(queue: &str) -> u32 {
-    let connection =
-        lapin::Connection::connect(crate::rabbitmq::AMQP_URI, lapin::ConnectionProperties::default()).await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let options = QueueDeclareOptions { passive: true, ..Default::default() };
-    let declared = channel.queue_declare(queue.into(), options, FieldTable::default()).await.unwrap();
-    let count = declared.consumer_count();
-    let _ = connection.close(200, "done".into()).await;
-    count
+    crate::rabbitmq::queue_counts(queue).await.1
 }
 
 fn unreachable_parts() -> anyhow::Result<Parts<()>> {

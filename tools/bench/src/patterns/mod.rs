@@ -80,6 +80,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         kafka_brokers: args.kafka.clone(),
         broker_namespace: scratch::namespace(),
         broker_queue_expiry_secs: Some(QUEUE_EXPIRY.as_secs()),
+        ..BrokerSettings::default()
     };
     let messaging = messaging::Messaging::start(settings).await?;
 

@@ -209,8 +209,7 @@ async fn process(
             Ok(()) => true,
             Err(_) if stage.subscription.kind == SubscriptionKind::DeadLetters => false,
             Err(HandlerError::Transient(reason)) if attempt < max => {
-                // Level n holds attempt n+1.
-                let (topic, delay) = &stage.names.retries[(attempt - 1) as usize];
+                let (topic, delay) = &stage.names.retries[stage.subscription.retry_level(attempt)];
                 tracing::warn!(%reason, attempt, "handler failed; retrying later");
                 let mut moved = string_headers.clone();
                 moved.insert(headers::ATTEMPT.into(), (attempt + 1).to_string());

@@ -15,7 +15,7 @@
 //! | a service's copy | consumer group = service name | the service's queue |
 //! | replicas compete | members of the group share partitions | consumers on one queue |
 //! | task queue | topic + one group of workers | a queue by name |
-//! | retry after a delay | `{name}.retry.{n}` topics, each read after its delay | TTL queues |
+//! | retry after a delay | `{name}.retry.{n}` topics, one per distinct delay, each read after its delay | TTL queues |
 //! | dead letters | `{name}.dlq` topic | `{name}.dlq` queue |
 //! | message metadata | record headers | AMQP properties and headers |
 //!
@@ -186,10 +186,10 @@ impl KafkaBroker {
             SubscriptionKind::DeadLetters => vec![self.config.topic(&format!("{name}.dlq"))],
         };
         let retries = subscription
-            .retry_delays
-            .iter()
+            .retry_levels()
+            .into_iter()
             .enumerate()
-            .map(|(i, delay)| (self.config.topic(&format!("{name}.retry.{}", i + 1)), *delay))
+            .map(|(i, delay)| (self.config.topic(&format!("{name}.retry.{}", i + 1)), delay))
             .collect();
         let group = match subscription.kind {
             SubscriptionKind::DeadLetters => self.config.topic(&format!("{name}.dlq-reader")),

@@ -100,6 +100,7 @@ fn header_value<'a>(properties: &'a BasicProperties, key: &str) -> Option<&'a AM
 pub struct Names {
     pub main: String,
     pub dead_letters: String,
+    /// One per distinct delay ([`Subscription::retry_levels`]).
     pub retries: Vec<(String, Duration)>,
     /// The exchange moves between them go through.
     pub direct: String,
@@ -113,10 +114,10 @@ pub fn names(subscription: &Subscription) -> Names {
         SubscriptionKind::DeadLetters => format!("{name}.dlq"),
     };
     let retries = subscription
-        .retry_delays
-        .iter()
+        .retry_levels()
+        .into_iter()
         .enumerate()
-        .map(|(i, delay)| (format!("{name}.retry.{}", i + 1), *delay))
+        .map(|(i, delay)| (format!("{name}.retry.{}", i + 1), delay))
         .collect();
     Names { main, dead_letters: format!("{name}.dlq"), retries, direct: direct_exchange(name) }
 }

@@ -127,7 +127,7 @@ async fn process(
         Ok(()) => Next::Ack,
         Err(_) if subscription.kind == SubscriptionKind::DeadLetters => Next::Requeue,
         Err(HandlerError::Transient(reason)) if attempt < subscription.max_attempts() => {
-            let queue = names.retries[(attempt - 1) as usize].0.clone();
+            let queue = names.retries[subscription.retry_level(attempt)].0.clone();
             Next::Retry { queue, attempt: attempt + 1, reason }
         }
         Err(HandlerError::Transient(reason) | HandlerError::Permanent(reason)) => Next::DeadLetter { reason, attempt },

@@ -7,7 +7,7 @@
 //! | domain events | exchange `domain-events` | topic, durable; routing key = event type |
 //! | the service's events | `inventory.events` | quorum queue bound to each handled type |
 //! | a task queue | `notification.delivery` | quorum queue, published to through its direct exchange |
-//! | retries | `inventory.retry.1` .. `.N` | one per delay: TTL, then back to the main queue |
+//! | retries | `inventory.retry.1` .. `.N` | one per distinct delay (`Subscription::retry_levels`): TTL, then back to the main queue |
 //! | dead letters | `inventory.dlq` | quorum queue; reason in `x-death-reason` |
 //! | moves between them | exchange `inventory.direct` | direct; each queue above bound by its own name |
 //!
