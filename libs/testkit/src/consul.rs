@@ -251,7 +251,10 @@ async fn run_check(shared: Shared, id: String, check: Check) {
     let interval = check.interval.as_deref().and_then(parse_duration).unwrap_or(Duration::from_secs(10));
     let timeout = check.timeout.as_deref().and_then(parse_duration).unwrap_or(Duration::from_secs(10));
     let deregister_after = check.deregister_critical_service_after.as_deref().and_then(parse_duration);
-    let http = reqwest::Client::new();
+    // Consul's HTTP checks do not keep connections alive between runs (its
+    // check client disables keep-alives): each check is a new connection,
+    // as here. A reused one could meet a server that closed it meanwhile.
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("an HTTP client");
     let mut critical_since: Option<tokio::time::Instant> = None;
     loop {
         let passing = match (&check.http, &check.grpc) {

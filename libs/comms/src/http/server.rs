@@ -142,9 +142,12 @@ fn connection_builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor>
     builder
         .http1()
         .timer(TokioTimer::new())
-        // hyper's own clock, kept as a second line: the framing guard hands
-        // hyper only complete heads and keeps the header timeout itself.
-        .header_read_timeout(limits.header_read_timeout())
+        // hyper starts this clock when it waits for the next request, so on
+        // a kept-alive connection it is the idle timeout: set to the header
+        // timeout it closed idle connections after 10 s, under clients that
+        // pool them for 15 (the gateway's). A head's own deadline, from its
+        // first byte, is the framing guard's.
+        .header_read_timeout(limits.idle_timeout())
         // The read buffer is where a request head must fit: past it hyper
         // answers 431.
         .max_buf_size(limits.max_header_bytes);
@@ -175,17 +178,13 @@ async fn method_not_allowed() -> Problem {
 }
 
 /// A service's whole public HTTP surface: its API, `/openapi.json` (the
-/// document the gateway aggregates), `/health/*` with `readiness`, and the
+/// document the gateway aggregates), `/health/*` with `health`, and the
 /// standard layers around all of it. `/metrics` is not here: it is served
 /// on the internal listener only.
-pub fn service_router(
-    api: Router,
-    openapi: utoipa::openapi::OpenApi,
-    readiness: Vec<std::sync::Arc<dyn crate::health::ReadinessCheck>>,
-) -> Router {
+pub fn service_router(api: Router, openapi: utoipa::openapi::OpenApi, health: crate::health::Checks) -> Router {
     let openapi = std::sync::Arc::new(openapi);
     let routes = api
         .route("/openapi.json", axum::routing::get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))))
-        .merge(crate::health::router(readiness));
+        .merge(crate::health::router(health));
     with_standard_layers(routes, ServerLimits::default())
 }

@@ -126,6 +126,26 @@ async fn an_idle_keep_alive_connection_is_closed() {
 }
 
 #[tokio::test]
+async fn a_kept_alive_connection_outlives_the_header_timeout_and_closes_at_the_idle_timeout() {
+    // Header timeout 1 s, idle 3 s: a client that pools connections for
+    // less than the idle timeout (the gateway's 15 s against 30 s) must find
+    // them open.
+    let addr = serve(ConnectionLimits { idle_timeout_secs: 3, ..limits() }).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 1024];
+    for wait in [Duration::ZERO, Duration::from_millis(2000)] {
+        tokio::time::sleep(wait).await;
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"), "served after {wait:?} idle");
+    }
+    let started = tokio::time::Instant::now();
+    let closed = closed_within(&mut stream, Duration::from_secs(6)).await;
+    assert!(closed.is_some(), "closed once idle for the idle timeout");
+    assert!(started.elapsed() >= Duration::from_secs(2), "not at the header timeout: {:?}", started.elapsed());
+}
+
+#[tokio::test]
 async fn a_header_block_past_the_limit_gets_431() {
     let addr = serve(limits()).await;
     let big = "x".repeat(20 * 1024);
