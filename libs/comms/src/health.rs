@@ -1,8 +1,14 @@
 //! Liveness and readiness over HTTP.
 //!
-//! `/health/live` says the process can answer at all (restart it if not);
-//! `/health/ready` says it can do useful work now, which means every
-//! dependency it cannot work without answers (send it no traffic if not).
+//! `/health/live` says the process can still do its job at all: restart it
+//! if not. It fails only on what a restart could fix (a subscription that
+//! has not consumed for longer than its restore deadline).
+//!
+//! `/health/ready` says it can do useful work now. A dependency it cannot
+//! work without (the database) failing makes it 503: send it no traffic. A
+//! dependency it can work around (the broker: the outbox keeps events until
+//! it is back) failing makes it `degraded`, still 200: it keeps serving and
+//! stays in discovery, and the body says what is wrong (DESIGN.md rule 7).
 
 use std::sync::Arc;
 
@@ -13,13 +19,19 @@ use axum::routing::get;
 use futures::future::{BoxFuture, join_all};
 use serde_json::{Value, json};
 
-/// A dependency that must answer before the service is ready.
-pub trait ReadinessCheck: Send + Sync + 'static {
+/// One thing the service checks about itself.
+pub trait HealthCheck: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn check(&self) -> BoxFuture<'_, Result<(), String>>;
+
+    /// Whether the service is unready (or, among liveness checks, dead)
+    /// while this fails. A check that is not required only degrades it.
+    fn required(&self) -> bool {
+        true
+    }
 }
 
-impl ReadinessCheck for sqlx::PgPool {
+impl HealthCheck for sqlx::PgPool {
     fn name(&self) -> &'static str {
         "database"
     }
@@ -29,30 +41,49 @@ impl ReadinessCheck for sqlx::PgPool {
     }
 }
 
-type Checks = Arc<Vec<Arc<dyn ReadinessCheck>>>;
-
-pub fn router(checks: Vec<Arc<dyn ReadinessCheck>>) -> Router {
-    Router::new()
-        .route("/health/live", get(|| async { axum::Json(json!({ "status": "up" })) }))
-        .route("/health/ready", get(ready))
-        .with_state(Arc::new(checks))
+/// What each endpoint checks.
+#[derive(Clone, Default)]
+pub struct Checks {
+    pub ready: Vec<Arc<dyn HealthCheck>>,
+    pub live: Vec<Arc<dyn HealthCheck>>,
 }
 
-async fn ready(State(checks): State<Checks>) -> (StatusCode, axum::Json<Value>) {
+pub fn router(checks: Checks) -> Router {
+    let (ready, live) = (Arc::new(checks.ready), Arc::new(checks.live));
+    Router::new()
+        .route("/health/live", get(report).with_state(live))
+        .route("/health/ready", get(report).with_state(ready))
+}
+
+async fn report(State(checks): State<Arc<Vec<Arc<dyn HealthCheck>>>>) -> (StatusCode, axum::Json<Value>) {
     // A hung dependency must not hang the probe: the orchestrator would
     // time out and learn nothing about which dependency is at fault.
     let timeout = std::time::Duration::from_secs(2);
     let results = join_all(checks.iter().map(|c| async move {
-        let outcome = match tokio::time::timeout(timeout, c.check()).await {
-            Ok(Ok(())) => json!({ "status": "up" }),
-            Ok(Err(error)) => json!({ "status": "down", "error": error }),
-            Err(_) => json!({ "status": "down", "error": "timed out" }),
+        let failed = match tokio::time::timeout(timeout, c.check()).await {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error),
+            Err(_) => Some("timed out".to_owned()),
         };
-        (c.name(), outcome)
+        (c.name(), c.required(), failed)
     }))
     .await;
-    let all_up = results.iter().all(|(_, outcome)| outcome["status"] == "up");
-    let status = if all_up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let checks: serde_json::Map<_, _> = results.into_iter().map(|(n, o)| (n.to_owned(), o)).collect();
-    (status, axum::Json(json!({ "status": if all_up { "up" } else { "down" }, "checks": checks })))
+    let down = results.iter().any(|(_, required, failed)| *required && failed.is_some());
+    let degraded = results.iter().any(|(_, _, failed)| failed.is_some());
+    let (status, word) = match (down, degraded) {
+        (true, _) => (StatusCode::SERVICE_UNAVAILABLE, "down"),
+        (false, true) => (StatusCode::OK, "degraded"),
+        (false, false) => (StatusCode::OK, "up"),
+    };
+    let checks: serde_json::Map<_, _> = results
+        .into_iter()
+        .map(|(name, required, failed)| {
+            let outcome = match failed {
+                None => json!({ "status": "up" }),
+                Some(error) => json!({ "status": if required { "down" } else { "degraded" }, "error": error }),
+            };
+            (name.to_owned(), outcome)
+        })
+        .collect();
+    (status, axum::Json(json!({ "status": word, "checks": checks })))
 }

@@ -63,7 +63,7 @@ pub async fn build_with(
             crate::rate_limit::prune_periodically(Arc::downgrade(&gateway.limits), PRUNE_LIMITER_EVERY);
             let app = router(gateway.clone(), &table)
                 .merge(api_page::router(gateway.clone(), table))
-                .merge(comms::health::router(Vec::new()));
+                .merge(comms::health::router(comms::health::Checks::default()));
             Ok(Parts::with_router(gateway, with_edge_layers(app, limits)))
         })
         .await

@@ -252,6 +252,16 @@ pub trait MessageBroker: Send + Sync + 'static {
     /// Declares a task queue so tasks can be published before any worker
     /// subscribes.
     fn declare_task_queue<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<(), BrokerError>>;
+
+    /// Whether each subscription is consuming right now.
+    fn consumption(&self) -> super::consumption::Consumption;
+
+    /// Whether the broker's connection is up, where the client can tell
+    /// (RabbitMQ's can; Kafka's client reconnects on its own and says
+    /// nothing, so its subscriptions speak for it).
+    fn connected(&self) -> bool {
+        true
+    }
 }
 
 /// Header names shared by every implementation.

@@ -4,7 +4,9 @@
 
 pub mod broker;
 mod consuming;
+pub mod consumption;
 pub mod envelope;
+mod health_checks;
 pub mod inbox;
 #[cfg(feature = "kafka")]
 pub mod kafka;
@@ -21,6 +23,7 @@ pub use broker::{
     BrokerError, Delivery, Destination, Handler, HandlerError, MessageBroker, OutgoingMessage, PublishError,
     Subscription, SubscriptionId, SubscriptionKind,
 };
+pub use consumption::Consumption;
 pub use envelope::{DecodeError, Envelope, Event};
 pub use relay::{CrashPoint, OutboxRelay, RelayConfig, RelayError};
 pub use retention::Retention;

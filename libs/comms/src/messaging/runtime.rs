@@ -8,9 +8,11 @@ use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
 use super::broker::{BrokerError, Handler, MessageBroker, Subscription, SubscriptionId};
+use super::health_checks::{BrokerReady, SubscriptionsAlive};
 use super::relay::{OutboxRelay, RelayConfig};
 use super::retention::{self, Retention};
 use super::settings::BrokerSettings;
+use crate::health::HealthCheck;
 use crate::shutdown::Shutdown;
 
 pub struct Messaging {
@@ -24,6 +26,7 @@ pub struct Messaging {
     /// Every subscription's prefetch: never above the pool's size.
     prefetch: u16,
     retry_delays: Vec<std::time::Duration>,
+    restore_deadline: std::time::Duration,
 }
 
 impl Messaging {
@@ -47,11 +50,21 @@ impl Messaging {
             stopping,
             prefetch,
             retry_delays: settings.retry_delays(),
+            restore_deadline: std::time::Duration::from_secs(settings.broker_restore_deadline_secs),
         })
     }
 
     pub fn broker(&self) -> &Arc<dyn MessageBroker> {
         &self.broker
+    }
+
+    /// Its readiness check (degraded while the broker or a subscription is
+    /// down) and its liveness check (a subscription down past the restore
+    /// deadline), for `/health` (`health_checks`).
+    pub fn health(&self) -> (Arc<dyn HealthCheck>, Arc<dyn HealthCheck>) {
+        let ready = Arc::new(BrokerReady(self.broker.clone()));
+        let live = Arc::new(SubscriptionsAlive { broker: self.broker.clone(), deadline: self.restore_deadline });
+        (ready, live)
     }
 
     /// `rabbitmq` or `kafka`, for spans.

@@ -41,6 +41,11 @@ pub struct BrokerSettings {
     /// enough to outlast a database failover or a dependency's restart).
     #[serde(default = "default_retry_span_secs")]
     pub broker_retry_span_secs: u64,
+    /// A subscription that has not consumed for this long fails
+    /// `/health/live` (default 300), so an orchestrator restarts the
+    /// instance; until then it only degrades `/health/ready`.
+    #[serde(default = "default_restore_deadline_secs")]
+    pub broker_restore_deadline_secs: u64,
 }
 
 impl Default for BrokerSettings {
@@ -54,12 +59,17 @@ impl Default for BrokerSettings {
             broker_queue_expiry_secs: None,
             broker_prefetch: None,
             broker_retry_span_secs: default_retry_span_secs(),
+            broker_restore_deadline_secs: default_restore_deadline_secs(),
         }
     }
 }
 
 fn default_retry_span_secs() -> u64 {
     super::broker::DEFAULT_RETRY_SPAN.as_secs()
+}
+
+fn default_restore_deadline_secs() -> u64 {
+    300
 }
 
 fn default_broker() -> String {
@@ -74,8 +84,8 @@ fn default_kafka_brokers() -> String {
 
 impl BrokerSettings {
     /// Reads `BROKER`, `AMQP_URL`, `AMQP_PASSWORD_FILE`, `KAFKA_BROKERS`,
-    /// `BROKER_NAMESPACE`, `BROKER_QUEUE_EXPIRY_SECS`, `BROKER_PREFETCH` and
-    /// `BROKER_RETRY_SPAN_SECS` (unprefixed: one
+    /// `BROKER_NAMESPACE`, `BROKER_QUEUE_EXPIRY_SECS`, `BROKER_PREFETCH`,
+    /// `BROKER_RETRY_SPAN_SECS` and `BROKER_RESTORE_DEADLINE_SECS` (unprefixed: one
     /// system, one broker; compose gives each service its own user).
     pub fn from_env() -> Result<Self, figment::Error> {
         figment::Figment::new()
@@ -88,6 +98,7 @@ impl BrokerSettings {
                 "broker_queue_expiry_secs",
                 "broker_prefetch",
                 "broker_retry_span_secs",
+                "broker_restore_deadline_secs",
             ]))
             .extract()
     }

@@ -15,7 +15,7 @@ use super::serve::{Servers, serve};
 use crate::auth::{self, Guard};
 use crate::discovery::DiscoverySettings;
 use crate::grpc::GrpcServices;
-use crate::health::ReadinessCheck;
+use crate::health::{Checks, HealthCheck};
 use crate::http::ConnectionLimits;
 use crate::settings::ServiceSettings;
 use crate::shutdown::Shutdown;
@@ -51,12 +51,17 @@ impl<S: Send + Sync + 'static> Application<S> {
     ) -> Self {
         let router = match parts.http {
             Http::Api(api, openapi) => {
-                let readiness: Vec<Arc<dyn ReadinessCheck>> =
-                    context.db.iter().map(|db| Arc::new(db.clone()) as Arc<dyn ReadinessCheck>).collect();
+                let mut health = Checks::default();
+                health.ready.extend(context.db.iter().map(|db| Arc::new(db.clone()) as Arc<dyn HealthCheck>));
+                if let Some(messaging) = &context.messaging {
+                    let (ready, live) = messaging.health();
+                    health.ready.push(ready);
+                    health.live.push(live);
+                }
                 // Every route of the service's API, none of the library's
                 // open ones (health, the OpenAPI document, metrics).
                 let api = api.route_layer(axum::middleware::from_fn_with_state(guard.clone(), auth::authenticate));
-                crate::http::service_router(api, openapi, readiness)
+                crate::http::service_router(api, openapi, health)
             }
             Http::Complete(router) => router,
         };

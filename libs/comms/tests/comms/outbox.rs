@@ -654,3 +654,71 @@ async fn a_consumer_whose_database_is_cut_for_a_minute_applies_the_event_once_af
     let (dead, _) = crate::rabbitmq::queue_counts(&format!("{}.dlq", shop.service)).await;
     assert_eq!(dead, 0, "nothing was dead-lettered");
 }
+
+/// Waits until `broker`'s subscription `name` consumes again after at
+/// least one restart; returns the cause it gave for stopping.
+async fn restarted(broker: &Arc<dyn MessageBroker>, name: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = broker.consumption().snapshot().get(name).cloned();
+        if let Some(status) = status.as_ref().filter(|s| s.consuming && s.restarts > 0) {
+            return status.cause.clone().unwrap_or_default();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{name} never consumed again: {status:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_whose_queue_is_deleted_says_why_and_handles_a_later_message() {
+    let shop = Shop::new(RabbitFactory::new()).await;
+    let consumer = shop.consume().await;
+    let queue = format!("{}.events", shop.service);
+    let connection =
+        lapin::Connection::connect(crate::rabbitmq::AMQP_URI, lapin::ConnectionProperties::default()).await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    channel.queue_delete(queue.as_str().into(), lapin::options::QueueDeleteOptions::default()).await.unwrap();
+    let _ = connection.close(200, "done".into()).await;
+
+    let cause = restarted(&consumer, &shop.service).await;
+    assert!(cause.contains("ended the consumer"), "{cause}");
+    shop.write(0..1).await;
+    shop.relay_all(&shop.relay(shop.factory.broker().await, RelayConfig::default())).await;
+    assert_eq!(shop.wait_for_effects(1, Duration::from_secs(20)).await, (1, 1), "the queue is back and consumed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_whose_connection_is_closed_by_name_handles_a_later_message() {
+    let factory = RabbitFactory::new();
+    let connection_name = factory.config().connection_name;
+    let shop = Shop::new(factory).await;
+    let consumer = shop.consume().await;
+    // Only this test's connections, by their name; never anyone else's.
+    let listed = std::process::Command::new("rabbitmqctl")
+        .args(["list_connections", "-q", "--no-table-headers", "pid", "client_properties"])
+        .output()
+        .expect("rabbitmqctl");
+    let listing = String::from_utf8_lossy(&listed.stdout).to_string();
+    // The name a client gives its connection is among its properties
+    // (RabbitMQ 3.10 has no column of its own for it).
+    let ours: Vec<&str> = listing
+        .lines()
+        .filter(|line| line.contains(connection_name.as_str()))
+        .filter_map(|line| line.split('\t').next())
+        .map(str::trim)
+        .collect();
+    assert!(!ours.is_empty(), "no connection named {connection_name}: {listing}");
+    for pid in ours {
+        let closed = std::process::Command::new("rabbitmqctl")
+            .args(["close_connection", pid, "closed by a test"])
+            .status()
+            .expect("rabbitmqctl");
+        assert!(closed.success());
+    }
+
+    let cause = restarted(&consumer, &shop.service).await;
+    assert!(!cause.is_empty());
+    shop.write(0..1).await;
+    shop.relay_all(&shop.relay(shop.factory.broker().await, RelayConfig::default())).await;
+    assert_eq!(shop.wait_for_effects(1, Duration::from_secs(20)).await, (1, 1), "consuming on the new connection");
+}

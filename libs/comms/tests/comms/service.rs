@@ -86,6 +86,96 @@ async fn a_prefetch_above_the_pool_is_refused_at_start() {
     assert!(no_connections_left(&db).await, "{} connections left", connections_of_the_service(&db).await);
 }
 
+/// `path`'s status and body.
+async fn health(base: &str, path: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::get(format!("{base}{path}")).await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// Polls `path` until `done` holds (20 s at most); returns what it saw.
+async fn health_until(
+    base: &str,
+    path: &str,
+    done: impl Fn(u16, &serde_json::Value) -> bool,
+) -> (u16, serde_json::Value) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = health(base, path).await;
+        if done(status, &body) || tokio::time::Instant::now() > deadline {
+            return (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_degrades_ready_and_fails_live_only_past_the_restore_deadline() {
+    let db = empty_database().await;
+    let proxy = testkit::FaultProxy::start("127.0.0.1:5672".parse().unwrap()).await.unwrap();
+    let consul = testkit::ConsulDouble::start().await;
+    let mut settings = testkit::service_settings(&SERVICE, &db.url);
+    let broker = settings.broker.as_mut().unwrap();
+    broker.amqp_url = format!("amqp://guest:guest@{}/%2f", proxy.addr());
+    broker.broker_restore_deadline_secs = 3;
+    settings.discovery.consul_url = Some(consul.url());
+    settings.discovery.advertise_host = Some("127.0.0.1".into());
+    let app = Builder::new(&settings, &SERVICE)
+        .build(|ctx| async move {
+            ctx.consume(EventRouter::with_state(Arc::new(())).on(testkit_ping)).await?;
+            // One route of its own (the guard refuses it: the access table
+            // is empty); what is tested is the library's health routes.
+            let api = utoipa_axum::router::OpenApiRouter::new().route("/ping", axum::routing::get(|| async { "pong" }));
+            Ok(Parts::new(Arc::new(()), api))
+        })
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.http_addr());
+    let shutdown = comms::Shutdown::new();
+    let serving = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    let (status, body) = health_until(&base, "/health/ready", |_, body| body["status"] == "up").await;
+    assert_eq!((status, &body["status"]), (200, &serde_json::json!("up")), "{body}");
+    let registered = consul.registered();
+    let id = registered.iter().find(|id| id.starts_with("skeleton-") && !id.contains("grpc")).expect("registered");
+    // Its first check may run before the listener serves; wait for one that passed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !consul.is_passing(id) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(consul.is_passing(id), "passing before the outage");
+
+    proxy.refuse_connections();
+    proxy.cut_connections();
+    let (status, body) = health_until(&base, "/health/ready", |_, body| body["status"] == "degraded").await;
+    assert_eq!(status, 200, "degraded, still ready: {body}");
+    assert_eq!(body["checks"]["broker"]["status"], "degraded", "{body}");
+    assert_eq!(body["checks"]["database"]["status"], "up", "{body}");
+    assert!(body["checks"]["broker"]["error"].as_str().unwrap().contains("not consuming"), "{body}");
+    assert_eq!(health(&base, "/health/live").await.0, 200, "live until the restore deadline");
+    let (status, body) = health_until(&base, "/health/live", |status, _| status == 503).await;
+    assert_eq!(status, 503, "not live past the 3 s restore deadline: {body}");
+    assert!(body["checks"]["subscriptions"]["error"].as_str().unwrap().contains("restore deadline"), "{body}");
+    // The double checks /health/ready every 10 s: after a check made while
+    // degraded, the instance still passes (a 503 would have failed it).
+    for _ in 0..22 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        eprintln!(
+            "DEBUG {:?} passing {} ready {}",
+            std::time::Instant::now(),
+            consul.is_passing(id),
+            health(&base, "/health/ready").await.0
+        );
+    }
+    assert!(consul.is_passing(id), "a degraded instance still passes its check");
+
+    proxy.restore();
+    let (status, body) = health_until(&base, "/health/live", |status, _| status == 200).await;
+    assert_eq!(status, 200, "live again once consuming: {body}");
+    let (_, body) = health_until(&base, "/health/ready", |_, body| body["status"] == "up").await;
+    assert_eq!(body["status"], "up", "{body}");
+    shutdown.trigger();
+    serving.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn a_failed_serve_leaves_no_connection_and_no_consumer_behind() {
     let db = empty_database().await;

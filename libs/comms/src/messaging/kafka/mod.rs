@@ -46,6 +46,7 @@ use super::broker::{
     SubscriptionKind, headers,
 };
 use super::consuming::Consuming;
+use super::consumption::Consumption;
 
 #[derive(Clone, Debug)]
 pub struct KafkaConfig {
@@ -74,13 +75,14 @@ pub struct KafkaBroker {
     config: KafkaConfig,
     producer: FutureProducer,
     admin: AdminClient<DefaultClientContext>,
-    subscriptions: Mutex<HashMap<u64, Consuming>>,
+    subscriptions: Mutex<HashMap<u64, (String, Consuming)>>,
     next_id: AtomicU64,
+    consumption: Consumption,
 }
 
 impl Drop for KafkaBroker {
     fn drop(&mut self) {
-        for (_, consuming) in self.subscriptions.lock().expect("subscriptions lock").drain() {
+        for (_, (_, consuming)) in self.subscriptions.lock().expect("subscriptions lock").drain() {
             consuming.abort();
         }
     }
@@ -117,7 +119,15 @@ impl KafkaBroker {
         .await
         .map_err(|e| BrokerError::Unavailable(e.to_string()))?
         .map_err(|e| BrokerError::Unavailable(format!("no Kafka broker at {}: {e}", config.brokers)))?;
-        Ok(Arc::new(Self { config, producer, admin, subscriptions: Mutex::default(), next_id: AtomicU64::new(1) }))
+        let consumption = Consumption::default();
+        Ok(Arc::new(Self {
+            config,
+            producer,
+            admin,
+            subscriptions: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            consumption,
+        }))
     }
 
     /// Creates topics that do not exist yet (existing ones are fine).
@@ -244,17 +254,19 @@ impl MessageBroker for KafkaBroker {
                 .await
                 .map_err(|e| BrokerError::Unavailable(e.to_string()))?;
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            self.subscriptions.lock().expect("subscriptions lock").insert(id, consuming);
+            self.consumption.consuming(&names.group);
+            self.subscriptions.lock().expect("subscriptions lock").insert(id, (names.group.clone(), consuming));
             Ok(SubscriptionId(id))
         })
     }
 
     fn unsubscribe(&self, id: SubscriptionId) -> BoxFuture<'_, Result<(), BrokerError>> {
         Box::pin(async move {
-            if let Some(consuming) = self.subscriptions.lock().expect("subscriptions lock").remove(&id.0) {
+            if let Some((name, consuming)) = self.subscriptions.lock().expect("subscriptions lock").remove(&id.0) {
                 // Each member finishes the message it holds, commits, and
                 // leaves its group; its partitions move to the others.
                 consuming.stop();
+                self.consumption.forget(&name);
             }
             Ok(())
         })
@@ -262,6 +274,10 @@ impl MessageBroker for KafkaBroker {
 
     fn declare_task_queue<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<(), BrokerError>> {
         Box::pin(async move { self.ensure_topics(&[self.config.topic(queue)]).await })
+    }
+
+    fn consumption(&self) -> Consumption {
+        self.consumption.clone()
     }
 }
 

@@ -3,6 +3,7 @@
 //! to a retry or dead-letter queue (with a confirm) when it did not.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use lapin::options::{
@@ -11,13 +12,14 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{Channel, Confirmation};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, mpsc, watch};
 use tracing::Instrument;
 
-use super::Live;
 use super::amqp::{self, Names};
+use super::{Live, RabbitConfig};
 use crate::messaging::broker::{Delivery, Handler, HandlerError, Subscription, SubscriptionKind, headers};
-use crate::messaging::consuming::Consuming;
+use crate::messaging::consuming::{Consuming, Stop};
+use crate::messaging::consumption::Consumption;
 use crate::messaging::spans;
 
 pub const SYSTEM: &str = "rabbitmq";
@@ -38,66 +40,166 @@ enum Next {
     Requeue,
 }
 
-pub fn start(live: &Live, channel: Channel, subscription: &Subscription, handler: Arc<dyn Handler>) -> Consuming {
-    let connection = live.connection.clone();
+/// The first wait before a stopped consumer is started again; it doubles
+/// up to [`RESTART_CAP`], and starts over once a consumer has run for that
+/// long.
+const RESTART_FIRST: Duration = Duration::from_millis(200);
+const RESTART_CAP: Duration = Duration::from_secs(30);
+
+/// How a consumer's run ended.
+enum Ended {
+    /// Told to stop: its messages are settled and it is gone for good.
+    Stopped,
+    /// It stopped on its own; the supervisor starts it again.
+    Lost(String),
+}
+
+/// Consumes `subscription` until it is stopped, starting the consumer again
+/// (with capped back-off) whenever it ends on its own: the broker cancelled
+/// it, its channel or connection closed, a redeclare was refused. Each run
+/// and each loss is reported to `consumption`. `first` is the channel the
+/// subscription was declared on.
+pub fn start(
+    mut live: watch::Receiver<Option<Live>>,
+    config: RabbitConfig,
+    first: (Live, Channel),
+    subscription: &Subscription,
+    handler: Arc<dyn Handler>,
+    consumption: Consumption,
+) -> Consuming {
     let subscription = subscription.clone();
     let (switch, mut stop) = Consuming::switch();
     let task = tokio::spawn(async move {
-        let names = amqp::names(&subscription);
-        let mover = match connection.create_channel().await {
-            Ok(mover) if mover.confirm_select(ConfirmSelectOptions::default()).await.is_ok() => {
-                Arc::new(Mutex::new(mover))
-            }
-            _ => return,
-        };
-        if channel.basic_qos(subscription.prefetch, BasicQosOptions::default()).await.is_err() {
-            return;
-        }
-        let tag = format!("{}-{}", subscription.name, uuid::Uuid::new_v4().simple());
-        let Ok(mut deliveries) = channel
-            .basic_consume(
-                names.main.as_str().into(),
-                tag.as_str().into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-        else {
-            return;
-        };
-        let shared = Arc::new((names, subscription, handler, mover));
-        // Each running handler holds a clone; `recv` returns `None` once
-        // every one of them has finished.
-        let (running, mut all_finished) = mpsc::channel::<()>(1);
-        // The stream ends when the channel or connection goes (the
-        // supervisor starts a new consumer on the next connection), or when
-        // the subscription is stopped.
+        let name = subscription.name.clone();
+        let mut backoff = RESTART_FIRST;
+        let mut next = Some(first);
         loop {
-            let delivery = tokio::select! {
-                biased;
-                () = stop.requested() => break,
-                delivery = deliveries.next() => match delivery {
-                    Some(Ok(delivery)) => delivery,
-                    _ => return,
+            let opened = match next.take() {
+                Some(ready) => Ok(ready),
+                None => tokio::select! {
+                    () = stop.requested() => return,
+                    opened = reopen(&mut live, &config, &subscription) => opened,
                 },
             };
-            let (shared, running) = (shared.clone(), running.clone());
-            tokio::spawn(async move {
-                let (names, subscription, handler, mover) = &*shared;
-                process(delivery, names, subscription, handler.as_ref(), mover).await;
-                drop(running);
-            });
+            let cause = match opened {
+                Ok((current, channel)) => {
+                    consumption.consuming(&name);
+                    let started = Instant::now();
+                    match consume(&current, channel, &subscription, handler.clone(), &mut stop).await {
+                        Ended::Stopped => {
+                            consumption.forget(&name);
+                            return;
+                        }
+                        Ended::Lost(cause) => {
+                            if started.elapsed() >= RESTART_CAP {
+                                backoff = RESTART_FIRST;
+                            }
+                            cause
+                        }
+                    }
+                }
+                Err(cause) => cause,
+            };
+            consumption.lost(&name, &cause);
+            tokio::select! {
+                () = stop.requested() => {
+                    consumption.forget(&name);
+                    return;
+                }
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(RESTART_CAP);
         }
-        // Stopped: the broker sends no more. Handlers already running
-        // settle their messages on this channel, so it stays open until
-        // they have; closing it then returns whatever was sent but not
-        // taken to the queue, for the other consumers.
+    });
+    Consuming::new(switch, vec![task])
+}
+
+/// A channel on the live connection (waiting for one), with the exchange
+/// and the subscription's queues declared again: a deleted queue comes
+/// back.
+async fn reopen(
+    live: &mut watch::Receiver<Option<Live>>,
+    config: &RabbitConfig,
+    subscription: &Subscription,
+) -> Result<(Live, Channel), String> {
+    let current = live.wait_for(Option::is_some).await.map_err(|_| "the broker is gone".to_owned())?.clone();
+    let current = current.ok_or("not connected")?;
+    // The exchange too: the subscription's bindings need it.
+    amqp::ensure_exchange(&current.connection, config).await.map_err(|e| format!("cannot find the exchange: {e}"))?;
+    let channel = current.connection.create_channel().await.map_err(|e| format!("cannot open a channel: {e}"))?;
+    amqp::declare_subscription(&channel, config, subscription)
+        .await
+        .map_err(|e| format!("cannot declare the subscription's queues: {e}"))?;
+    Ok((current, channel))
+}
+
+/// One run of the consumer on `channel`, until it is stopped or ends.
+async fn consume(
+    live: &Live,
+    channel: Channel,
+    subscription: &Subscription,
+    handler: Arc<dyn Handler>,
+    stop: &mut Stop,
+) -> Ended {
+    let names = amqp::names(subscription);
+    let mover = match live.connection.create_channel().await {
+        Ok(mover) => mover,
+        Err(error) => return Ended::Lost(format!("cannot open the moving channel: {error}")),
+    };
+    if let Err(error) = mover.confirm_select(ConfirmSelectOptions::default()).await {
+        return Ended::Lost(format!("cannot enable confirms: {error}"));
+    }
+    let mover = Arc::new(Mutex::new(mover));
+    if let Err(error) = channel.basic_qos(subscription.prefetch, BasicQosOptions::default()).await {
+        return Ended::Lost(format!("cannot set the prefetch: {error}"));
+    }
+    let tag = format!("{}-{}", subscription.name, uuid::Uuid::new_v4().simple());
+    let mut deliveries = match channel
+        .basic_consume(
+            names.main.as_str().into(),
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+    {
+        Ok(deliveries) => deliveries,
+        Err(error) => return Ended::Lost(format!("cannot consume from {}: {error}", names.main)),
+    };
+    let shared = Arc::new((names, subscription.clone(), handler, mover));
+    // Each running handler holds a clone; `recv` returns `None` once
+    // every one of them has finished.
+    let (running, mut all_finished) = mpsc::channel::<()>(1);
+    let ended = loop {
+        let delivery = tokio::select! {
+            biased;
+            () = stop.requested() => break Ended::Stopped,
+            delivery = deliveries.next() => match delivery {
+                Some(Ok(delivery)) => delivery,
+                Some(Err(error)) => break Ended::Lost(format!("consuming failed: {error}")),
+                None => break Ended::Lost(
+                    "the broker ended the consumer (its queue deleted, or its channel or connection closed)".into(),
+                ),
+            },
+        };
+        let (shared, running) = (shared.clone(), running.clone());
+        tokio::spawn(async move {
+            let (names, subscription, handler, mover) = &*shared;
+            process(delivery, names, subscription, handler.as_ref(), mover).await;
+            drop(running);
+        });
+    };
+    if let Ended::Stopped = ended {
+        // The broker sends no more. Handlers already running settle their
+        // messages on this channel, so it stays open until they have;
+        // closing it then returns whatever was sent but not taken to the
+        // queue, for the other consumers.
         let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
         drop(running);
         let _ = all_finished.recv().await;
         let _ = channel.close(200, "unsubscribed".into()).await;
-    });
-    Consuming::new(switch, vec![task])
+    }
+    ended
 }
 
 async fn process(

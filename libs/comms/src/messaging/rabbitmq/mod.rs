@@ -19,10 +19,14 @@
 //! so retries behave the same on RabbitMQ 3.x and 4.x (whose quorum queues
 //! differ in their default delivery limits).
 //!
-//! The connection is supervised: on loss, everything reconnects with
-//! backoff (100 ms doubling to 5 s), the topology is declared again, and
-//! every subscription resumes. Publishes in flight when the link drops
-//! fail (their confirm never comes) and are retried by the outbox.
+//! The connection is supervised: on loss, it reconnects with backoff
+//! (100 ms doubling to 5 s). So is each subscription, on its own
+//! (`consumer::start`): a consumer that ends for any reason (its queue
+//! deleted, its channel or connection closed, a redeclare refused) is
+//! logged with the cause, reported to [`Consumption`], and started again on
+//! the live connection with its queues declared again, with back-off.
+//! Publishes in flight when the link drops fail (their confirm never comes)
+//! and are retried by the outbox.
 
 mod amqp;
 mod consumer;
@@ -48,6 +52,7 @@ use super::broker::{
     BrokerError, Destination, Handler, MessageBroker, OutgoingMessage, PublishError, Subscription, SubscriptionId,
 };
 use super::consuming::Consuming;
+use super::consumption::Consumption;
 
 #[derive(Clone, Debug)]
 pub struct RabbitConfig {
@@ -113,8 +118,6 @@ struct Routed<'a> {
 }
 
 struct Registered {
-    subscription: Subscription,
-    handler: Arc<dyn Handler>,
     consuming: Option<Consuming>,
 }
 
@@ -124,6 +127,7 @@ pub struct RabbitBroker {
     subscriptions: Arc<Mutex<HashMap<u64, Registered>>>,
     next_id: AtomicU64,
     supervisor: JoinHandle<()>,
+    consumption: Consumption,
 }
 
 impl Drop for RabbitBroker {
@@ -143,8 +147,10 @@ impl RabbitBroker {
     pub async fn connect(config: RabbitConfig) -> Result<Arc<Self>, BrokerError> {
         let (live, mut watching) = watch::channel(None);
         let subscriptions = Arc::new(Mutex::new(HashMap::new()));
-        let supervisor = tokio::spawn(supervise(config.clone(), live.clone(), subscriptions.clone()));
-        let broker = Arc::new(Self { config, live, subscriptions, next_id: AtomicU64::new(1), supervisor });
+        let supervisor = tokio::spawn(supervise(config.clone(), live.clone()));
+        let consumption = Consumption::default();
+        let broker =
+            Arc::new(Self { config, live, subscriptions, next_id: AtomicU64::new(1), supervisor, consumption });
         let connected = tokio::time::timeout(Duration::from_secs(10), watching.wait_for(Option::is_some)).await;
         match connected {
             Ok(Ok(_)) => Ok(broker),
@@ -293,11 +299,18 @@ impl MessageBroker for RabbitBroker {
                 .await
                 .map_err(|e| BrokerError::Refused(e.to_string()))?;
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            let consuming = consumer::start(&live, channel, &subscription, handler.clone());
+            let consuming = consumer::start(
+                self.live.subscribe(),
+                self.config.clone(),
+                (live, channel),
+                &subscription,
+                handler,
+                self.consumption.clone(),
+            );
             self.subscriptions
                 .lock()
                 .expect("subscriptions lock")
-                .insert(id, Registered { subscription, handler, consuming: Some(consuming) });
+                .insert(id, Registered { consuming: Some(consuming) });
             Ok(SubscriptionId(id))
         })
     }
@@ -323,15 +336,20 @@ impl MessageBroker for RabbitBroker {
             Ok(())
         })
     }
+
+    fn consumption(&self) -> Consumption {
+        self.consumption.clone()
+    }
+
+    fn connected(&self) -> bool {
+        self.is_connected()
+    }
 }
 
-/// Keeps one connection alive: connect, declare, resume every
-/// subscription, wait for the loss, and again.
-async fn supervise(
-    config: RabbitConfig,
-    live: watch::Sender<Option<Live>>,
-    subscriptions: Arc<Mutex<HashMap<u64, Registered>>>,
-) {
+/// Keeps one connection alive: connect, declare the exchange, wait for the
+/// loss, and again. Each subscription's own supervisor
+/// (`consumer::start`) sees the new connection and resumes on it.
+async fn supervise(config: RabbitConfig, live: watch::Sender<Option<Live>>) {
     let mut backoff = Duration::from_millis(100);
     let mut first = true;
     loop {
@@ -340,7 +358,6 @@ async fn supervise(
                 backoff = Duration::from_millis(100);
                 if !first {
                     tracing::info!(connection = %config.connection_name, "reconnected to RabbitMQ");
-                    resume(&config, &current, &subscriptions).await;
                 }
                 first = false;
                 live.send_replace(Some(current.clone()));
@@ -392,47 +409,5 @@ async fn wait_for_loss(connection: &Connection, mut events: Events) {
                 }
             }
         }
-    }
-}
-
-async fn resume(config: &RabbitConfig, current: &Live, subscriptions: &Arc<Mutex<HashMap<u64, Registered>>>) {
-    let registered: Vec<(u64, Subscription, Arc<dyn Handler>)> = subscriptions
-        .lock()
-        .expect("subscriptions lock")
-        .iter()
-        .map(|(id, r)| (*id, r.subscription.clone(), r.handler.clone()))
-        .collect();
-    for (id, subscription, handler) in registered {
-        let channel = match current.connection.create_channel().await {
-            Ok(channel) => channel,
-            Err(error) => {
-                tracing::warn!(%error, "cannot reopen a consumer channel");
-                return;
-            }
-        };
-        if let Err(error) = amqp::declare_subscription(&channel, config, &subscription).await {
-            tracing::warn!(%error, subscription = %subscription.name, "cannot redeclare topology");
-            continue;
-        }
-        let consuming = consumer::start(current, channel, &subscription, handler);
-        if let Some(registered) = subscriptions.lock().expect("subscriptions lock").get_mut(&id) {
-            // The old consumer's connection is gone: nothing left to settle.
-            if let Some(old) = registered.consuming.replace(consuming) {
-                old.abort();
-            }
-        } else {
-            consuming.stop(); // unsubscribed meanwhile
-        }
-    }
-}
-
-impl crate::health::ReadinessCheck for RabbitBroker {
-    fn name(&self) -> &'static str {
-        "broker"
-    }
-
-    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
-        let connected = self.is_connected();
-        Box::pin(async move { if connected { Ok(()) } else { Err("not connected to RabbitMQ".into()) } })
     }
 }
