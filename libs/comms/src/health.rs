@@ -55,11 +55,13 @@ pub fn router(checks: Checks) -> Router {
         .route("/health/ready", get(report).with_state(ready))
 }
 
-async fn report(State(checks): State<Arc<Vec<Arc<dyn HealthCheck>>>>) -> (StatusCode, axum::Json<Value>) {
-    // A hung dependency must not hang the probe: the orchestrator would
-    // time out and learn nothing about which dependency is at fault.
+/// Each check's name, whether it is required, and why it failed if it did.
+/// A hung dependency must not hang the probe (the orchestrator would time
+/// out and learn nothing about which dependency is at fault): each check
+/// has 2 s.
+async fn run(checks: &[Arc<dyn HealthCheck>]) -> Vec<(&'static str, bool, Option<String>)> {
     let timeout = std::time::Duration::from_secs(2);
-    let results = join_all(checks.iter().map(|c| async move {
+    join_all(checks.iter().map(|c| async move {
         let failed = match tokio::time::timeout(timeout, c.check()).await {
             Ok(Ok(())) => None,
             Ok(Err(error)) => Some(error),
@@ -67,7 +69,17 @@ async fn report(State(checks): State<Arc<Vec<Arc<dyn HealthCheck>>>>) -> (Status
         };
         (c.name(), c.required(), failed)
     }))
-    .await;
+    .await
+}
+
+/// Whether every required check passes: ready, possibly degraded (what
+/// gRPC health reports as SERVING).
+pub async fn ready(checks: &[Arc<dyn HealthCheck>]) -> bool {
+    run(checks).await.iter().all(|(_, required, failed)| !*required || failed.is_none())
+}
+
+async fn report(State(checks): State<Arc<Vec<Arc<dyn HealthCheck>>>>) -> (StatusCode, axum::Json<Value>) {
+    let results = run(&checks).await;
     let down = results.iter().any(|(_, required, failed)| *required && failed.is_some());
     let degraded = results.iter().any(|(_, _, failed)| failed.is_some());
     let (status, word) = match (down, degraded) {

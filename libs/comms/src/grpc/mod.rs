@@ -7,7 +7,7 @@ mod server;
 mod status;
 
 pub use metrics::GrpcMetricsLayer;
-pub use server::{GrpcServices, serve};
+pub use server::{GrpcServices, READINESS_EVERY, serve};
 pub use status::{internal, invalid_argument, status, status_of};
 #[doc(hidden)]
 pub use tonic as __tonic;

@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
@@ -12,6 +13,7 @@ use tonic::transport::server::{Connected, TcpConnectInfo};
 use tonic_health::ServingStatus;
 
 use crate::auth::{GrpcGuardLayer, Guard};
+use crate::health::HealthCheck;
 use crate::http::ConnectionLimits;
 use crate::http::admission::{Admission, Admitted};
 use crate::http::server::HTTP2_MAX_PENDING_RESETS;
@@ -25,6 +27,9 @@ pub struct GrpcServices {
     descriptor_sets: Vec<&'static [u8]>,
     /// Checks every call but health and reflection (set by the skeleton).
     guard: Option<Arc<Guard>>,
+    /// What gRPC health follows: SERVING while every required check
+    /// passes (set by the skeleton: the same as `/health/ready`'s).
+    readiness: Vec<Arc<dyn HealthCheck>>,
 }
 
 impl GrpcServices {
@@ -51,15 +56,28 @@ impl GrpcServices {
     }
 
     /// Every call checked by `guard` before it reaches a service.
+    pub(crate) fn following(mut self, readiness: Vec<Arc<dyn HealthCheck>>) -> Self {
+        self.readiness = readiness;
+        self
+    }
+
     pub(crate) fn guarded(mut self, guard: Arc<Guard>) -> Self {
         self.guard = Some(guard);
         self
     }
 }
 
-/// Serves `services` on `listener` until `shutdown` trips. Health turns to
-/// NOT_SERVING first, so balancers stop sending new calls while the calls
-/// in flight drain.
+/// How often gRPC health asks the readiness checks.
+pub const READINESS_EVERY: Duration = Duration::from_secs(2);
+
+/// Serves `services` on `listener` until `shutdown` trips.
+///
+/// gRPC health follows readiness: every [`READINESS_EVERY`] the readiness
+/// checks run, and the server (`""`) and each service report SERVING while
+/// every required one passes, NOT_SERVING while one does not (a database
+/// outage; a broker outage only degrades, and stays SERVING). At shutdown
+/// they turn NOT_SERVING for good, first, so balancers stop sending new
+/// calls while the calls in flight drain.
 ///
 /// Connections are held to `limits` as on the HTTP port
 /// ([`crate::http::serve`]): the same cap, opening deadline (here the
@@ -87,12 +105,33 @@ pub async fn serve(
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
     let names = services.names.clone();
+    let readiness = services.readiness.clone();
+    // Resolves at shutdown, which is when tonic starts draining.
     let draining = async move {
-        shutdown.wait().await;
-        health.set_service_status("", ServingStatus::NotServing).await;
-        for name in names {
-            health.set_service_status(name, ServingStatus::NotServing).await;
+        let report = |status| {
+            let (health, names) = (health.clone(), names.clone());
+            async move {
+                health.set_service_status("", status).await;
+                for name in names {
+                    health.set_service_status(name, status).await;
+                }
+            }
+        };
+        let stopped = shutdown.wait();
+        tokio::pin!(stopped);
+        let mut ticks = tokio::time::interval(READINESS_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut stopped => break,
+                _ = ticks.tick() => {
+                    let ready = crate::health::ready(&readiness).await;
+                    report(if ready { ServingStatus::Serving } else { ServingStatus::NotServing }).await;
+                }
+            }
         }
+        report(ServingStatus::NotServing).await;
     };
 
     tonic::transport::Server::builder()

@@ -49,15 +49,17 @@ impl<S: Send + Sync + 'static> Application<S> {
         guard: Arc<Guard>,
         listeners: Listeners,
     ) -> Self {
+        let mut health = Checks::default();
+        health.ready.extend(context.db.iter().map(|db| Arc::new(db.clone()) as Arc<dyn HealthCheck>));
+        if let Some(messaging) = &context.messaging {
+            let (ready, live) = messaging.health();
+            health.ready.push(ready);
+            health.live.push(live);
+        }
+        // gRPC health follows the same readiness.
+        let grpc = parts.grpc.map(|services| services.guarded(guard.clone()).following(health.ready.clone()));
         let router = match parts.http {
             Http::Api(api, openapi) => {
-                let mut health = Checks::default();
-                health.ready.extend(context.db.iter().map(|db| Arc::new(db.clone()) as Arc<dyn HealthCheck>));
-                if let Some(messaging) = &context.messaging {
-                    let (ready, live) = messaging.health();
-                    health.ready.push(ready);
-                    health.live.push(live);
-                }
                 // Every route of the service's API, none of the library's
                 // open ones (health, the OpenAPI document, metrics).
                 let api = api.route_layer(axum::middleware::from_fn_with_state(guard.clone(), auth::authenticate));
@@ -68,7 +70,7 @@ impl<S: Send + Sync + 'static> Application<S> {
         Self {
             state: parts.state,
             http: (listeners.http, router),
-            grpc: listeners.grpc.zip(parts.grpc.map(|services| services.guarded(guard))),
+            grpc: listeners.grpc.zip(grpc),
             metrics: listeners.metrics,
             context,
             failures,
