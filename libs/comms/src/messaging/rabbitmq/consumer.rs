@@ -83,9 +83,8 @@ pub fn start(
             };
             let cause = match opened {
                 Ok((current, channel)) => {
-                    consumption.consuming(&name);
                     let started = Instant::now();
-                    match consume(&current, channel, &subscription, handler.clone(), &mut stop).await {
+                    match consume(&current, channel, &subscription, handler.clone(), &consumption, &mut stop).await {
                         Ended::Stopped => {
                             consumption.forget(&name);
                             return;
@@ -133,12 +132,14 @@ async fn reopen(
     Ok((current, channel))
 }
 
-/// One run of the consumer on `channel`, until it is stopped or ends.
+/// One run of the consumer on `channel`, until it is stopped or ends. It
+/// counts as consuming once the broker has taken the `basic.consume`.
 async fn consume(
     live: &Live,
     channel: Channel,
     subscription: &Subscription,
     handler: Arc<dyn Handler>,
+    consumption: &Consumption,
     stop: &mut Stop,
 ) -> Ended {
     let names = amqp::names(subscription);
@@ -166,6 +167,7 @@ async fn consume(
         Ok(deliveries) => deliveries,
         Err(error) => return Ended::Lost(format!("cannot consume from {}: {error}", names.main)),
     };
+    consumption.consuming(&subscription.name);
     let shared = Arc::new((names, subscription.clone(), handler, mover));
     // Each running handler holds a clone; `recv` returns `None` once
     // every one of them has finished.
