@@ -306,6 +306,40 @@ pub async fn a_failing_message_is_dead_lettered_after_exactly_n_attempts(factory
     assert!(reason.contains("the database said no"), "{reason}");
 }
 
+/// A handler's panic fails its message, not its consumer: the message is
+/// retried, one that panics every time is dead-lettered with the panic as
+/// its reason, and the messages around it are handled.
+pub async fn a_handler_that_panics_fails_its_message_not_its_consumer(factory: &dyn BrokerFactory) {
+    let service = factory.name("panics");
+    let broker = factory.broker().await;
+    let handler = Recorder::failing(|d| {
+        let n = Envelope::from_bytes(&d.body).ok()?.decode::<Ping>().ok()?.n;
+        assert!(n != 0 && (n != 1 || d.attempt > 1), "ping {n} breaks the handler");
+        None
+    });
+    let dead = Recorder::new();
+    let sub = fast(Subscription::events(&service, &[Ping::TYPE]));
+    let attempts_allowed = sub.max_attempts() as usize;
+    broker.subscribe(sub, Arc::new(handler.clone())).await.unwrap();
+    broker.subscribe(Subscription::dead_letters(&service), Arc::new(dead.clone())).await.unwrap();
+
+    let messages: Vec<_> = (0..10).map(|n| ping(n, Destination::Event)).collect();
+    publish_all(&broker, &messages).await;
+    assert!(dead.wait_for(1, PATIENCE).await, "the message that always panics is dead-lettered");
+    let reason = dead.deliveries()[0].headers.get(headers::DEATH_REASON).cloned().unwrap_or_default();
+    assert!(reason.contains("panicked") && reason.contains("ping 0 breaks the handler"), "{reason}");
+    // Ping 0 each attempt, ping 1 twice, the others once.
+    assert!(handler.wait_for(attempts_allowed + 2 + 8, PATIENCE).await, "seen: {:?}", handler.pings());
+    let mut pings = handler.pings();
+    pings.sort_unstable();
+    let mut expected = vec![0; attempts_allowed];
+    expected.extend([1, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert_eq!(pings, expected);
+
+    publish_all(&broker, &[ping(10, Destination::Event)]).await;
+    assert!(handler.wait_for(attempts_allowed + 11, PATIENCE).await, "the consumer goes on after the panics");
+}
+
 /// Bodies that are not envelopes, unknown types and payloads with missing
 /// fields go to the dead-letter queue with the reason, at once.
 pub async fn malformed_messages_are_dead_lettered_with_a_reason(factory: &dyn BrokerFactory) {

@@ -1,10 +1,18 @@
 //! A running consumer's lifecycle, the same for every broker: `stop` stops
 //! taking messages and lets the handlers already running finish and settle
 //! their messages (ack, or store the offset) before the consumer lets go;
-//! `abort` ends it at once, for a connection that is gone anyway.
+//! `abort` ends it at once, for a connection that is gone anyway. A consumer
+//! that ends on its own is started again after [`Restarts`]' back-off, and
+//! a handler's panic is a failure like any other ([`handle`]).
 
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+use super::broker::{Delivery, Handler, HandlerError};
 
 /// The tasks consuming one subscription, and the switch that stops them.
 pub(crate) struct Consuming {
@@ -46,5 +54,61 @@ impl Stop {
     /// Resolves once the consumer is told to stop (or its switch is gone).
     pub(crate) async fn requested(&mut self) {
         let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
+/// How long a supervisor waits before starting a consumer that ended on
+/// its own again: 200 ms, doubling to 30 s, and from the start once a
+/// consumer has run for 30 s (its trouble is a new one).
+pub(crate) struct Restarts {
+    next: Duration,
+    started: Instant,
+}
+
+impl Restarts {
+    const FIRST: Duration = Duration::from_millis(200);
+    const CAP: Duration = Duration::from_secs(30);
+
+    pub(crate) fn new() -> Self {
+        Self { next: Self::FIRST, started: Instant::now() }
+    }
+
+    /// A consumer starts now.
+    pub(crate) fn started(&mut self) {
+        self.started = Instant::now();
+    }
+
+    /// The consumer ended: waits the back-off, or returns `false` at once if
+    /// it is told to stop meanwhile.
+    pub(crate) async fn wait(&mut self, stop: &mut Stop) -> bool {
+        if self.started.elapsed() >= Self::CAP {
+            self.next = Self::FIRST;
+        }
+        let wait = self.next;
+        self.next = (self.next * 2).min(Self::CAP);
+        tokio::select! {
+            () = stop.requested() => false,
+            () = tokio::time::sleep(wait) => true,
+        }
+    }
+}
+
+/// Runs `handler` on `delivery`. A panic becomes a transient failure, so
+/// the message is retried and in the end dead-lettered with the panic as
+/// its reason, like any other failure: unsettled, it would be redelivered
+/// at once and forever (Kafka), or hold a slot of the prefetch until its
+/// channel closed (RabbitMQ).
+pub(crate) async fn handle(handler: &dyn Handler, delivery: &Delivery) -> Result<(), HandlerError> {
+    match AssertUnwindSafe(handler.handle(delivery)).catch_unwind().await {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            metrics::counter!("handler_panics_total").increment(1);
+            Err(HandlerError::Transient(format!("the handler panicked: {what}")))
+        }
     }
 }

@@ -42,11 +42,12 @@ impl Consumption {
         let mut states = self.lock();
         let before = states.get(subscription).cloned();
         let (cause, restarts) = match before {
-            Some(status) if !status.consuming => {
+            // Still consuming: it has been since `since`.
+            Some(status) if status.consuming => return,
+            Some(status) => {
                 tracing::info!(%subscription, "consuming again");
                 (status.cause, status.restarts + 1)
             }
-            Some(status) => (status.cause, status.restarts),
             None => (None, 0),
         };
         states.insert(subscription.to_owned(), Status { consuming: true, since: Instant::now(), cause, restarts });

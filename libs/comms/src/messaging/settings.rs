@@ -46,6 +46,11 @@ pub struct BrokerSettings {
     /// instance; until then it only degrades `/health/ready`.
     #[serde(default = "default_restore_deadline_secs")]
     pub broker_restore_deadline_secs: u64,
+    /// RabbitMQ: deliveries of one message after which its queue
+    /// dead-letters it (default 20), for a message whose handler panics or
+    /// never finishes; handlers' own failures retry by the span above.
+    #[serde(default = "default_delivery_limit")]
+    pub broker_delivery_limit: u32,
 }
 
 impl Default for BrokerSettings {
@@ -60,6 +65,7 @@ impl Default for BrokerSettings {
             broker_prefetch: None,
             broker_retry_span_secs: default_retry_span_secs(),
             broker_restore_deadline_secs: default_restore_deadline_secs(),
+            broker_delivery_limit: default_delivery_limit(),
         }
     }
 }
@@ -70,6 +76,10 @@ fn default_retry_span_secs() -> u64 {
 
 fn default_restore_deadline_secs() -> u64 {
     300
+}
+
+fn default_delivery_limit() -> u32 {
+    super::rabbitmq::DEFAULT_DELIVERY_LIMIT
 }
 
 fn default_broker() -> String {
@@ -85,7 +95,8 @@ fn default_kafka_brokers() -> String {
 impl BrokerSettings {
     /// Reads `BROKER`, `AMQP_URL`, `AMQP_PASSWORD_FILE`, `KAFKA_BROKERS`,
     /// `BROKER_NAMESPACE`, `BROKER_QUEUE_EXPIRY_SECS`, `BROKER_PREFETCH`,
-    /// `BROKER_RETRY_SPAN_SECS` and `BROKER_RESTORE_DEADLINE_SECS` (unprefixed: one
+    /// `BROKER_RETRY_SPAN_SECS`, `BROKER_RESTORE_DEADLINE_SECS` and
+    /// `BROKER_DELIVERY_LIMIT` (unprefixed: one
     /// system, one broker; compose gives each service its own user).
     pub fn from_env() -> Result<Self, figment::Error> {
         figment::Figment::new()
@@ -99,6 +110,7 @@ impl BrokerSettings {
                 "broker_prefetch",
                 "broker_retry_span_secs",
                 "broker_restore_deadline_secs",
+                "broker_delivery_limit",
             ]))
             .extract()
     }
@@ -131,6 +143,10 @@ impl BrokerSettings {
                 config.exchange = format!("{}{}", self.broker_namespace, config.exchange);
                 config.prefix.clone_from(&self.broker_namespace);
                 config.queue_expiry = self.broker_queue_expiry_secs.map(std::time::Duration::from_secs);
+                if self.broker_delivery_limit == 0 {
+                    return Err(BrokerError::Refused("BROKER_DELIVERY_LIMIT must be above 0".into()));
+                }
+                config.delivery_limit = self.broker_delivery_limit;
                 let broker = RabbitBroker::connect(config).await?;
                 Ok((broker, "rabbitmq"))
             }

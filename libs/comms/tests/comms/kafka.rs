@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use comms::messaging::kafka::{KafkaBroker, KafkaConfig};
-use comms::messaging::{Destination, MessageBroker, RelayConfig, Subscription};
+use comms::messaging::{Destination, Event, MessageBroker, RelayConfig, Subscription};
 use futures::future::BoxFuture;
 use testkit::broker_conformance::{self as suite, BrokerFactory, Ping, Recorder, ping};
 
@@ -83,6 +83,7 @@ conformance! {
     kafka_conformance_task_queue => suite::task_queue_workers_share_tasks_and_dead_letter_failures,
     kafka_conformance_dead_letter_after_n_attempts => suite::a_failing_message_is_dead_lettered_after_exactly_n_attempts,
     kafka_conformance_malformed_messages => suite::malformed_messages_are_dead_lettered_with_a_reason,
+    kafka_conformance_panics => suite::a_handler_that_panics_fails_its_message_not_its_consumer,
     kafka_conformance_unknown_topic_is_refused => suite::an_event_with_no_subscriber_is_reported_unroutable,
     kafka_conformance_unsubscribe =>
         suite::unsubscribing_lets_a_running_handler_finish_and_leaves_the_rest_to_the_next_subscriber,
@@ -258,4 +259,96 @@ async fn the_broker_is_chosen_by_configuration_alone() {
     let mut message = ping(1, Destination::Event);
     message.event_type = format!("unsubscribed.{}", uuid::Uuid::new_v4().simple());
     assert!(matches!(broker.publish(&[message]).await[0], Err(comms::messaging::PublishError::Unroutable(_))));
+}
+
+/// A tansu of the test's own on a free port, in memory, so the test can
+/// freeze it (SIGSTOP) without touching the shared one; killed on drop.
+struct PrivateBroker {
+    child: std::process::Child,
+    address: String,
+}
+
+impl PrivateBroker {
+    /// `None` where tansu is not installed (and `CI` is unset).
+    async fn start() -> Option<Self> {
+        let home = std::env::var("HOME").unwrap_or_default();
+        let installed = [format!("{home}/.cargo/bin/tansu"), "tansu".to_owned()];
+        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let address = format!("127.0.0.1:{port}");
+        let url = format!("tcp://{address}");
+        let child = installed.iter().find_map(|program| {
+            std::process::Command::new(program)
+                .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+                .args(["--storage-engine", "memory://tansu/"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .ok()
+        });
+        let Some(child) = child else {
+            assert!(std::env::var_os("CI").is_none(), "CI is set but tansu is not installed: run `just kafka`");
+            eprintln!("SKIPPED: tansu is not installed (run `just kafka`)");
+            return None;
+        };
+        let broker = Self { child, address };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(&broker.address).await.is_ok() {
+                return Some(broker);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the test's own tansu did not listen on {}", broker.address);
+    }
+
+    fn signal(&self, signal: &str) {
+        let status =
+            std::process::Command::new("kill").args([signal, &self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success());
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        self.signal("-CONT");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_for_state(broker: &KafkaBroker, group: &str, consuming: bool, within: Duration) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let status = broker.consumption().snapshot().get(group).cloned();
+        if let Some(status) = status.filter(|s| s.consuming == consuming) {
+            return status.cause;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{group} did not turn consuming={consuming} within {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_a_frozen_broker_is_reported_and_consuming_resumes_when_it_answers() {
+    testkit::otlp();
+    let Some(tansu) = PrivateBroker::start().await else { return };
+    let mut config = KafkaConfig::new(tansu.address.clone(), "test-frozen");
+    config.prefix = "frozen.".into();
+    let broker = KafkaBroker::connect(config).await.expect("the test's own tansu");
+    let seen = Recorder::new();
+    broker.subscribe(Subscription::events("watcher", &[Ping::TYPE]), Arc::new(seen.clone())).await.unwrap();
+    let group = "frozen.watcher";
+    wait_for_state(&broker, group, true, Duration::from_secs(5)).await;
+
+    tansu.signal("-STOP");
+    let cause = wait_for_state(&broker, group, false, Duration::from_secs(20)).await;
+    assert!(cause.is_some_and(|c| c.contains("does not answer")));
+
+    tansu.signal("-CONT");
+    wait_for_state(&broker, group, true, Duration::from_secs(30)).await;
+    for outcome in broker.publish(&[ping(7, Destination::Event)]).await {
+        outcome.expect("published after the broker came back");
+    }
+    assert!(seen.wait_for(1, Duration::from_secs(30)).await, "handled after the broker came back");
+    assert_eq!(seen.pings(), vec![7]);
+    println!("KAFKA TEST RAN: kafka_a_frozen_broker_is_reported_and_consuming_resumes_when_it_answers");
 }

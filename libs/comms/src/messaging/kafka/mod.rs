@@ -250,11 +250,10 @@ impl MessageBroker for KafkaBroker {
                 topics.push(names.dead_letters.clone());
             }
             self.ensure_topics(&topics).await?;
-            let consuming = consumer::start(&self.config, self.producer.clone(), &names, &subscription, handler)
-                .await
-                .map_err(|e| BrokerError::Unavailable(e.to_string()))?;
+            let consumption = self.consumption.clone();
+            let consuming =
+                consumer::start(&self.config, self.producer.clone(), &names, &subscription, handler, consumption).await;
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            self.consumption.consuming(&names.group);
             self.subscriptions.lock().expect("subscriptions lock").insert(id, (names.group.clone(), consuming));
             Ok(SubscriptionId(id))
         })

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, ExchangeKind};
 
@@ -122,7 +122,7 @@ pub fn names(subscription: &Subscription) -> Names {
     Names { main, dead_letters: format!("{name}.dlq"), retries, direct: direct_exchange(name) }
 }
 
-fn queue_args(config: &RabbitConfig, quorum: bool) -> FieldTable {
+pub fn queue_args(config: &RabbitConfig, quorum: bool) -> FieldTable {
     let mut args = FieldTable::default();
     if quorum {
         // Replicated and durable: the queue a service's events wait in.
@@ -156,74 +156,46 @@ pub async fn ensure_exchange(connection: &lapin::Connection, config: &RabbitConf
     Ok(())
 }
 
-pub async fn declare_queue(channel: &Channel, config: &RabbitConfig, name: &str) -> lapin::Result<()> {
-    let options = QueueDeclareOptions { durable: true, ..Default::default() };
-    channel.queue_declare(name.into(), options, queue_args(config, true)).await.map(|_| ())
+/// Where a queue is bound: an exchange and a routing key.
+pub struct Binding {
+    pub exchange: String,
+    pub key: String,
 }
 
-/// A subscription's own direct exchange, and `queue` bound to it by name.
-///
-/// Why not the default exchange: it reaches every queue by name, so a
-/// user allowed to publish to it could write into any service's queues.
-/// Retries, dead letters and tasks go through the exchange of the
-/// subscription they belong to instead, which only its service may use.
-async fn bind_direct(channel: &Channel, config: &RabbitConfig, direct: &str, queue: &str) -> lapin::Result<()> {
-    let options =
-        ExchangeDeclareOptions { durable: true, auto_delete: config.exchange_auto_delete, ..Default::default() };
-    channel.exchange_declare(direct.into(), ExchangeKind::Direct, options, FieldTable::default()).await?;
-    channel
-        .queue_bind(queue.into(), direct.into(), queue.into(), QueueBindOptions::default(), FieldTable::default())
-        .await
-}
-
-/// A task queue, bound to its own direct exchange ([`direct_exchange`]).
-pub async fn declare_task_queue(channel: &Channel, config: &RabbitConfig, queue: &str) -> lapin::Result<()> {
-    declare_queue(channel, config, queue).await?;
-    bind_direct(channel, config, &direct_exchange(queue), queue).await
+/// Binds `queue` to each binding's exchange, declaring the direct ones
+/// (every exchange but the events exchange, which [`ensure_exchange`]
+/// declares).
+pub async fn bind(channel: &Channel, config: &RabbitConfig, queue: &str, bindings: &[Binding]) -> lapin::Result<()> {
+    for binding in bindings {
+        if binding.exchange != config.exchange {
+            let options = ExchangeDeclareOptions {
+                durable: true,
+                auto_delete: config.exchange_auto_delete,
+                ..Default::default()
+            };
+            channel
+                .exchange_declare(
+                    binding.exchange.as_str().into(),
+                    ExchangeKind::Direct,
+                    options,
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+        channel
+            .queue_bind(
+                queue.into(),
+                binding.exchange.as_str().into(),
+                binding.key.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// The direct exchange of the subscription (or task queue) `name`.
 pub fn direct_exchange(name: &str) -> String {
     format!("{name}.direct")
-}
-
-/// Everything a subscription consumes from or moves messages to.
-pub async fn declare_subscription(
-    channel: &Channel,
-    config: &RabbitConfig,
-    subscription: &Subscription,
-) -> lapin::Result<()> {
-    let names = names(subscription);
-    declare_queue(channel, config, &names.main).await?;
-    if subscription.kind == SubscriptionKind::DeadLetters {
-        return Ok(());
-    }
-    bind_direct(channel, config, &names.direct, &names.main).await?;
-    declare_queue(channel, config, &names.dead_letters).await?;
-    bind_direct(channel, config, &names.direct, &names.dead_letters).await?;
-    for (retry, delay) in &names.retries {
-        // A retry queue holds a message for its delay, then the broker
-        // dead-letters it back to the main queue through the direct exchange.
-        let mut args = queue_args(config, false);
-        args.insert("x-message-ttl".into(), AMQPValue::LongInt(i32::try_from(delay.as_millis()).unwrap_or(i32::MAX)));
-        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(names.direct.as_str().into()));
-        args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(names.main.as_str().into()));
-        let options = QueueDeclareOptions { durable: true, ..Default::default() };
-        channel.queue_declare(retry.as_str().into(), options, args).await?;
-        bind_direct(channel, config, &names.direct, retry).await?;
-    }
-    if let SubscriptionKind::Events { types } = &subscription.kind {
-        for event_type in types {
-            channel
-                .queue_bind(
-                    names.main.as_str().into(),
-                    config.exchange.as_str().into(),
-                    event_type.as_str().into(),
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?;
-        }
-    }
-    Ok(())
 }

@@ -3,7 +3,6 @@
 //! to a retry or dead-letter queue (with a confirm) when it did not.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use lapin::options::{
@@ -16,9 +15,10 @@ use tokio::sync::{Mutex, mpsc, watch};
 use tracing::Instrument;
 
 use super::amqp::{self, Names};
+use super::topology;
 use super::{Live, RabbitConfig};
 use crate::messaging::broker::{Delivery, Handler, HandlerError, Subscription, SubscriptionKind, headers};
-use crate::messaging::consuming::{Consuming, Stop};
+use crate::messaging::consuming::{self, Consuming, Restarts, Stop};
 use crate::messaging::consumption::Consumption;
 use crate::messaging::spans;
 
@@ -39,12 +39,6 @@ enum Next {
     /// Put it back (the move itself failed); it will be redelivered.
     Requeue,
 }
-
-/// The first wait before a stopped consumer is started again; it doubles
-/// up to [`RESTART_CAP`], and starts over once a consumer has run for that
-/// long.
-const RESTART_FIRST: Duration = Duration::from_millis(200);
-const RESTART_CAP: Duration = Duration::from_secs(30);
 
 /// How a consumer's run ended.
 enum Ended {
@@ -71,7 +65,7 @@ pub fn start(
     let (switch, mut stop) = Consuming::switch();
     let task = tokio::spawn(async move {
         let name = subscription.name.clone();
-        let mut backoff = RESTART_FIRST;
+        let mut restarts = Restarts::new();
         let mut next = Some(first);
         loop {
             let opened = match next.take() {
@@ -83,31 +77,22 @@ pub fn start(
             };
             let cause = match opened {
                 Ok((current, channel)) => {
-                    let started = Instant::now();
+                    restarts.started();
                     match consume(&current, channel, &subscription, handler.clone(), &consumption, &mut stop).await {
                         Ended::Stopped => {
                             consumption.forget(&name);
                             return;
                         }
-                        Ended::Lost(cause) => {
-                            if started.elapsed() >= RESTART_CAP {
-                                backoff = RESTART_FIRST;
-                            }
-                            cause
-                        }
+                        Ended::Lost(cause) => cause,
                     }
                 }
                 Err(cause) => cause,
             };
             consumption.lost(&name, &cause);
-            tokio::select! {
-                () = stop.requested() => {
-                    consumption.forget(&name);
-                    return;
-                }
-                () = tokio::time::sleep(backoff) => {}
+            if !restarts.wait(&mut stop).await {
+                consumption.forget(&name);
+                return;
             }
-            backoff = (backoff * 2).min(RESTART_CAP);
         }
     });
     Consuming::new(switch, vec![task])
@@ -125,10 +110,10 @@ async fn reopen(
     let current = current.ok_or("not connected")?;
     // The exchange too: the subscription's bindings need it.
     amqp::ensure_exchange(&current.connection, config).await.map_err(|e| format!("cannot find the exchange: {e}"))?;
-    let channel = current.connection.create_channel().await.map_err(|e| format!("cannot open a channel: {e}"))?;
-    amqp::declare_subscription(&channel, config, subscription)
+    topology::declare_subscription(&current.connection, config, subscription)
         .await
         .map_err(|e| format!("cannot declare the subscription's queues: {e}"))?;
+    let channel = current.connection.create_channel().await.map_err(|e| format!("cannot open a channel: {e}"))?;
     Ok((current, channel))
 }
 
@@ -225,17 +210,8 @@ async fn process(
     if let Some(kind) = delivery.properties.kind() {
         span.record("messaging.message.type", kind.as_str());
     }
-    let outcome = handler.handle(&ours).instrument(span.clone()).await;
-
-    let next = match outcome {
-        Ok(()) => Next::Ack,
-        Err(_) if subscription.kind == SubscriptionKind::DeadLetters => Next::Requeue,
-        Err(HandlerError::Transient(reason)) if attempt < subscription.max_attempts() => {
-            let queue = names.retries[subscription.retry_level(attempt)].0.clone();
-            Next::Retry { queue, attempt: attempt + 1, reason }
-        }
-        Err(HandlerError::Transient(reason) | HandlerError::Permanent(reason)) => Next::DeadLetter { reason, attempt },
-    };
+    let outcome = consuming::handle(handler, &ours).instrument(span.clone()).await;
+    let next = judge(outcome, attempt, subscription, names);
     // Everything after the handler is part of processing too, and logs
     // inside the consumer span. (An entered guard must not be held across
     // an await: the task may resume on another thread.)
@@ -271,6 +247,19 @@ async fn process(
         }
     };
     settle.instrument(span).await;
+}
+
+/// Where a handler's result sends its message.
+fn judge(outcome: Result<(), HandlerError>, attempt: u32, subscription: &Subscription, names: &Names) -> Next {
+    match outcome {
+        Ok(()) => Next::Ack,
+        Err(_) if subscription.kind == SubscriptionKind::DeadLetters => Next::Requeue,
+        Err(HandlerError::Transient(reason)) if attempt < subscription.max_attempts() => {
+            let queue = names.retries[subscription.retry_level(attempt)].0.clone();
+            Next::Retry { queue, attempt: attempt + 1, reason }
+        }
+        Err(HandlerError::Transient(reason) | HandlerError::Permanent(reason)) => Next::DeadLetter { reason, attempt },
+    }
 }
 
 /// Publishes a copy of `delivery` to `queue` through the subscription's

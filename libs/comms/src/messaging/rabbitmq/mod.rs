@@ -5,10 +5,10 @@
 //! | what | name | kind |
 //! |---|---|---|
 //! | domain events | exchange `domain-events` | topic, durable; routing key = event type |
-//! | the service's events | `inventory.events` | quorum queue bound to each handled type |
-//! | a task queue | `notification.delivery` | quorum queue, published to through its direct exchange |
+//! | the service's events | `inventory.events` | quorum queue bound to each handled type; dead-letters to `inventory.dlq` past the delivery limit, at least once |
+//! | a task queue | `notification.delivery` | the same, published to through its direct exchange |
 //! | retries | `inventory.retry.1` .. `.N` | one per distinct delay (`Subscription::retry_levels`): TTL, then back to the main queue |
-//! | dead letters | `inventory.dlq` | quorum queue; reason in `x-death-reason` |
+//! | dead letters | `inventory.dlq` | quorum queue, no delivery limit; reason in `x-death-reason` |
 //! | moves between them | exchange `inventory.direct` | direct; each queue above bound by its own name |
 //!
 //! Nothing goes through the default exchange: it reaches every queue by
@@ -17,7 +17,10 @@
 //!
 //! Attempts are counted in our own `x-attempt` header, not by the broker,
 //! so retries behave the same on RabbitMQ 3.x and 4.x (whose quorum queues
-//! differ in their default delivery limits).
+//! differ in their default delivery limits). The delivery limit is set
+//! explicitly and bounds only redeliveries (a consumer that dies on a
+//! message). A queue an earlier release declared with other arguments is
+//! replaced, its messages kept (`migrate`).
 //!
 //! The connection is supervised: on loss, it reconnects with backoff
 //! (100 ms doubling to 5 s). So is each subscription, on its own
@@ -30,6 +33,8 @@
 
 mod amqp;
 mod consumer;
+mod migrate;
+mod topology;
 
 /// The AMQP properties and headers a message is published with, for tools
 /// that publish beside the broker (the benchmark's raw-lapin side sends
@@ -54,6 +59,9 @@ use super::broker::{
 use super::consuming::Consuming;
 use super::consumption::Consumption;
 
+/// [`RabbitConfig::delivery_limit`]'s default.
+pub const DEFAULT_DELIVERY_LIMIT: u32 = 20;
+
 #[derive(Clone, Debug)]
 pub struct RabbitConfig {
     /// `amqp://guest:guest@127.0.0.1:5672/%2f`. A heartbeat of 5 s is added
@@ -71,6 +79,11 @@ pub struct RabbitConfig {
     /// Prepended to every queue name: one namespace per system on a shared
     /// broker (tests run many systems side by side). Empty in production.
     pub prefix: String,
+    /// Deliveries of one message, from a main or task queue, after which
+    /// the broker dead-letters it (default 20, RabbitMQ 4's own default):
+    /// a message that kills or hangs its handler every time stops there.
+    /// Our handlers' failures are counted by `x-attempt`, not by this.
+    pub delivery_limit: u32,
 }
 
 impl RabbitConfig {
@@ -82,6 +95,7 @@ impl RabbitConfig {
             queue_expiry: None,
             exchange_auto_delete: false,
             prefix: String::new(),
+            delivery_limit: DEFAULT_DELIVERY_LIMIT,
         }
     }
 
@@ -255,11 +269,8 @@ impl RabbitBroker {
 
     /// The live connection (waiting briefly through a reconnect) and a new
     /// channel on it, for declaring topology or consuming.
-    async fn fresh_channel(&self) -> Result<(Live, Channel), BrokerError> {
-        let live =
-            self.live(Duration::from_secs(10)).await.ok_or_else(|| BrokerError::Unavailable("not connected".into()))?;
-        let channel = live.connection.create_channel().await.map_err(|e| BrokerError::Unavailable(e.to_string()))?;
-        Ok((live, channel))
+    async fn connected_now(&self) -> Result<Live, BrokerError> {
+        self.live(Duration::from_secs(10)).await.ok_or_else(|| BrokerError::Unavailable("not connected".into()))
     }
 
     fn route(&self, message: &OutgoingMessage) -> (String, String) {
@@ -294,10 +305,12 @@ impl MessageBroker for RabbitBroker {
     ) -> BoxFuture<'_, Result<SubscriptionId, BrokerError>> {
         Box::pin(async move {
             let subscription = Subscription { name: self.config.queue(&subscription.name), ..subscription };
-            let (live, channel) = self.fresh_channel().await?;
-            amqp::declare_subscription(&channel, &self.config, &subscription)
+            let live = self.connected_now().await?;
+            topology::declare_subscription(&live.connection, &self.config, &subscription)
                 .await
                 .map_err(|e| BrokerError::Refused(e.to_string()))?;
+            let channel =
+                live.connection.create_channel().await.map_err(|e| BrokerError::Unavailable(e.to_string()))?;
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let consuming = consumer::start(
                 self.live.subscribe(),
@@ -328,12 +341,10 @@ impl MessageBroker for RabbitBroker {
 
     fn declare_task_queue<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<(), BrokerError>> {
         Box::pin(async move {
-            let (_, channel) = self.fresh_channel().await?;
-            amqp::declare_task_queue(&channel, &self.config, &self.config.queue(queue))
+            let live = self.connected_now().await?;
+            topology::declare_task_queue(&live.connection, &self.config, &self.config.queue(queue))
                 .await
-                .map_err(|e| BrokerError::Refused(e.to_string()))?;
-            let _ = channel.close(200, "OK".into()).await;
-            Ok(())
+                .map_err(|e| BrokerError::Refused(e.to_string()))
         })
     }
 
