@@ -57,6 +57,18 @@ demo url="http://localhost:8080":
 fuzz url="http://localhost:8080" examples="15":
     tools/python/run tests/fuzz/run.py {{url}} {{examples}}
 
+# Dead letters of every service: list [SERVICE], show ID, replay ID...|--all,
+# purge SERVICE [--yes] (docs/patterns/dead-letters.md), with the broker's
+# operator user and .secrets/operator/broker-password (`just up` and
+# `just dev` make it); AMQP_URL and AMQP_PASSWORD_FILE override them.
+dlq *args:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ -z "${AMQP_URL:-}" ]; then
+      export AMQP_URL="amqp://operator@127.0.0.1:5672/%2f" AMQP_PASSWORD_FILE=.secrets/operator/broker-password
+    fi
+    cargo run -q -p dlq -- {{args}}
+
 # The benchmark suite (release builds; nginx, wrk and pgbench are installed
 # if missing): writes bench/results/latest.md and latest.json.
 bench *args:

@@ -5,7 +5,8 @@
 # OTEL_EXPORTER_OTLP_ENDPOINT is set. Ctrl-C (or SIGTERM) stops them all.
 #
 # Every service uses the local broker's guest user here (compose gives each
-# its own: deploy/rabbitmq/init.sh needs rabbitmqctl, which needs root).
+# its own). Where rabbitmqctl works (it needs root), the broker users are
+# made as compose makes them, for the operator's tools (`just dlq`).
 #
 # The services, their ports, databases and the variables each gets come
 # from deploy/services.toml. Seed: admin@switchyard.local (its password is in
@@ -22,6 +23,11 @@ names=$(list names)
 # are trusted, so the roles need no password here.
 PGHOST="$PG" PGUSER="${PGUSER:-postgres}" deploy/postgres/init.sh
 deploy/secrets.sh
+if rabbitmqctl -q status >/dev/null 2>&1; then
+  UPDATE_PASSWORDS=true deploy/rabbitmq/init.sh .secrets
+else
+  echo "rabbitmqctl unavailable: no operator user; use AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f just dlq"
+fi
 deploy/build.sh dev all
 
 export RUST_LOG="${RUST_LOG:-info}"

@@ -23,8 +23,9 @@
 # exchange instead). The operator may do everything in the namespace, for
 # the dead-letter tool and the drills.
 #
-# Users that exist keep their password (a second run changes nothing); no
-# other user is touched, guest included.
+# Users that exist keep their password (a second run changes nothing), unless
+# UPDATE_PASSWORDS=true (`just dev`: the shared local broker takes this
+# clone's passwords); no other user is touched, guest included.
 #
 #   RABBITMQ_VHOST         the virtual host (default /)
 #   BROKER_NAMESPACE       prefixes every name, users' included, as the
@@ -63,7 +64,7 @@ exists() { printf '%s\n' "$existing" | grep -qx "$1"; }
 
 users='' permissions='' topics=''
 add_user() { # NAME PASSWORD
-  exists "$1" && return 0
+  exists "$1" && [ "${UPDATE_PASSWORDS:-false}" != true ] && return 0
   users="$users${users:+,}{\"name\": \"$1\", \"password_hash\": \"$(password_hash "$2")\", \"hashing_algorithm\": \"rabbit_password_hashing_sha256\", \"tags\": []}"
 }
 permit() { # USER CONFIGURE WRITE READ

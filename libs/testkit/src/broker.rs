@@ -10,6 +10,8 @@ pub fn broker_settings() -> BrokerSettings {
     let mut settings = BrokerSettings::from_env().unwrap_or_default();
     settings.broker_namespace = format!("test-{}.", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     settings.broker_queue_expiry_secs = Some(120);
+    // The gauge of waiting dead letters follows within a second.
+    settings.broker_dead_letter_check_secs = 1;
     settings
 }
 
@@ -24,6 +26,7 @@ pub fn broker_env(settings: &BrokerSettings) -> Vec<(&'static str, String)> {
     if let Some(expiry) = settings.broker_queue_expiry_secs {
         env.push(("BROKER_QUEUE_EXPIRY_SECS", expiry.to_string()));
     }
+    env.push(("BROKER_DEAD_LETTER_CHECK_SECS", settings.broker_dead_letter_check_secs.to_string()));
     env
 }
 

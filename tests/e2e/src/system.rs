@@ -167,6 +167,32 @@ impl System {
         self.processes[instance].addr("metrics_addr")
     }
 
+    /// The database URL `service` was given.
+    pub fn database_url(&self, service: &str) -> String {
+        let key = format!("{}DATABASE_URL", prefix(service));
+        self.env[service].iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()).expect("a service with a database")
+    }
+
+    /// Runs the dlq tool (`just dlq`) on this system's broker as its
+    /// operator; returns its exit status and output.
+    pub async fn dlq(&self, args: &[&str]) -> (i32, String) {
+        let mut settings = self.broker.clone();
+        if let Some(users) = &self._broker_users {
+            settings.amqp_url = users.url("operator");
+        }
+        let output = tokio::process::Command::new(binary("dlq").expect("the dlq tool is built"))
+            .args(args)
+            .envs(testkit::broker_env(&settings))
+            .env("DLQ_SERVICES", repo_path("deploy/services.toml"))
+            .env_remove("AMQP_PASSWORD_FILE")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .expect("the dlq tool runs");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+        (output.status.code().unwrap_or(-1), text)
+    }
+
     async fn launch(&mut self, service: &'static str) -> anyhow::Result<()> {
         self.launch_instance(service, service).await
     }

@@ -272,6 +272,8 @@ pub mod headers {
     pub const DEATH_REASON: &str = "x-death-reason";
     /// The queue (or group) that gave up on it.
     pub const DEATH_QUEUE: &str = "x-death-queue";
+    /// When, in RFC 3339.
+    pub const DEATH_TIME: &str = "x-death-time";
     pub const SOURCE: &str = "source";
     pub const SCHEMA_VERSION: &str = "schema-version";
 }

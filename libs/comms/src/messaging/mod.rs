@@ -5,6 +5,7 @@
 pub mod broker;
 mod consuming;
 pub mod consumption;
+pub mod dead_letters;
 pub mod envelope;
 mod health_checks;
 pub mod inbox;

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
 use super::broker::{BrokerError, Handler, MessageBroker, Subscription, SubscriptionId};
+use super::dead_letters::DeadLetterQueues;
 use super::health_checks::{BrokerReady, SubscriptionsAlive};
 use super::relay::{OutboxRelay, RelayConfig};
 use super::retention::{self, Retention};
@@ -17,6 +18,12 @@ use crate::shutdown::Shutdown;
 
 pub struct Messaging {
     broker: Arc<dyn MessageBroker>,
+    dead_letters: Arc<dyn DeadLetterQueues>,
+    /// One task per subscription, keeping its dead-letter gauge current.
+    dead_letter_gauges: Mutex<Vec<JoinHandle<()>>>,
+    dead_letter_check: std::time::Duration,
+    /// `BROKER_NAMESPACE`: the gauge names a subscription as the broker does.
+    namespace: String,
     system: &'static str,
     subscriptions: Mutex<Vec<SubscriptionId>>,
     relay: Mutex<Option<JoinHandle<()>>>,
@@ -38,11 +45,15 @@ impl Messaging {
         // configuration error, not something to find under load.
         let prefetch = settings.prefetch(db.options().get_max_connections())?;
         super::outbox::install(db).await?;
-        let (broker, system) = settings.connect(service).await?;
+        let (broker, dead_letters, system) = settings.connect_with_dead_letters(service).await?;
         let stopping = Shutdown::new();
         let pruning = tokio::spawn(retention::run(db.clone(), Retention::default(), stopping.clone()));
         Ok(Self {
             broker,
+            dead_letters,
+            dead_letter_gauges: Mutex::new(Vec::new()),
+            dead_letter_check: std::time::Duration::from_secs(settings.broker_dead_letter_check_secs.max(1)),
+            namespace: settings.broker_namespace.clone(),
             system,
             subscriptions: Mutex::new(Vec::new()),
             relay: Mutex::new(None),
@@ -95,6 +106,14 @@ impl Messaging {
         handler: Arc<dyn Handler>,
     ) -> Result<SubscriptionId, BrokerError> {
         subscription.prefetch = subscription.prefetch.min(self.prefetch);
+        let gauge = tokio::spawn(gauge_dead_letters(
+            self.dead_letters.clone(),
+            subscription.clone(),
+            format!("{}{}", self.namespace, subscription.name),
+            self.dead_letter_check,
+            self.stopping.clone(),
+        ));
+        self.dead_letter_gauges.lock().expect("gauges lock").push(gauge);
         let id = self.broker.subscribe(subscription, handler).await?;
         self.subscriptions.lock().expect("subscriptions lock").push(id);
         Ok(id)
@@ -118,5 +137,30 @@ impl Messaging {
         // Pruning stops between runs; one in progress is cut short (its
         // deletes are batches, each complete or not done).
         self.pruning.abort();
+        for gauge in std::mem::take(&mut *self.dead_letter_gauges.lock().expect("gauges lock")) {
+            gauge.abort();
+        }
     }
+}
+
+/// Keeps `dead_letters_waiting{subscription}` at the number of the
+/// subscription's dead letters, asked of the broker every `period`: a
+/// dead letter is a message someone has to look at, and an alert can only
+/// fire on what a metric shows.
+async fn gauge_dead_letters(
+    queues: Arc<dyn DeadLetterQueues>,
+    subscription: Subscription,
+    label: String,
+    period: std::time::Duration,
+    stopping: Shutdown,
+) {
+    let gauge = metrics::gauge!("dead_letters_waiting", "subscription" => label);
+    let _ = stopping
+        .every(period, || async {
+            match queues.depth(&subscription).await {
+                Ok(waiting) => gauge.set(waiting as f64),
+                Err(error) => tracing::debug!(%error, subscription = %subscription.name, "dead letters not counted"),
+            }
+        })
+        .await;
 }

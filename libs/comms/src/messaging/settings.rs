@@ -6,7 +6,12 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::broker::{BrokerError, MessageBroker};
+use super::dead_letters::DeadLetterQueues;
 use super::rabbitmq::{RabbitBroker, RabbitConfig};
+
+/// A connected broker, the same client as its dead-letter queues, and its
+/// name for spans.
+pub type Connected = (Arc<dyn MessageBroker>, Arc<dyn DeadLetterQueues>, &'static str);
 
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
 pub struct BrokerSettings {
@@ -51,6 +56,10 @@ pub struct BrokerSettings {
     /// never finishes; handlers' own failures retry by the span above.
     #[serde(default = "default_delivery_limit")]
     pub broker_delivery_limit: u32,
+    /// How often each subscription's dead letters are counted for the
+    /// gauge `dead_letters_waiting` (default 15).
+    #[serde(default = "default_dead_letter_check_secs")]
+    pub broker_dead_letter_check_secs: u64,
 }
 
 impl Default for BrokerSettings {
@@ -66,6 +75,7 @@ impl Default for BrokerSettings {
             broker_retry_span_secs: default_retry_span_secs(),
             broker_restore_deadline_secs: default_restore_deadline_secs(),
             broker_delivery_limit: default_delivery_limit(),
+            broker_dead_letter_check_secs: default_dead_letter_check_secs(),
         }
     }
 }
@@ -76,6 +86,10 @@ fn default_retry_span_secs() -> u64 {
 
 fn default_restore_deadline_secs() -> u64 {
     300
+}
+
+fn default_dead_letter_check_secs() -> u64 {
+    15
 }
 
 fn default_delivery_limit() -> u32 {
@@ -95,8 +109,8 @@ fn default_kafka_brokers() -> String {
 impl BrokerSettings {
     /// Reads `BROKER`, `AMQP_URL`, `AMQP_PASSWORD_FILE`, `KAFKA_BROKERS`,
     /// `BROKER_NAMESPACE`, `BROKER_QUEUE_EXPIRY_SECS`, `BROKER_PREFETCH`,
-    /// `BROKER_RETRY_SPAN_SECS`, `BROKER_RESTORE_DEADLINE_SECS` and
-    /// `BROKER_DELIVERY_LIMIT` (unprefixed: one
+    /// `BROKER_RETRY_SPAN_SECS`, `BROKER_RESTORE_DEADLINE_SECS`,
+    /// `BROKER_DELIVERY_LIMIT` and `BROKER_DEAD_LETTER_CHECK_SECS` (unprefixed: one
     /// system, one broker; compose gives each service its own user).
     pub fn from_env() -> Result<Self, figment::Error> {
         figment::Figment::new()
@@ -111,6 +125,7 @@ impl BrokerSettings {
                 "broker_retry_span_secs",
                 "broker_restore_deadline_secs",
                 "broker_delivery_limit",
+                "broker_dead_letter_check_secs",
             ]))
             .extract()
     }
@@ -137,6 +152,13 @@ impl BrokerSettings {
 
     /// Connects; returns the broker and its name for spans.
     pub async fn connect(&self, service: &str) -> Result<(Arc<dyn MessageBroker>, &'static str), BrokerError> {
+        let (broker, _, system) = self.connect_with_dead_letters(service).await?;
+        Ok((broker, system))
+    }
+
+    /// Connects; returns the broker, its dead-letter queues (the same
+    /// client) and its name for spans.
+    pub async fn connect_with_dead_letters(&self, service: &str) -> Result<Connected, BrokerError> {
         match self.broker.as_str() {
             "rabbitmq" => {
                 let mut config = RabbitConfig::new(self.amqp_uri()?, service);
@@ -148,13 +170,14 @@ impl BrokerSettings {
                 }
                 config.delivery_limit = self.broker_delivery_limit;
                 let broker = RabbitBroker::connect(config).await?;
-                Ok((broker, "rabbitmq"))
+                Ok((broker.clone(), broker, "rabbitmq"))
             }
             #[cfg(feature = "kafka")]
             "kafka" => {
                 let mut config = super::kafka::KafkaConfig::new(self.kafka_brokers.clone(), service);
                 config.prefix.clone_from(&self.broker_namespace);
-                Ok((super::kafka::KafkaBroker::connect(config).await?, "kafka"))
+                let broker = super::kafka::KafkaBroker::connect(config).await?;
+                Ok((broker.clone(), broker, "kafka"))
             }
             other => Err(BrokerError::Refused(format!("unknown BROKER {other:?}: use rabbitmq or kafka"))),
         }

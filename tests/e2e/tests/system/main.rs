@@ -5,3 +5,4 @@ mod flow;
 mod login_storm;
 mod outage;
 mod rotation;
+mod stranded;

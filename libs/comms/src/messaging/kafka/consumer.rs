@@ -16,15 +16,13 @@ use rdkafka::producer::FutureProducer;
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
-use super::KafkaConfig;
+use super::{KafkaConfig, NOT_BEFORE};
 use crate::messaging::broker::{Delivery, Handler, HandlerError, Subscription, SubscriptionKind, headers};
 use crate::messaging::consuming::{self, Consuming, Restarts, Stop};
 use crate::messaging::consumption::Consumption;
 use crate::messaging::spans;
 
 const SYSTEM: &str = "kafka";
-/// When a retried message may be handled again (epoch milliseconds).
-const NOT_BEFORE: &str = "x-not-before";
 
 pub struct Names {
     pub main: Vec<String>,
@@ -306,6 +304,12 @@ async fn run(consumer: Arc<Member>, stage: &Stage, stop: &mut Stop) -> Ended {
             }
         };
         let (string_headers, attempt) = read_headers(&message);
+        if string_headers.contains_key(super::SETTLED) {
+            // The dlq tool's note that a dead letter was replayed: not a
+            // message for any handler.
+            let _ = consumer.store_offset_from_message(&message);
+            continue;
+        }
         if let Some(wait) = wait_before(&string_headers) {
             // A retry not yet due is not taken yet: stopping meanwhile
             // leaves it, offset unstored, to the group's next owner.
@@ -376,6 +380,7 @@ async fn process(
                 let mut moved = string_headers.clone();
                 moved.insert(headers::DEATH_REASON.into(), reason);
                 moved.insert(headers::DEATH_QUEUE.into(), stage.names.group.clone());
+                moved.insert(headers::DEATH_TIME.into(), chrono::Utc::now().to_rfc3339());
                 moved.remove(NOT_BEFORE);
                 super::forward(&stage.producer, &stage.names.dead_letters, message.key(), &delivery.body, &moved).await
             }

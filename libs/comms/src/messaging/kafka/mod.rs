@@ -27,6 +27,13 @@
 //! never blocks the messages behind it on its partition.
 
 mod consumer;
+mod dead_letters;
+
+/// When a retried message may be handled again (epoch milliseconds).
+const NOT_BEFORE: &str = "x-not-before";
+/// A marker record in a dead-letter topic (no body): the id of the dead
+/// letter the dlq tool replayed ([`dead_letters`]).
+const SETTLED: &str = "x-settled";
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

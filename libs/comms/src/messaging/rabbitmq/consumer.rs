@@ -225,7 +225,11 @@ async fn process(
             Next::DeadLetter { reason, attempt } => {
                 tracing::error!(%reason, attempt, queue = %names.dead_letters, "message dead-lettered");
                 metrics::counter!("messages_dead_lettered_total", "queue" => names.main.clone()).increment(1);
-                let extra = [(headers::DEATH_REASON, reason), (headers::DEATH_QUEUE, names.main.clone())];
+                let extra = [
+                    (headers::DEATH_REASON, reason),
+                    (headers::DEATH_QUEUE, names.main.clone()),
+                    (headers::DEATH_TIME, chrono::Utc::now().to_rfc3339()),
+                ];
                 let moved =
                     move_to(mover, &names.direct, &delivery, &names.dead_letters, attempt, string_headers, &extra)
                         .await;

@@ -33,6 +33,7 @@
 
 mod amqp;
 mod consumer;
+mod dead_letters;
 mod migrate;
 mod topology;
 
