@@ -67,8 +67,9 @@ impl Which<'_> {
 
 /// A broker's dead-letter queues, one per subscription.
 pub trait DeadLetterQueues: Send + Sync {
-    /// Every dead letter of `subscription`, oldest first. Nothing is
-    /// removed: listing twice shows the same messages.
+    /// Every dead letter of `subscription`, in queue order (on Kafka,
+    /// partition by partition). None is lost or added: listing twice shows
+    /// the same messages.
     fn list<'a>(&'a self, subscription: &'a Subscription) -> BoxFuture<'a, Result<Vec<DeadLetter>, BrokerError>>;
 
     /// Sends the dead letters `which` picks back to the subscription's own
