@@ -157,15 +157,16 @@ fn partitions(consumer: &BaseConsumer, topic: &str) -> Result<Vec<(i32, i64, i64
 /// to the end of the log as it is now, committing nothing.
 fn read_from_tool_offsets(brokers: &str, group: &str, topic: &str) -> Result<Vec<Record>, BrokerError> {
     let consumer = tool_consumer(brokers, group)?;
+    let found = partitions(&consumer, topic)?;
     let mut wanted = TopicPartitionList::new();
-    for (partition, _, _) in partitions(&consumer, topic)? {
-        wanted.add_partition(topic, partition);
+    for (partition, _, _) in &found {
+        wanted.add_partition(topic, *partition);
     }
     let committed = consumer.committed_offsets(wanted, READ_TIMEOUT).map_err(unavailable)?;
     let mut start = TopicPartitionList::new();
     let mut remaining = 0;
     let mut ends = BTreeMap::new();
-    for (partition, low, high) in partitions(&consumer, topic)? {
+    for (partition, low, high) in found {
         let from = match committed.find_partition(topic, partition).map(|p| p.offset()) {
             Some(Offset::Offset(at)) => at.max(low),
             _ => low,

@@ -199,3 +199,12 @@ pub async fn bind(channel: &Channel, config: &RabbitConfig, queue: &str, binding
 pub fn direct_exchange(name: &str) -> String {
     format!("{name}.direct")
 }
+
+/// Whether the broker refused an operation with a reply text containing
+/// `text` (a channel or connection error).
+pub fn refused_because(error: &lapin::Error, text: &str) -> bool {
+    match error.kind() {
+        lapin::ErrorKind::ProtocolError(amqp) => amqp.get_message().as_str().contains(text),
+        _ => false,
+    }
+}

@@ -196,7 +196,7 @@ fn revived(properties: &lapin::BasicProperties) -> FieldTable {
 
 /// The broker's answer about a queue that does not exist (404).
 fn missing(error: &lapin::Error) -> bool {
-    error.to_string().contains("NOT_FOUND")
+    amqp::refused_because(error, "NOT_FOUND")
 }
 
 fn unavailable(error: lapin::Error) -> BrokerError {

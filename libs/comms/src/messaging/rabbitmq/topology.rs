@@ -6,7 +6,7 @@ use lapin::Connection;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable};
 
-use super::amqp::{Binding, bind, names, queue_args};
+use super::amqp::{Binding, bind, names, queue_args, refused_because};
 use super::{RabbitConfig, migrate};
 use crate::messaging::broker::{Subscription, SubscriptionKind};
 
@@ -69,15 +69,8 @@ async fn declare(
 
 /// The broker's answer to a declaration whose arguments differ from the
 /// existing queue's (406 PRECONDITION_FAILED).
-pub fn inequivalent(error: &lapin::Error) -> bool {
+fn inequivalent(error: &lapin::Error) -> bool {
     refused_because(error, "inequivalent arg")
-}
-
-fn refused_because(error: &lapin::Error, text: &str) -> bool {
-    match error.kind() {
-        lapin::ErrorKind::ProtocolError(amqp) => amqp.get_message().as_str().contains(text),
-        _ => false,
-    }
 }
 
 /// A dead-letter queue, with no delivery limit on either RabbitMQ.
