@@ -116,3 +116,16 @@ clean-test-dbs:
       rabbitmq_users=$(rabbitmqctl -q list_users --no-table-headers | cut -f1); \
       for user in $rabbitmq_users; do case "$user" in test-*) rabbitmqctl -q delete_user "$user";; esac; done; \
     fi
+
+# Fail the running `just dev` system on purpose: kill SERVICE, pause SERVICE
+# SECS, slow SERVICE MS [SECS], cut-broker SECS, poison [TYPE], restore,
+# status. Each prints what to watch (docs/patterns/breaking-it.md).
+break *args:
+    @tools/python/run deploy/faults.py {{args}}
+
+# The chaos drill against a running `just dev` (CI runs it after the demo):
+# orders placed throughout while it pauses inventory, cuts the broker link,
+# SIGKILLs order and inventory, slows inventory and publishes a poison event;
+# then checks that nothing was lost or doubled (docs/patterns/breaking-it.md).
+drill url="http://localhost:8080":
+    tools/python/run deploy/drill.py {{url}}

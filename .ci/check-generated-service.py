@@ -10,7 +10,12 @@ the gateway and the service's own gRPC port, the four things CI checks:
   (c) analytics counts the new event type;
   (d) its gRPC method answers, found through server reflection alone;
   (e) its metrics port (from the service list) serves /metrics, and its
-      public HTTP port answers /metrics with 404.
+      public HTTP port answers /metrics with 404;
+  (f) the operator's tools know it from the service list: a poison event
+      sent to its queue (`just break poison --to NAME`) is dead-lettered,
+      `just dlq list NAME` shows it with its reason and its
+      dead_letters_waiting gauge counts it; `just break kill NAME` gets a
+      new process from `just dev`, ready again.
 
 Usage: tools/python/run .ci/check-generated-service.py NAME GRPC_PORT [gateway-url]
 """
@@ -28,6 +33,7 @@ from google.protobuf import descriptor_pool, message_factory
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deploy"))
+import faults  # noqa: E402 (deploy/faults.py, `just break`)
 import seed_admin  # noqa: E402 (deploy/seed_admin.py)
 import services  # noqa: E402 (deploy/services.py, the service list)
 
@@ -58,14 +64,14 @@ def sql(query):
                           capture_output=True, text=True, check=True).stdout.strip()
 
 
-def eventually(what, probe):
-    deadline = time.monotonic() + DEADLINE
+def eventually(what, probe, timeout=DEADLINE):
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = probe()
         if value:
             return value
         time.sleep(0.3)
-    sys.exit(f"timed out after {DEADLINE} s waiting until {what}")
+    sys.exit(f"timed out after {timeout} s waiting until {what}")
 
 
 def register():
@@ -142,6 +148,23 @@ def main():
         if b"# TYPE" not in response.read():
             sys.exit(f"(e) port {entry['metrics_port']} serves no Prometheus metrics")
     print(f"(e) /metrics on its metrics port {entry['metrics_port']}, 404 on its public port")
+
+    # (f) Dead letters and `just break`, from the service list alone.
+    poison = faults.poison("user.registered", to=NAME)
+    eventually(f"(f) `dlq list {NAME}` shows the poison event {poison} with a reason", lambda: any(
+        letter["id"] == poison and letter["reason"] for letter in faults.dead_letters(NAME)))
+
+    def gauge():
+        with urllib.request.urlopen(f"http://127.0.0.1:{entry['metrics_port']}/metrics", timeout=10) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith("dead_letters_waiting{") and f'subscription="{NAME}"' in line:
+                    return float(line.rsplit(" ", 1)[1])
+        return 0.0
+    # The gauge is refreshed every BROKER_DEAD_LETTER_CHECK_SECS (15 s by default).
+    eventually("(f) its dead_letters_waiting gauge counts the poison event", lambda: gauge() >= 1, timeout=40)
+    old, new, took = faults.kill(NAME)
+    print(f"(f) poison dead-lettered and listed by `dlq list {NAME}`, counted by its gauge; "
+          f"`just break kill {NAME}`: pid {old} -> {new}, ready in {took:.1f} s")
 
 
 if __name__ == "__main__":

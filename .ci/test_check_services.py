@@ -161,5 +161,40 @@ class ServiceListCheck(unittest.TestCase):
         self.assert_fails_naming("deploy/build.sh would read the names")
 
 
+class DevProxy(unittest.TestCase):
+    """`just dev` with its fault proxy: every link `just break` may slow or
+    cut goes through a proxy route, and that route leads to the right port."""
+
+    def setUp(self):
+        sys.path.insert(0, os.path.dirname(SCRIPT))
+        import services
+        self.services = services
+        self.listed = services.load()
+
+    def test_every_upstream_and_the_broker_go_through_a_route_to_the_real_port(self):
+        routes = {f"127.0.0.1:{listen}": (name, upstream)
+                  for name, listen, upstream in self.services.dev_proxy_routes(self.listed)}
+        for service in self.listed:
+            env = self.services.dev_env(self.listed, service["name"], "127.0.0.1", "", proxied=True)
+            plain = self.services.dev_env(self.listed, service["name"], "127.0.0.1", "")
+            upstreams = env.get(f"{service['prefix']}UPSTREAMS")
+            for entry in upstreams.split(";") if upstreams else []:
+                upstream, address = entry.split("=")
+                direct = dict(e.split("=") for e in plain[f"{service['prefix']}UPSTREAMS"].split(";"))[upstream]
+                self.assertIn(address, routes, f"{service['name']} calls {upstream} around the proxy")
+                self.assertEqual(routes[address], (upstream, int(direct.rsplit(":", 1)[1])))
+            if self.services.uses_broker(service):
+                address = env["AMQP_URL"].split("@")[1].split("/")[0]
+                self.assertEqual(routes[address], ("broker", self.services.BROKER[1]))
+            else:
+                self.assertNotIn("AMQP_URL", env)
+
+    def test_no_route_listens_on_a_port_a_service_uses(self):
+        used = {s[key] for s in self.listed for key in ("http_port", "grpc_port", "metrics_port") if key in s}
+        listens = [listen for _, listen, _ in self.services.dev_proxy_routes(self.listed)]
+        self.assertEqual(len(listens), len(set(listens)))
+        self.assertFalse(used & set(listens) | used & {self.services.PROXY_CONTROL[1]})
+
+
 if __name__ == "__main__":
     unittest.main()

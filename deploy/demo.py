@@ -16,31 +16,18 @@ import urllib.error
 import urllib.request
 import uuid
 
+import jsoncall
 import seed_admin
 
 BASE = (sys.argv[1] if len(sys.argv) > 1 else "http://localhost:8080").rstrip("/")
 
 
 def call(method, path, body=None, token=None, headers=None, expect=(200, 201)):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(BASE + path, data=data, method=method)
-    request.add_header("Accept", "application/json")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    for name, value in (headers or {}).items():
-        request.add_header(name, value)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            status, text = response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        status, text = error.code, error.read().decode()
-    except (urllib.error.URLError, OSError) as error:
-        fail(f"{method} {path}: {error}")
-    payload = json.loads(text) if text else None
+    status, payload = jsoncall.send(BASE + path, method, body, token, headers)
+    if status == 0:
+        fail(f"{method} {path}: {payload}")
     if status not in expect:
-        fail(f"{method} {path} answered {status}: {text}")
+        fail(f"{method} {path} answered {status}: {json.dumps(payload) if isinstance(payload, (dict, list)) else payload}")
     return payload
 
 

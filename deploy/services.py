@@ -6,7 +6,10 @@ services agrees with it.
 Usage (through the project's .venv: tools/python/run deploy/services.py ...):
   names                  every service, in start order
   databases              every service's database
-  dev-env NAME           the variables `just dev` starts NAME with (KEY=VALUE lines)
+  dev-env NAME [--proxied]
+                         the variables `just dev` starts NAME with (KEY=VALUE lines);
+                         --proxied: its upstreams and broker through the fault proxy
+  dev-proxy              the fault proxy's arguments under `just dev` (--control, --route ...), one per line
   generate               rewrite deploy/postgres/init.sql, deploy/rabbitmq/users and deploy/gateway/routes.json
   check [ROOT]           compare every place with the list; exit 1 naming each that differs
 """
@@ -32,6 +35,14 @@ TEMPLATE = "template"
 NAME = re.compile(r"^[a-z][a-z0-9]{1,30}$")
 # The keys of a route in deploy/gateway/routes.json, in the order written.
 ROUTE_KEYS = ["name", "path", "methods", "service", "rewrite", "auth", "roles", "timeout_ms", "limit"]
+
+# `just dev`'s fault proxy (deploy/faultproxy.py, driven by `just break`):
+# its control port, and where it listens in front of each service port (that
+# port moved by PROXY_OFFSET) and of RabbitMQ. Loopback only, like the rest.
+PROXY_CONTROL = ("127.0.0.1", 17000)
+PROXY_OFFSET = 20000
+BROKER = ("127.0.0.1", 5672)
+BROKER_PROXY_PORT = 5673
 
 
 def load(root=ROOT):
@@ -133,7 +144,10 @@ def generate(root=ROOT):
 
 # -------------------------------------------------------------------- dev
 
-def dev_env(services, name, pg_host, consul_url):
+def dev_env(services, name, pg_host, consul_url, proxied=False):
+    """The variables `just dev` starts NAME with. `proxied`: every call to
+    another service and the broker connection go through the fault proxy
+    (dev_proxy_routes), so `just break` can slow or cut them."""
     service = by_name(services)[name]
     prefix = service["prefix"]
     # Loopback only: a development system's services are for this machine,
@@ -142,10 +156,24 @@ def dev_env(services, name, pg_host, consul_url):
     if "database" in service:
         # As the service's own role (deploy/postgres/init.sh makes it).
         env[f"{prefix}DATABASE_URL"] = f"postgres://{service['database']}@{pg_host}:5432/{service['database']}"
-    env.update(upstreams_env(services, name))
+    env.update(upstreams_env(services, name, PROXY_OFFSET if proxied else 0))
+    if proxied and uses_broker(service):
+        # The local broker's guest user, as without the proxy (dev.sh).
+        env["AMQP_URL"] = f"amqp://guest:guest@127.0.0.1:{BROKER_PROXY_PORT}/%2f"
     env.update(auth_env(services, name, f"127.0.0.1:{by_name(services)[KEYS]['http_port']}"))
     env.update(service["dev_env"])
     return env
+
+
+def dev_proxy_routes(services):
+    """(name, listen port, upstream port) of each fault-proxy route: `NAME`
+    and `NAME-grpc` in front of a service's ports, `broker` of RabbitMQ."""
+    routes = [("broker", BROKER_PROXY_PORT, BROKER[1])]
+    for service in services:
+        routes.append((service["name"], service["http_port"] + PROXY_OFFSET, service["http_port"]))
+        if "grpc_port" in service:
+            routes.append((f"{service['name']}-grpc", service["grpc_port"] + PROXY_OFFSET, service["grpc_port"]))
+    return routes
 
 
 def auth_env(services, name, user_address, secrets=".secrets"):
@@ -499,9 +527,15 @@ def main(args):
         print("\n".join(s["name"] for s in load()))
     elif command == "databases":
         print("\n".join(s["database"] for s in load() if "database" in s))
-    elif command == "dev-env" and len(args) == 2:
-        env = dev_env(load(), args[1], os.environ.get("PGHOST", "127.0.0.1"), os.environ.get("CONSUL_URL", ""))
+    elif command == "dev-env" and len(args) in (2, 3) and args[2:] in ([], ["--proxied"]):
+        env = dev_env(load(), args[1], os.environ.get("PGHOST", "127.0.0.1"), os.environ.get("CONSUL_URL", ""),
+                      proxied=args[2:] == ["--proxied"])
         print("\n".join(f"{k}={v}" for k, v in env.items()))
+    elif command == "dev-proxy":
+        # One argument per line, for bash's mapfile.
+        print("--control", "%s:%d" % PROXY_CONTROL, sep="\n")
+        for name, listen, upstream in dev_proxy_routes(load()):
+            print("--route", f"{name}=127.0.0.1:{listen}:127.0.0.1:{upstream}", sep="\n")
     elif command == "generate":
         generate()
     elif command == "check":

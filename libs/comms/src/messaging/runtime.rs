@@ -154,11 +154,15 @@ async fn gauge_dead_letters(
     period: std::time::Duration,
     stopping: Shutdown,
 ) {
-    let gauge = metrics::gauge!("dead_letters_waiting", "subscription" => label);
     let _ = stopping
         .every(period, || async {
             match queues.depth(&subscription).await {
-                Ok(waiting) => gauge.set(waiting as f64),
+                // Looked up at each count, not once: a handle taken before
+                // the service installs its recorder (its metrics listener
+                // starts after its subscriptions) would record nowhere.
+                Ok(waiting) => {
+                    metrics::gauge!("dead_letters_waiting", "subscription" => label.clone()).set(waiting as f64)
+                }
                 Err(error) => tracing::debug!(%error, subscription = %subscription.name, "dead letters not counted"),
             }
         })

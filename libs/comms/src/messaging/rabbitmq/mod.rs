@@ -169,7 +169,10 @@ impl RabbitBroker {
         let connected = tokio::time::timeout(Duration::from_secs(10), watching.wait_for(Option::is_some)).await;
         match connected {
             Ok(Ok(_)) => Ok(broker),
-            _ => Err(BrokerError::Unavailable(format!("no connection to {} within 10 s", broker.config.uri))),
+            _ => Err(BrokerError::Unavailable(format!(
+                "no connection to {} within 10 s",
+                without_password(&broker.config.uri)
+            ))),
         }
     }
 
@@ -358,6 +361,20 @@ impl MessageBroker for RabbitBroker {
     }
 }
 
+/// The URI with its password masked, for messages: an error that reaches a
+/// log must not carry the credential (AMQP_PASSWORD_FILE puts it in the URI).
+fn without_password(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else { return uri.to_owned() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+        }
+        None => uri.to_owned(),
+    }
+}
+
 /// Keeps one connection alive: connect, declare the exchange, wait for the
 /// loss, and again. Each subscription's own supervisor
 /// (`consumer::start`) sees the new connection and resumes on it.
@@ -421,5 +438,20 @@ async fn wait_for_loss(connection: &Connection, mut events: Events) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn a_uri_in_a_message_never_carries_its_password() {
+        assert_eq!(
+            without_password("amqp://order:s3cret%40x@rabbitmq:5672/%2f?heartbeat=5"),
+            "amqp://order:***@rabbitmq:5672/%2f?heartbeat=5"
+        );
+        assert_eq!(without_password("amqp://guest@127.0.0.1:5672/%2f"), "amqp://guest:***@127.0.0.1:5672/%2f");
+        assert_eq!(without_password("amqp://127.0.0.1:5672"), "amqp://127.0.0.1:5672");
     }
 }

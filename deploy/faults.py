@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""`just break`: fail the running `just dev` system on purpose, and say what
+to watch while it recovers (docs/patterns/breaking-it.md).
+
+Usage: just break ACTION ...
+  kill SERVICE            SIGKILL it; `just dev` starts it again (a new pid, then ready)
+  pause SERVICE SECS      SIGSTOP it, SIGCONT it SECS later
+  slow SERVICE MS [SECS]  hold each chunk of every call into SERVICE (HTTP and gRPC) MS ms,
+                          for SECS seconds or until `restore`
+  cut-broker SECS         close the dev system's RabbitMQ connections, refuse new ones for SECS
+  poison [TYPE] [--to S]  publish a TYPE event (default order.placed) that fails for good,
+                          with the operator's broker credential: to every subscriber of
+                          TYPE, or with --to to service S's event queue only
+  restore                 undo every slow and cut
+  status                  what the fault proxy has broken
+
+Only `just dev`'s own processes and the connections through its fault proxy
+(deploy/faultproxy.py) are touched: RabbitMQ keeps running, and a client
+that talks to it directly (a `cargo test` beside) never notices.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+import services
+
+ROOT = services.ROOT
+RUN = os.path.join(ROOT, os.environ.get("DEV_RUN_DIR", "target/dev-run"))
+LOGS = os.environ.get("DEV_LOG_DIR", "target/dev-logs")
+CONTROL = "http://%s:%d" % services.PROXY_CONTROL
+# How long a restarted service may take to answer ready (`just dev` gives 60 s).
+READY_SECS = 60
+# The operator's broker user, as `just dlq` uses it (AMQP_URL and
+# AMQP_PASSWORD_FILE override both).
+OPERATOR_URL = "amqp://operator@127.0.0.1:5672/%2f"
+OPERATOR_PASSWORD_FILE = os.path.join(ROOT, ".secrets", "operator", "broker-password")
+
+
+class Refused(Exception):
+    """An action that cannot run as asked; nothing was changed."""
+
+
+def service(name):
+    known = services.by_name(services.load())
+    if name not in known:
+        raise Refused(f"no service {name!r}; the services are {', '.join(known)}")
+    return known[name]
+
+
+def pid_of(name):
+    try:
+        with open(os.path.join(RUN, f"{name}.pid")) as f:
+            pid = int(f.read())
+    except FileNotFoundError:
+        raise Refused(f"no pid for {name} in {RUN}: is `just dev` running?") from None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        raise Refused(f"{name}'s pid {pid} is gone: is `just dev` running?") from None
+    return pid
+
+
+def ready(name, timeout=2.0):
+    """Whether NAME's /health/ready answers 200 (degraded counts: it serves)."""
+    url = f"http://127.0.0.1:{service(name)['http_port']}/health/ready"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def proxy(path, method="POST"):
+    request = urllib.request.Request(CONTROL + path, method=method, data=b"" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        raise Refused(f"the fault proxy refused {path}: {error.read().decode().strip()}") from None
+    except (urllib.error.URLError, OSError):
+        raise Refused(f"no fault proxy at {CONTROL}: start `just dev` (without DEV_FAULT_PROXY=off)") from None
+
+
+def routes_of(name):
+    """The proxy routes in front of NAME's ports."""
+    svc = service(name)
+    return [name] + ([f"{name}-grpc"] if "grpc_port" in svc else [])
+
+
+def watch(*lines):
+    print("watch:")
+    for line in lines:
+        print(f"  - {line}")
+
+
+def kill(name):
+    """SIGKILL NAME and wait for `just dev` to start it again. Returns
+    (old pid, new pid, seconds until ready)."""
+    old = pid_of(name)
+    # Asked first: `just dev` restarts only what it was asked to.
+    open(os.path.join(RUN, "restart", name), "w").close()
+    os.kill(old, signal.SIGKILL)
+    started = time.monotonic()
+    print(f"killed {name} (pid {old}) with SIGKILL: no drain, no deregistration, deliveries unacknowledged")
+    deadline = started + READY_SECS
+    new = None
+    while time.monotonic() < deadline:
+        try:
+            new = pid_of(name)
+        except Refused:
+            new = None
+        if new not in (None, old) and ready(name):
+            took = time.monotonic() - started
+            print(f"{name} is back: pid {new}, ready after {took:.1f} s")
+            return old, new, took
+        time.sleep(0.2)
+    raise Refused(f"{name} was not ready again within {READY_SECS} s; see {LOGS}/{name}.log")
+
+
+def pause(name, secs):
+    pid = pid_of(name)
+    os.kill(pid, signal.SIGSTOP)
+    print(f"paused {name} (pid {pid}) for {secs} s: its sockets stay open, nothing answers")
+    try:
+        time.sleep(secs)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    print(f"resumed {name}")
+
+
+def slow(name, ms, secs=None):
+    for route in routes_of(name):
+        proxy(f"/{route}/slow?ms={ms}")
+    print(f"every call into {name} now waits {ms} ms per chunk at the fault proxy" if ms
+          else f"{name} at full speed again")
+    if secs is not None:
+        time.sleep(secs)
+        for route in routes_of(name):
+            proxy(f"/{route}/slow?ms=0")
+        print(f"{name} at full speed again")
+
+
+def cut_broker(secs):
+    proxy(f"/broker/cut?secs={secs}")
+    print(f"cut every dev-system connection to RabbitMQ; new ones refused for {secs} s")
+
+
+def poison(event_type="order.placed", to=None):
+    """Publishes a well-formed envelope whose data no consumer can read, so
+    each subscriber of EVENT_TYPE dead-letters it on the first attempt; with
+    TO, only service TO's subscription gets it (through its own direct
+    exchange, as a replay does). Returns its id."""
+    import pika  # the project's .venv (tools/python/requirements.txt)
+
+    event_id = str(uuid.uuid4())
+    source = event_type.split(".")[0]
+    envelope = {
+        "id": event_id, "type": event_type, "source": source, "specversion": "1.0",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "datacontenttype": "application/json",
+        "schemaversion": 1, "correlationid": f"poison-{event_id}",
+        "data": {"poison": "no consumer can read this payload"},
+    }
+    try:
+        connection = pika.BlockingConnection(operator_parameters())
+    except pika.exceptions.AMQPError as error:
+        raise Refused(f"could not connect to RabbitMQ as the operator: {error!r}") from None
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        exchange, key = ((f"{to}.direct", f"{to}.events") if to
+                         else (os.environ.get("BROKER_EXCHANGE", "domain-events"), event_type))
+        # mandatory: a message no queue takes comes back as an error, not silence.
+        channel.basic_publish(
+            exchange=exchange, routing_key=key,
+            body=json.dumps(envelope).encode(), mandatory=True,
+            properties=pika.BasicProperties(
+                content_type="application/json", delivery_mode=2, message_id=event_id, type=event_type,
+                app_id=source, correlation_id=envelope["correlationid"],
+                headers={"source": source, "schema-version": 1, "x-attempt": 1}))
+    except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as error:
+        raise Refused(f"the broker did not take it ({type(error).__name__}): no queue for {key} on {exchange}?") from None
+    finally:
+        connection.close()
+    print(f"published a poison {event_type} {event_id} to {to or 'every subscriber'} (confirmed by the broker)")
+    return event_id
+
+
+def operator_parameters():
+    """The operator's broker credential, as `just dlq` finds it."""
+    import pika
+
+    url = os.environ.get("AMQP_URL") or OPERATOR_URL
+    parsed = urllib.parse.urlsplit(url)
+    password = urllib.parse.unquote(parsed.password or "")
+    if not password:
+        path = os.environ.get("AMQP_PASSWORD_FILE") or OPERATOR_PASSWORD_FILE
+        try:
+            with open(path) as f:
+                password = f.read().strip()
+        except FileNotFoundError:
+            raise Refused(f"no {path}: `just dev` makes the operator user where rabbitmqctl works; "
+                          "or set AMQP_URL") from None
+    return pika.URLParameters(url.replace(f"//{parsed.username}@", f"//{parsed.username}:"
+                                          f"{urllib.parse.quote(password, safe='')}@", 1)
+                              if parsed.password is None else url)
+
+
+def dead_letters(name):
+    """NAME's dead letters, as `just dlq list NAME --json` reads them (with
+    the operator's credential), one dict each."""
+    env = dict(os.environ)
+    if not env.get("AMQP_URL"):
+        env.update(AMQP_URL=OPERATOR_URL, AMQP_PASSWORD_FILE=OPERATOR_PASSWORD_FILE)
+    out = subprocess.run([os.path.join(ROOT, "target", "debug", "dlq"), "list", name, "--json"],
+                         capture_output=True, text=True, cwd=ROOT, env=env)
+    if out.returncode != 0:
+        raise Refused(f"dlq list {name}: {out.stderr.strip()}")
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def restore():
+    for name in proxy("/", method="GET"):
+        proxy(f"/{name}/restore")
+    print("every route of the fault proxy restored")
+
+
+def main(args):
+    action, rest = (args[0], args[1:]) if args else ("help", [])
+    try:
+        if action == "kill" and len(rest) == 1:
+            kill(rest[0])
+            watch(f"{LOGS}/{rest[0]}.log: the service starting again; deliveries it held come back redelivered",
+                  "callers' requests during the gap: 502/503 from the gateway, or retried by the REST client",
+                  "its orders or reservations PENDING at the kill settle after the restart (the outbox and inbox)",
+                  "`just dlq list`: gains nothing, since a crash loses or poisons no message")
+        elif action == "pause" and len(rest) == 2:
+            name, secs = rest[0], float(rest[1])
+            service(name)
+            watch("calls into it time out meanwhile (the gateway answers 504 at the route's timeout)",
+                  "the callers' circuit breakers open, then close once it answers",
+                  "after SIGCONT it serves again at once: nothing restarted, no pid changed")
+            pause(name, secs)
+        elif action == "slow" and len(rest) in (2, 3):
+            slow(rest[0], int(rest[1]), float(rest[2]) if len(rest) == 3 else None)
+            watch("the gateway's request durations (http_server_request_duration_seconds on its metrics port)",
+                  "the client spans of its callers in Jaeger, each longer by the delay",
+                  "`just break restore` ends it")
+        elif action == "cut-broker" and len(rest) == 1:
+            cut_broker(float(rest[0]))
+            watch("/health/ready of every service: 200, \"degraded\", the broker check failing",
+                  "logs: the consumers' supervisors reconnecting with back-off",
+                  "orders placed meanwhile stay PENDING in the outbox, then settle once the link is back")
+        elif action == "poison" and len(rest) in (0, 1, 2, 3):
+            to = rest[rest.index("--to") + 1] if "--to" in rest[:-1] else None
+            if to:
+                service(to)
+            types = [r for r in rest if r not in ("--to", to)]
+            if len(types) > 1 or ("--to" in rest and not to):
+                raise ValueError("poison [TYPE] [--to SERVICE]")
+            poison(*types, to=to)
+            watch("`just dlq list`: the event in each subscriber's dead-letter queue, with the reason",
+                  "dead_letters_waiting on those services' metrics ports, one higher",
+                  "`just dlq purge SERVICE` to drop it (replaying it would fail again)")
+        elif action == "restore" and not rest:
+            restore()
+        elif action == "status" and not rest:
+            print(json.dumps(proxy("/", method="GET"), indent=2))
+        else:
+            print(__doc__, file=sys.stderr)
+            return 2
+    except Refused as refused:
+        print(f"just break {action}: {refused}", file=sys.stderr)
+        return 1
+    except ValueError as bad:
+        print(f"just break {action}: {bad}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
