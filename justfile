@@ -127,5 +127,7 @@ break *args:
 # orders placed throughout while it pauses inventory, cuts the broker link,
 # SIGKILLs order and inventory, slows inventory and publishes a poison event;
 # then checks that nothing was lost or doubled (docs/patterns/breaking-it.md).
-drill url="http://localhost:8080":
-    tools/python/run deploy/drill.py {{url}}
+# Arguments: [gateway-url] [--otlp HOST:PORT] (receive the spans there too,
+# with `just dev` started with OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:PORT).
+drill *args:
+    tools/python/run deploy/drill.py {{args}}

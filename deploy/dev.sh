@@ -38,7 +38,6 @@ else
 fi
 deploy/build.sh dev all
 
-export RUST_LOG="${RUST_LOG:-info}"
 logs="${DEV_LOG_DIR:-target/dev-logs}"
 run="${DEV_RUN_DIR:-target/dev-run}"
 proxied=

@@ -12,7 +12,9 @@ drill's own, for a product of its own, while it breaks the system with
    PENDING at each kill: counted in order's database once order is dead,
    and the drill fails if none is), and both come back with new pids;
 3. slows every call into inventory by 300 ms for a few seconds: the
-   gateway's request durations for the product route grow by that much;
+   gateway's request durations for the product route grow by that much,
+   and so do its spans, with `--otlp`, while inventory's own spans stay
+   short (the time is lost between them);
 4. publishes one poison event with the operator's broker credential.
 
 Then it stops placing orders and checks: every order placed is CONFIRMED,
@@ -24,11 +26,17 @@ RabbitMQ connection opened beside the dev system (not through its proxy)
 survived the cut. It prints orders by final state, the time to settle and
 what was dead-lettered, and fails past three minutes.
 
-Usage: deploy/drill.py [gateway-url]   (default http://localhost:8080)
+Usage: deploy/drill.py [gateway-url] [--otlp HOST:PORT]
+  gateway-url  default http://localhost:8080
+  --otlp       receive the services' spans on HOST:PORT (deploy/otlpsink.py;
+               start `just dev` with OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:PORT)
+               and check the slowed calls in them
 """
+import argparse
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -39,10 +47,11 @@ import uuid
 
 import faults
 import jsoncall
+import otlpsink
 import seed_admin
 import services
 
-BASE = (sys.argv[1] if len(sys.argv) > 1 else "http://localhost:8080").rstrip("/")
+BASE = "http://localhost:8080"
 LIMIT_SECS = 180
 STOCK = 40
 SLOW_MS = 300
@@ -258,13 +267,16 @@ def gateway_product_durations():
     return totals["sum"], totals["count"]
 
 
-def slow_inventory(sku):
+def slow_inventory(sku, sink):
+    started = time.time_ns()
     before = product_latency(sku)
     faults.slow("inventory", SLOW_MS)
     try:
+        slowed = time.time_ns()
         sum_before, count_before = gateway_product_durations()
         during = product_latency(sku)
         sum_after, count_after = gateway_product_durations()
+        ended = time.time_ns()
     finally:
         faults.slow("inventory", 0)
     measured = (sum_after - sum_before) / max(count_after - count_before, 1)
@@ -273,6 +285,33 @@ def slow_inventory(sku):
         f"the gateway measured {measured * 1000:.0f} ms on average")
     check(during - before >= SLOW_MS / 1000 * 0.8, "the added latency showed in the client's request durations")
     check(measured >= SLOW_MS / 1000 * 0.8, "and in the gateway's (the caller's) http_server_request_duration_seconds")
+    if sink is None:
+        say("traces not checked: run with --otlp for that")
+        return
+    traced_slowdown(sink, (started, slowed), (slowed, ended))
+
+
+def traced_slowdown(sink, before, during):
+    """The gateway's spans of the product route, before and while inventory
+    was slowed, and inventory's spans under the slowed ones."""
+    def gateway_spans(window):
+        return sink.matching(lambda s: s.service == "gateway" and s.name == "GET /api/products/{*rest}"
+                             and window[0] <= s.start_ns < window[1])
+    deadline = time.monotonic() + 10  # spans leave in batches, every 2 s
+    while len(gateway_spans(during)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    quick, slowed = gateway_spans(before), gateway_spans(during)
+    check(len(quick) >= 5 and len(slowed) >= 5,
+          f"the gateway's spans reached the OTLP receiver ({len(quick)} before, {len(slowed)} slowed)")
+    ids = {s.span_id for s in slowed}
+    children = sink.matching(lambda s: s.service == "inventory" and s.parent_id in ids)
+    median = sorted(s.seconds for s in slowed)[len(slowed) // 2]
+    inside = max((s.seconds for s in children), default=0.0)
+    say(f"traces: the gateway's span of the route {sorted(s.seconds for s in quick)[len(quick) // 2] * 1000:.0f} ms "
+        f"before, {median * 1000:.0f} ms slowed; inventory's own spans under them at most {inside * 1000:.0f} ms")
+    check(median >= SLOW_MS / 1000 * 0.8, "the added latency showed in the gateway's spans")
+    check(children and inside < SLOW_MS / 1000 / 2,
+          "while inventory's spans in the same traces stayed short: the time was lost on the link")
 
 
 def settle(customers):
@@ -313,8 +352,23 @@ def verify(sku, customers, placed):
     return states
 
 
+def overdue(_signal, _frame):
+    raise DrillFailed(f"still running at {LIMIT_SECS} s")
+
+
 def main():
-    say(f"chaos drill against {BASE}")
+    global BASE
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("url", nargs="?", default=BASE)
+    parser.add_argument("--otlp", metavar="HOST:PORT")
+    args = parser.parse_args()
+    BASE = args.url.rstrip("/")
+    sink = otlpsink.Sink(args.otlp) if args.otlp else None
+    # Stops itself: a drill that hangs fails at the limit instead of
+    # holding CI until its own timeout.
+    signal.signal(signal.SIGALRM, overdue)
+    signal.alarm(LIMIT_SECS)
+    say(f"chaos drill against {BASE}" + (f", spans received on {args.otlp}" if sink else ""))
     faults.proxy("/", method="GET")  # refuses clearly without `just dev`'s fault proxy
     sku, customers = setup()
     connection, channel = bystander()
@@ -328,7 +382,7 @@ def main():
     cut = cut_and_kill(customers)
     settled_in_time(placer, cut)
     say("3. slow inventory by 300 ms")
-    slow_inventory(sku)
+    slow_inventory(sku, sink)
     say("4. a poison event")
     poison = faults.poison()
     time.sleep(3)
