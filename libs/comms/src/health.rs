@@ -9,6 +9,7 @@
 //! dependency it can work around (the broker: the outbox keeps events until
 //! it is back) failing makes it `degraded`, still 200: it keeps serving and
 //! stays in discovery, and the body says what is wrong (DESIGN.md rule 7).
+//! From the moment shutdown starts it is 503 as well ([`Draining`]).
 
 use std::sync::Arc;
 
@@ -38,6 +39,23 @@ impl HealthCheck for sqlx::PgPool {
 
     fn check(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move { sqlx::query("SELECT 1").execute(self).await.map(|_| ()).map_err(|e| e.to_string()) })
+    }
+}
+
+/// Fails from the moment shutdown starts: a draining instance is not
+/// ready. Discovery's checks and load balancers then stop sending it new
+/// work while what it holds finishes; without this it would answer 200
+/// until its listener closed, and take new requests it may not finish.
+pub struct Draining(pub crate::shutdown::Shutdown);
+
+impl HealthCheck for Draining {
+    fn name(&self) -> &'static str {
+        "draining"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        let draining = self.0.is_triggered();
+        Box::pin(async move { if draining { Err("shutting down".to_owned()) } else { Ok(()) } })
     }
 }
 

@@ -14,6 +14,7 @@ pub mod error;
 pub mod grpc;
 pub mod health;
 pub mod http;
+pub mod instance;
 pub mod long_streams;
 pub mod messaging;
 pub mod prometheus;

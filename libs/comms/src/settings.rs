@@ -203,6 +203,7 @@ impl<T: Serialize + DeserializeOwned + Default> Settings<T> {
         }
         shared.connections.validate(service.prefix)?;
         shared.streams.validate(service.prefix)?;
+        shared.discovery.validate(service.prefix)?;
         Ok(Self { service: shared, own: load(T::default(), service.prefix)? })
     }
 
@@ -342,6 +343,7 @@ mod tests {
                 "SVC_DATABASE_MAX_CONNECTIONS",
                 "SVC_DATABASE_PASSWORD_FILE",
                 "SVC_DATABASE_URL",
+                "SVC_DEREGISTER_CRITICAL_AFTER_SECS",
                 "SVC_HOST",
                 "SVC_HTTP_PORT",
                 "SVC_JWT__ISSUER",

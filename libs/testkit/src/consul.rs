@@ -1,5 +1,5 @@
 //! A Consul HTTP API double, faithful to the parts the system uses:
-//! agent service registration and deregistration, `/v1/health/service`
+//! agent service registration, lookup and deregistration, `/v1/health/service`
 //! with blocking queries, and health checks that it really runs.
 //!
 //! Faithful where it matters for clients:
@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -80,6 +80,8 @@ struct Shared {
     changed: watch::Sender<u64>,
     health_queries: Arc<AtomicUsize>,
     zero_index: Arc<AtomicBool>,
+    /// How long each deregistration takes to answer, in milliseconds.
+    deregistration_delay_ms: Arc<AtomicU64>,
 }
 
 pub struct ConsulDouble {
@@ -108,10 +110,12 @@ impl ConsulDouble {
             changed: watch::channel(1).0,
             health_queries: Arc::default(),
             zero_index: Arc::default(),
+            deregistration_delay_ms: Arc::default(),
         };
         let router = Router::new()
             .route("/v1/agent/service/register", put(register))
             .route("/v1/agent/service/deregister/{id}", put(deregister))
+            .route("/v1/agent/service/{id}", get(agent_service))
             .route("/v1/health/service/{name}", get(health_service))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
@@ -143,6 +147,13 @@ impl ConsulDouble {
         self.shared.inner.lock().expect("double lock").entries.get(id).is_some_and(|e| e.passing)
     }
 
+    /// Whether an instance of `service` registered on `port` passes its
+    /// check, whatever its id (instances choose their own).
+    pub fn is_passing_at(&self, service: &str, port: u16) -> bool {
+        let inner = self.shared.inner.lock().expect("double lock");
+        inner.entries.values().any(|e| e.registration.name == service && e.registration.port == port && e.passing)
+    }
+
     /// Each deregistration, with whether the instance still accepted
     /// connections when it arrived.
     pub fn deregistrations(&self) -> Vec<(String, bool)> {
@@ -154,6 +165,26 @@ impl ConsulDouble {
         let mut inner = self.shared.inner.lock().expect("double lock");
         inner.index = to;
         self.shared.changed.send_replace(to);
+    }
+
+    /// Forgets every registration and stops its checks, as an agent that
+    /// restarted with an empty catalog: instances must register again.
+    pub fn forget_everything(&self) {
+        let mut inner = self.shared.inner.lock().expect("double lock");
+        for entry in std::mem::take(&mut inner.entries).into_values() {
+            if let Some(checker) = entry.checker {
+                checker.abort();
+            }
+        }
+        self.shared.bump(&mut inner);
+    }
+
+    /// Answers each deregistration only after `delay` (a loaded agent), so
+    /// a test can watch an instance between the start of its shutdown and
+    /// the close of its listeners.
+    pub fn delay_deregistrations(&self, delay: Duration) {
+        let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared.deregistration_delay_ms.store(millis, Ordering::SeqCst);
     }
 
     /// Reports `X-Consul-Index: 0` on every answer (a known Consul bug).
@@ -185,7 +216,22 @@ async fn register(State(shared): State<Shared>, axum::Json(registration): axum::
     StatusCode::OK
 }
 
+/// The agent's view of one of its services: 200 with it, 404 without.
+async fn agent_service(State(shared): State<Shared>, Path(id): Path<String>) -> impl IntoResponse {
+    let inner = shared.inner.lock().expect("double lock");
+    match inner.entries.get(&id) {
+        Some(entry) => {
+            let r = &entry.registration;
+            let body = json!({ "ID": r.id, "Service": r.name, "Address": r.address, "Port": r.port });
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, format!("unknown service ID: {id}")).into_response(),
+    }
+}
+
 async fn deregister(State(shared): State<Shared>, Path(id): Path<String>) -> StatusCode {
+    let delay = shared.deregistration_delay_ms.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(delay)).await;
     let target = shared
         .inner
         .lock()

@@ -17,6 +17,8 @@ use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 #[derive(Clone, Debug)]
 pub struct RecordedSpan {
     pub service_name: Option<String>,
+    /// The resource's `service.instance.id`: which copy of the service.
+    pub instance_id: Option<String>,
     pub name: String,
     pub trace_id: String,
     pub span_id: String,
@@ -48,9 +50,12 @@ impl TraceService for Recorder {
         for resource_spans in request.into_inner().resource_spans {
             let service_name =
                 resource_spans.resource.as_ref().and_then(|r| string_attr(&r.attributes, "service.name"));
+            let instance_id =
+                resource_spans.resource.as_ref().and_then(|r| string_attr(&r.attributes, "service.instance.id"));
             for span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {
                 recorded.push(RecordedSpan {
                     service_name: service_name.clone(),
+                    instance_id: instance_id.clone(),
                     name: span.name,
                     trace_id: hex(&span.trace_id),
                     span_id: hex(&span.span_id),
@@ -112,6 +117,7 @@ pub fn otlp() -> &'static Otlp {
                         .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
                     let telemetry = comms::telemetry::init_with(comms::telemetry::TelemetryConfig {
                         service_name: "tests".into(),
+                        instance_id: None,
                         otlp_endpoint: Some(endpoint.clone()),
                         export_delay: Duration::from_millis(100),
                         test_writer: true,

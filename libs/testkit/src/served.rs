@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use comms::Shutdown;
+use comms::instance::InstanceId;
 use comms::service::Application;
 use reqwest::{Method, RequestBuilder};
 
@@ -20,6 +21,8 @@ pub struct Served {
     grpc_addr: Option<SocketAddr>,
     /// The internal listener serving `/metrics`.
     pub metrics_addr: SocketAddr,
+    /// Which copy of the service it is (its registrations' ids).
+    pub instance: InstanceId,
 }
 
 impl Served {
@@ -28,9 +31,10 @@ impl Served {
         let grpc_addr = app.grpc_addr_if_any();
         let metrics_addr = app.metrics_addr();
         let service = app.name();
+        let instance = app.instance().clone();
         let shutdown = Shutdown::new();
         tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        Self { base, http: reqwest::Client::new(), shutdown, service, grpc_addr, metrics_addr }
+        Self { base, http: reqwest::Client::new(), shutdown, service, grpc_addr, metrics_addr, instance }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -50,6 +50,12 @@ pub async fn build_with(
     let builder = Builder::new(&service, &GATEWAY).http_listener(listener).registry(registry).user_keys(keys);
     builder
         .build(|ctx| async move {
+            // The gateway checks nothing but its own drain: it is ready
+            // once it listens, and not from the moment it stops.
+            let health = comms::health::Checks {
+                ready: vec![Arc::new(comms::health::Draining(ctx.stopping()))],
+                live: Vec::new(),
+            };
             let gateway = Arc::new(Gateway {
                 upstreams,
                 table: table.clone(),
@@ -63,7 +69,7 @@ pub async fn build_with(
             crate::rate_limit::prune_periodically(Arc::downgrade(&gateway.limits), PRUNE_LIMITER_EVERY);
             let app = router(gateway.clone(), &table)
                 .merge(api_page::router(gateway.clone(), table))
-                .merge(comms::health::router(comms::health::Checks::default()));
+                .merge(comms::health::router(health));
             Ok(Parts::with_router(gateway, with_edge_layers(app, limits)))
         })
         .await

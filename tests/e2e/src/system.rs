@@ -222,10 +222,9 @@ impl System {
     /// waits for `service_healthy` before starting what depends on it.
     async fn wait_until_passing(&self, service: &str, process: &ServiceProcess) -> anyhow::Result<()> {
         let port = process.addr("http_addr").port();
-        let id = format!("{service}-127.0.0.1-{port}");
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
         while tokio::time::Instant::now() < deadline {
-            if self.consul.is_passing(&id) {
+            if self.consul.is_passing_at(service, port) {
                 return Ok(());
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -158,6 +158,26 @@ impl ServiceRegistry for ConsulRegistry {
         Box::pin(self.put("/v1/agent/service/register", Some(body)))
     }
 
+    /// `GET /v1/agent/service/{id}`: 200 while the agent has it, 404 once
+    /// it does not.
+    fn is_registered<'a>(&'a self, instance_id: &'a str) -> BoxFuture<'a, Result<bool, DiscoveryError>> {
+        Box::pin(async move {
+            let url = format!("{}/v1/agent/service/{instance_id}", self.base);
+            let response = self
+                .http
+                .get(&url)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .map_err(|e| DiscoveryError::Unreachable(e.to_string()))?;
+            match response.status() {
+                status if status.is_success() => Ok(true),
+                reqwest::StatusCode::NOT_FOUND => Ok(false),
+                status => Err(DiscoveryError::Rejected(format!("GET {url}: {status}"))),
+            }
+        })
+    }
+
     fn deregister<'a>(&'a self, instance_id: &'a str) -> BoxFuture<'a, Result<(), DiscoveryError>> {
         Box::pin(async move { self.put(&format!("/v1/agent/service/deregister/{instance_id}"), None).await })
     }

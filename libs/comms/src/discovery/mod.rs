@@ -116,6 +116,12 @@ pub trait ServiceRegistry: Send + Sync + 'static {
 
     fn deregister<'a>(&'a self, instance_id: &'a str) -> BoxFuture<'a, Result<(), DiscoveryError>>;
 
+    /// Whether the registry still has `instance_id`, passing or not. A
+    /// registry that restarted empty, or an agent that lost its state, has
+    /// forgotten it: [`register_until`] asks every check interval and
+    /// registers again.
+    fn is_registered<'a>(&'a self, instance_id: &'a str) -> BoxFuture<'a, Result<bool, DiscoveryError>>;
+
     /// The instances of `service` that pass their health checks, now.
     fn discover<'a>(&'a self, service: &'a str) -> BoxFuture<'a, Result<Vec<Instance>, DiscoveryError>>;
 

@@ -2,12 +2,15 @@
 //! settings so they read `{PREFIX}_CONSUL_URL`, `{PREFIX}_ADVERTISE_HOST`
 //! and `{PREFIX}_UPSTREAMS`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::{ConsulRegistry, GRPC_SUFFIX, HealthCheck, Registration, ServiceRegistry, StaticRegistry};
 use crate::discovery::CheckKind;
+use crate::instance::InstanceId;
 
 #[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
 pub struct DiscoverySettings {
@@ -22,6 +25,11 @@ pub struct DiscoverySettings {
     /// `user=127.0.0.1:8081;user-grpc=127.0.0.1:9081`.
     #[serde(default)]
     pub upstreams: String,
+    /// How long Consul keeps an instance whose check has stayed critical
+    /// before removing it (a crashed process that never deregistered).
+    /// Default 60 s, Consul's own minimum.
+    #[serde(default)]
+    pub deregister_critical_after_secs: Option<u64>,
 }
 
 impl DiscoverySettings {
@@ -41,33 +49,54 @@ impl DiscoverySettings {
         self.advertise_host.clone().unwrap_or_else(|| "127.0.0.1".into())
     }
 
-    /// The standard registrations of a service: `{name}` for its HTTP port,
-    /// checked on `/health/ready`, and `{name}-grpc` for its gRPC port,
-    /// checked with the gRPC health protocol.
-    pub fn registrations(&self, name: &str, http_port: u16, grpc_port: Option<u16>) -> Vec<Registration> {
-        let host = self.advertise_host();
+    /// The standard registrations of an instance: under its service's name
+    /// for its HTTP port, checked on `/health/ready`, and under `{name}-grpc`
+    /// for its gRPC port, checked with the gRPC health protocol. Their ids
+    /// are the instance's own (`inventory-3f9c2a71`,
+    /// `inventory-grpc-3f9c2a71`): never the host and port, which replicas
+    /// behind one advertised name share.
+    pub fn registrations(&self, instance: &InstanceId, http_port: u16, grpc_port: Option<u16>) -> Vec<Registration> {
+        let (name, host) = (instance.service(), self.advertise_host());
+        let meta = HashMap::from([("instance".to_owned(), instance.to_string())]);
+        let critical_after = self.deregister_critical_after();
+        let mut http_check = HealthCheck::http(format!("http://{host}:{http_port}/health/ready"));
+        http_check.deregister_critical_after = critical_after;
         let mut registrations = vec![Registration {
-            id: format!("{name}-{host}-{http_port}"),
+            id: instance.to_string(),
             name: name.to_owned(),
             host: host.clone(),
             port: http_port,
             tags: vec!["http".into()],
-            meta: Default::default(),
-            check: HealthCheck::http(format!("http://{host}:{http_port}/health/ready")),
+            meta: meta.clone(),
+            check: http_check,
         }];
         if let Some(port) = grpc_port {
             let mut check = HealthCheck::http(String::new());
             check.kind = CheckKind::Grpc { address: format!("{host}:{port}"), service: String::new() };
+            check.deregister_critical_after = critical_after;
             registrations.push(Registration {
-                id: format!("{name}{GRPC_SUFFIX}-{host}-{port}"),
+                id: format!("{name}{GRPC_SUFFIX}-{}", instance.suffix()),
                 name: format!("{name}{GRPC_SUFFIX}"),
                 host,
                 port,
                 tags: vec!["grpc".into()],
-                meta: Default::default(),
+                meta,
                 check,
             });
         }
         registrations
+    }
+
+    /// Refuses, by name, a setting that cannot work.
+    pub fn validate(&self, prefix: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.deregister_critical_after_secs != Some(0),
+            "{prefix}DEREGISTER_CRITICAL_AFTER_SECS must be above 0: a failing check would remove the instance at once"
+        );
+        Ok(())
+    }
+
+    pub fn deregister_critical_after(&self) -> Duration {
+        Duration::from_secs(self.deregister_critical_after_secs.unwrap_or(60))
     }
 }

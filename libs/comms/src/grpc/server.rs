@@ -30,6 +30,9 @@ pub struct GrpcServices {
     /// What gRPC health follows: SERVING while every required check
     /// passes (set by the skeleton: the same as `/health/ready`'s).
     readiness: Vec<Arc<dyn HealthCheck>>,
+    /// Trips when shutdown starts: health turns NOT_SERVING then, not at
+    /// the next readiness tick (set by the skeleton).
+    draining: Option<Shutdown>,
 }
 
 impl GrpcServices {
@@ -56,8 +59,9 @@ impl GrpcServices {
     }
 
     /// Every call checked by `guard` before it reaches a service.
-    pub(crate) fn following(mut self, readiness: Vec<Arc<dyn HealthCheck>>) -> Self {
+    pub(crate) fn following(mut self, readiness: Vec<Arc<dyn HealthCheck>>, draining: Shutdown) -> Self {
         self.readiness = readiness;
+        self.draining = Some(draining);
         self
     }
 
@@ -106,6 +110,7 @@ pub async fn serve(
 
     let names = services.names.clone();
     let readiness = services.readiness.clone();
+    let draining = services.draining.clone();
     // Resolves at shutdown, which is when tonic starts draining.
     let draining = async move {
         let report = |status| {
@@ -119,13 +124,27 @@ pub async fn serve(
         };
         let stopped = shutdown.wait();
         tokio::pin!(stopped);
+        // From the signal on, NOT_SERVING (the `draining` readiness check
+        // fails too); the listener closes later, after deregistration.
+        let draining_started = async move {
+            match draining {
+                Some(draining) => draining.wait().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(draining_started);
+        let mut draining = false;
         let mut ticks = tokio::time::interval(READINESS_EVERY);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
                 () = &mut stopped => break,
-                _ = ticks.tick() => {
+                () = &mut draining_started, if !draining => {
+                    draining = true;
+                    report(ServingStatus::NotServing).await;
+                }
+                _ = ticks.tick(), if !draining => {
                     let ready = crate::health::ready(&readiness).await;
                     report(if ready { ServingStatus::Serving } else { ServingStatus::NotServing }).await;
                 }

@@ -50,6 +50,7 @@ impl<S: Send + Sync + 'static> Application<S> {
         listeners: Listeners,
     ) -> Self {
         let mut health = Checks::default();
+        health.ready.push(Arc::new(crate::health::Draining(context.stopping.clone())));
         health.ready.extend(context.db.iter().map(|db| Arc::new(db.clone()) as Arc<dyn HealthCheck>));
         if let Some(messaging) = &context.messaging {
             let (ready, live) = messaging.health();
@@ -57,7 +58,9 @@ impl<S: Send + Sync + 'static> Application<S> {
             health.live.push(live);
         }
         // gRPC health follows the same readiness.
-        let grpc = parts.grpc.map(|services| services.guarded(guard.clone()).following(health.ready.clone()));
+        let grpc = parts
+            .grpc
+            .map(|services| services.guarded(guard.clone()).following(health.ready.clone(), context.stopping.clone()));
         let router = match parts.http {
             Http::Api(api, openapi) => {
                 // Every route of the service's API, none of the library's
@@ -83,6 +86,11 @@ impl<S: Send + Sync + 'static> Application<S> {
     /// The service's name, from its `ServiceDefaults`.
     pub fn name(&self) -> &'static str {
         self.context.name()
+    }
+
+    /// Which copy of the service this is.
+    pub fn instance(&self) -> &crate::instance::InstanceId {
+        self.context.instance()
     }
 
     pub fn state(&self) -> &Arc<S> {
@@ -124,11 +132,11 @@ impl<S: Send + Sync + 'static> Application<S> {
         let http_addr = self.http_addr();
         let grpc_addr = self.grpc_addr_if_any();
         let metrics_addr = self.metrics_addr();
-        tracing::info!(%http_addr, grpc_addr = grpc_addr.map(tracing::field::display), %metrics_addr, "listening");
+        let instance = self.context.instance().clone();
+        tracing::info!(%instance, %http_addr, grpc_addr = grpc_addr.map(tracing::field::display), %metrics_addr, "listening");
         let stopping = self.context.stopping.clone();
         let registry = self.discovery.consul_url().is_some().then(|| {
-            let name = self.context.name();
-            let registrations = self.discovery.registrations(name, http_addr.port(), grpc_addr.map(|a| a.port()));
+            let registrations = self.discovery.registrations(&instance, http_addr.port(), grpc_addr.map(|a| a.port()));
             (self.context.registry.clone(), registrations)
         });
         if let (Some(messaging), true) = (&self.context.messaging, self.context.service.publishes) {

@@ -11,6 +11,7 @@ use super::context::Context;
 use super::parts::Parts;
 use crate::auth::{Guard, ServiceIdentity, ServiceKeys, UserKeys, Verifier};
 use crate::discovery::ServiceRegistry;
+use crate::instance::InstanceId;
 use crate::long_streams::OpenStreams;
 use crate::messaging::Messaging;
 use crate::settings::{ServiceDefaults, ServiceSettings};
@@ -67,6 +68,7 @@ impl<'a> Builder<'a> {
         let (identity, service_keys, guard) = self.credentials()?;
         let mut context = Context {
             service: self.service,
+            instance: InstanceId::for_service(self.service.name),
             db: None,
             messaging: None,
             registry,

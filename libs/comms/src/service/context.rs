@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::auth::ServiceIdentity;
 use crate::db::ChangeFeed;
 use crate::discovery::ServiceRegistry;
+use crate::instance::InstanceId;
 use crate::long_streams::OpenStreams;
 use crate::messaging::{EventRouter, Handler, Messaging, Subscription};
 use crate::settings::ServiceDefaults;
@@ -21,6 +22,7 @@ use crate::shutdown::Shutdown;
 #[derive(Clone)]
 pub struct Context {
     pub(super) service: &'static ServiceDefaults,
+    pub(super) instance: InstanceId,
     pub(super) db: Option<PgPool>,
     pub(super) messaging: Option<Arc<Messaging>>,
     pub(super) registry: Arc<dyn ServiceRegistry>,
@@ -36,6 +38,11 @@ pub struct Context {
 impl Context {
     pub fn name(&self) -> &'static str {
         self.service.name
+    }
+
+    /// Which copy of the service this is (its registrations' ids).
+    pub fn instance(&self) -> &InstanceId {
+        &self.instance
     }
 
     /// The service's pool.

@@ -28,6 +28,10 @@ where
         line.insert("timestamp".into(), chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true).into());
         line.insert("level".into(), meta.level().as_str().into());
         line.insert("target".into(), meta.target().into());
+        // Which copy of the service wrote it, once the binary has its id.
+        if let Some(instance) = crate::instance::InstanceId::process() {
+            line.insert("instance".into(), instance.to_string().into());
+        }
 
         let mut fields = FieldsVisitor(Map::new());
         event.record(&mut fields);

@@ -35,6 +35,9 @@ const DEFAULT_FILTER: &str =
 pub struct TelemetryConfig {
     /// `service.name` on every exported span.
     pub service_name: String,
+    /// `service.instance.id` on every exported span: which copy of the
+    /// service ([`crate::instance::InstanceId`]).
+    pub instance_id: Option<String>,
     /// OTLP/gRPC collector, e.g. `http://jaeger:4317`; `None` exports nothing.
     pub otlp_endpoint: Option<String>,
     /// How long finished spans wait before export. Short in tests.
@@ -49,6 +52,7 @@ impl TelemetryConfig {
     pub fn from_env(service_name: &str) -> Self {
         Self {
             service_name: service_name.to_owned(),
+            instance_id: Some(crate::instance::InstanceId::of_process(service_name).to_string()),
             otlp_endpoint: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|e| !e.is_empty()),
             export_delay: Duration::from_secs(2),
             test_writer: false,
@@ -81,7 +85,11 @@ pub fn init(service_name: &str) -> anyhow::Result<Telemetry> {
 }
 
 pub fn init_with(config: TelemetryConfig) -> anyhow::Result<Telemetry> {
-    let resource = Resource::builder().with_service_name(config.service_name.clone()).build();
+    let mut resource = Resource::builder().with_service_name(config.service_name.clone());
+    if let Some(instance) = &config.instance_id {
+        resource = resource.with_attribute(opentelemetry::KeyValue::new("service.instance.id", instance.clone()));
+    }
+    let resource = resource.build();
     let mut provider = SdkTracerProvider::builder().with_resource(resource);
     if let Some(endpoint) = &config.otlp_endpoint {
         let exporter = opentelemetry_otlp::SpanExporter::builder()

@@ -7,7 +7,10 @@ use std::time::Duration;
 use comms::Shutdown;
 use comms::client::UpstreamConfig;
 use comms::client::http::HttpClient;
-use comms::discovery::{ConsulRegistry, HealthCheck, Instance, Registration, ServiceRegistry, register_until};
+use comms::discovery::{
+    ConsulRegistry, DiscoverySettings, HealthCheck, Instance, Registration, ServiceRegistry, register_until,
+};
+use comms::instance::InstanceId;
 use testkit::{ConsulDouble, FaultProxy};
 use tokio::sync::watch;
 
@@ -196,4 +199,95 @@ async fn registering_the_same_id_twice_is_idempotent_and_no_instances_is_a_clear
     let client = HttpClient::new(UpstreamConfig::new("nobody"), registry.watch("nobody"));
     let error = client.get("/x").send().await.unwrap_err();
     assert_eq!(error.to_string(), "no instances available for nobody");
+}
+
+/// An instance's standard registration (`DiscoverySettings::registrations`,
+/// advertised on 127.0.0.1) with the double's checks pointed at `health`
+/// and run every 200 ms.
+fn instance_registration(instance: &InstanceId, port: u16, health: SocketAddr) -> Registration {
+    let settings = DiscoverySettings { advertise_host: Some("127.0.0.1".into()), ..Default::default() };
+    let mut registration = settings.registrations(instance, port, None).remove(0);
+    registration.check.kind = comms::discovery::CheckKind::Http(format!("http://{health}/health"));
+    registration.check.interval = Duration::from_millis(200);
+    registration
+}
+
+#[tokio::test]
+async fn two_instances_on_one_host_and_port_get_their_own_ids_and_one_leaving_leaves_the_other_listed() {
+    let consul = ConsulDouble::start().await;
+    let registry: Arc<dyn ServiceRegistry> = Arc::new(registry(&consul.url()));
+    let (health, _) = start_upstream().await;
+    // As two copies behind one advertised name and port (compose's --scale).
+    let (first, second) = (InstanceId::new("inventory"), InstanceId::new("inventory"));
+    let (stop_first, stop_second) = (Shutdown::new(), Shutdown::new());
+    let first_left =
+        register_until(registry.clone(), vec![instance_registration(&first, 8083, health)], stop_first.clone()).await;
+    let _second_left =
+        register_until(registry.clone(), vec![instance_registration(&second, 8083, health)], stop_second.clone()).await;
+    let mut watched = registry.watch("inventory");
+    let both = until(&mut watched, |set| set.len() == 2).await;
+    let mut ids: Vec<_> = both.iter().map(|i| i.id.clone()).collect();
+    ids.sort();
+    let mut expected = vec![first.to_string(), second.to_string()];
+    expected.sort();
+    assert_eq!(ids, expected, "each listed under its own id");
+
+    stop_first.trigger();
+    first_left.wait().await;
+    let left = until(&mut watched, |set| set.len() == 1).await;
+    assert_eq!(left[0].id, second.to_string(), "the one that stayed is still listed");
+    assert_eq!(consul.deregistrations().len(), 1, "only the leaving instance deregistered");
+    stop_second.trigger();
+}
+
+#[tokio::test]
+async fn after_the_registry_forgets_everything_each_instance_registers_again_within_a_check_interval() {
+    let consul = ConsulDouble::start().await;
+    let registry: Arc<dyn ServiceRegistry> = Arc::new(registry(&consul.url()));
+    let (health, _) = start_upstream().await;
+    let stop = Shutdown::new();
+    let instances = [InstanceId::new("order"), InstanceId::new("order")];
+    for (n, instance) in instances.iter().enumerate() {
+        let registration = instance_registration(instance, 8082 + n as u16, health);
+        let _ = register_until(registry.clone(), vec![registration], stop.clone()).await;
+    }
+    let mut watched = registry.watch("order");
+    until(&mut watched, |set| set.len() == 2).await;
+
+    consul.forget_everything();
+    assert!(consul.registered().is_empty(), "the double restarted empty");
+    until(&mut watched, <[Instance]>::is_empty).await;
+    // Within one check interval (200 ms here) each notices and registers
+    // again; the double's first check then passes it.
+    let back = until(&mut watched, |set| set.len() == 2).await;
+    let mut ids: Vec<_> = back.iter().map(|i| i.id.clone()).collect();
+    ids.sort();
+    let mut expected: Vec<_> = instances.iter().map(ToString::to_string).collect();
+    expected.sort();
+    assert_eq!(ids, expected, "both listed again, under their own ids");
+    stop.trigger();
+}
+
+#[tokio::test]
+async fn an_instance_that_crashed_without_deregistering_is_removed_after_deregister_critical_after() {
+    let consul = ConsulDouble::start().await;
+    let registry: Arc<dyn ServiceRegistry> = Arc::new(registry(&consul.url()));
+    let (health, upstream) = start_upstream().await;
+    let settings = DiscoverySettings { deregister_critical_after_secs: Some(1), ..Default::default() };
+    let instance = InstanceId::new("notification");
+    let mut registration = instance_registration(&instance, 8084, health);
+    registration.check.deregister_critical_after = settings.deregister_critical_after();
+    registry.register(&registration).await.unwrap();
+    let mut watched = registry.watch("notification");
+    until(&mut watched, |set| set.len() == 1).await;
+
+    // Crashed: its checks fail from now on, and nothing deregisters it.
+    upstream.set_health(503);
+    until(&mut watched, |set| set.is_empty()).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !consul.registered().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "still registered: {:?}", consul.registered());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(consul.deregistrations().is_empty(), "removed by the registry, not deregistered");
 }

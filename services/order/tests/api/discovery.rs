@@ -45,7 +45,10 @@ async fn upstreams_are_found_through_consul_and_the_service_registers_itself() {
     })
     .await;
 
-    let registered = consul.registered();
-    assert!(registered.iter().any(|id| id.starts_with("order-127.0.0.1-")), "{registered:?}");
-    assert!(registered.iter().any(|id| id.starts_with("order-grpc-127.0.0.1-")), "{registered:?}");
+    // Under its instance's own ids (`order-3f9c2a71`, `order-grpc-3f9c2a71`),
+    // not its host and port, which replicas share.
+    let instance = app.api.instance.clone();
+    let mut own: Vec<_> = consul.registered().into_iter().filter(|id| id.starts_with("order")).collect();
+    own.sort();
+    assert_eq!(own, [instance.to_string(), format!("order-grpc-{}", instance.suffix())]);
 }

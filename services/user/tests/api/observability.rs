@@ -180,3 +180,31 @@ async fn logs_are_json_lines_that_carry_the_trace_id_of_their_request() {
     let spans = line["spans"].as_array().unwrap();
     assert_eq!(spans[0]["http.route"], "/auth/register", "the request span's fields come along: {line}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_tell_themselves_apart_in_their_spans_and_log_lines() {
+    let otlp = testkit::otlp();
+    let db = TestDatabase::create(&MIGRATOR).await.unwrap();
+    let mut env = process_env(&db.url);
+    env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.endpoint().to_owned()));
+    let first = ServiceProcess::spawn(env!("CARGO_BIN_EXE_user"), &env).await.unwrap();
+    let second = ServiceProcess::spawn(env!("CARGO_BIN_EXE_user"), &env).await.unwrap();
+
+    let mut instances = Vec::new();
+    for service in [&first, &second] {
+        let (trace_id, traceparent) = random_trace();
+        let url = format!("http://{}/health/live", service.addr("http_addr"));
+        let response = reqwest::Client::new().get(url).header("traceparent", traceparent).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let spans = otlp.wait_for(&trace_id, |s| s.iter().any(|s| s.name == "GET /health/live")).await;
+        let span = spans.iter().find(|s| s.name == "GET /health/live").expect("the request's span was exported");
+        let instance = span.instance_id.clone().expect("service.instance.id on the span's resource");
+        assert!(instance.starts_with("user-"), "{instance}");
+
+        let listening = service.logs().into_iter().find(|l| l.contains("\"listening\"")).expect("a listening line");
+        let line: serde_json::Value = serde_json::from_str(&listening).unwrap();
+        assert_eq!(line["instance"], instance.as_str(), "its log lines name the same instance: {line}");
+        instances.push(instance);
+    }
+    assert_ne!(instances[0], instances[1], "each process has its own");
+}

@@ -42,6 +42,54 @@ async fn a_request_in_flight_when_sigterm_arrives_completes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_sigterm_until_its_listener_closes_readiness_answers_503_and_the_slow_request_completes() {
+    use testkit::ConsulDouble;
+
+    let consul = ConsulDouble::start().await;
+    // Leaving the registry takes a while, as with a loaded agent: the
+    // window between the signal and the closed listener a balancer sees.
+    consul.delay_deregistrations(Duration::from_millis(700));
+    let (_db, pg, via_proxy) = database_behind_proxy().await;
+    let mut env = process_env(&via_proxy);
+    env.push(("USER_CONSUL_URL", consul.url()));
+    let mut service = ServiceProcess::spawn(env!("CARGO_BIN_EXE_user"), &env).await.unwrap();
+    let base = format!("http://{}", service.addr("http_addr"));
+    let ready = || async {
+        let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+        let response = client.get(format!("{base}/health/ready")).send().await?;
+        let status = response.status().as_u16();
+        Ok::<_, reqwest::Error>((status, response.json::<serde_json::Value>().await.unwrap_or_default()))
+    };
+    let (status, body) = ready().await.unwrap();
+    assert_eq!((status, &body["checks"]["draining"]["status"]), (200, &"up".into()), "ready before the signal: {body}");
+
+    pg.add_latency(Duration::from_millis(500));
+    let slow = tokio::spawn({
+        let url = format!("{base}/users/{}", uuid::Uuid::now_v7());
+        async move { reqwest::Client::new().get(url).bearer_auth(testkit::As::admin().token()).send().await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    service.terminate().unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let mut answers = Vec::new();
+    while let Ok(answer) = ready().await {
+        answers.push(answer);
+    }
+    assert!(!answers.is_empty(), "the listener stayed open after the signal, while it deregistered");
+    for (status, body) in &answers {
+        // Draining, whatever the (slowed) database check says.
+        assert_eq!((*status, &body["checks"]["draining"]["status"]), (503, &"down".into()), "after the signal: {body}");
+    }
+    let response = slow.await.unwrap().expect("the in-flight request got an answer");
+    assert_eq!(response.status(), 404, "it ran to completion (the user does not exist)");
+    // The probes made the pool open connections through the slowed link;
+    // closing them should not have to wait seconds per handshake.
+    pg.restore();
+    assert!(service.wait(Duration::from_secs(20)).await.unwrap(), "the service exited cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_consul_it_registers_passes_both_checks_and_leaves_before_it_stops_listening() {
     use comms::discovery::{ConsulRegistry, ServiceRegistry};
     use testkit::ConsulDouble;
