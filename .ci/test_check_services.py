@@ -156,6 +156,22 @@ class ServiceListCheck(unittest.TestCase):
             with self.subTest(named[0]):
                 self.assert_change_fails(path, old, new, *named)
 
+    def test_a_scalable_service_with_a_host_port_a_container_name_or_a_shared_advertise_host_fails(self):
+        cases = [
+            ("docker-compose.yml", r"^(  inventory:\n    <<: \*service\n)", r'\1    ports: ["8083:8083"]\n',
+             ["inventory is scalable but publishes host port 8083"]),
+            ("docker-compose.yml", r"^(  order:\n    <<: \*service\n)", r"\1    container_name: switchyard-order\n",
+             ["order is scalable but has a container_name (switchyard-order)"]),
+            ("docker-compose.yml", r"^(      ANALYTICS_CONSUL_URL: [^\n]*\n)", r"\1      ANALYTICS_ADVERTISE_HOST: analytics\n",
+             ["analytics is scalable but sets ANALYTICS_ADVERTISE_HOST"]),
+        ]
+        for path, old, new, named in cases:
+            with self.subTest(named[0]):
+                self.assert_change_fails(path, old, new, *named)
+        # The gateway is not scalable: its fixed host port is the system's front door.
+        self.setUp()
+        self.assertEqual(self.check().returncode, 0, self.check().stderr)
+
     def test_a_name_the_build_script_cannot_read_is_named(self):
         self.edit("deploy/services.toml", r'^name = "analytics"$', 'name="analytics"')
         self.assert_fails_naming("deploy/build.sh would read the names")

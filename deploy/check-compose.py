@@ -55,7 +55,10 @@ def check_settings(config, label):
                 failures.append(f"{label}: {name} is given {key}, which it does not read")
         needed = [f"{prefix}CONSUL_URL", "OTEL_EXPORTER_OTLP_ENDPOINT"]
         if database:
-            needed += [f"{prefix}DATABASE_URL", f"{prefix}ADVERTISE_HOST"]
+            needed += [f"{prefix}DATABASE_URL"]
+        # Read, and left unset in compose: each copy advertises its own address.
+        if f"{prefix}ADVERTISE_HOST" not in keys:
+            failures.append(f"{label}: {name} does not read {prefix}ADVERTISE_HOST")
         if broker:
             needed += ["BROKER", "AMQP_URL", "KAFKA_BROKERS"]
         for key in needed:

@@ -253,7 +253,7 @@ def toml_list(values):
 
 def service_entry(name, chosen, ports, publishes, consumes):
     grpc = f"grpc_port = {ports[1]}\n" if "grpc" in chosen else ""
-    return (f'[[service]]\nname = "{name}"\nprefix = "{name.upper()}_"\nhttp_port = {ports[0]}\n'
+    return (f'[[service]]\nname = "{name}"\nscale = true\nprefix = "{name.upper()}_"\nhttp_port = {ports[0]}\n'
             f'metrics_port = {ports[2]}\n{grpc}'
             f'database = "{name}"\npublishes = {toml_list(publishes)}\nconsumes = {toml_list(consumes)}\n'
             f"upstreams = []\nroutes = [\n"
@@ -275,8 +275,7 @@ def compose(changes, name, broker):
              + f"      {prefix}CONSUL_URL: http://consul:8500\n"
              f"      {prefix}AUTH__IDENTITY_KEY_FILE: /etc/switchyard/secrets/identity.pem\n"
              f"      {prefix}AUTH__SERVICE_KEYS_FILE: /etc/switchyard/public/service-keys.json\n"
-             f"      {prefix}AUTH__USER_KEYS_URLS: http://user:8081/.well-known/jwks.json\n"
-             f"      {prefix}ADVERTISE_HOST: {name}\n\n")
+             f"      {prefix}AUTH__USER_KEYS_URLS: http://user:8081/.well-known/jwks.json\n\n")
     changes.edit("docker-compose.yml", r"^(  gateway:\n)", block.replace("\\", "\\\\") + r"\1")
     changes.edit("docker-compose.yml", r"^(      - \./\.secrets/analytics/db-password:/run/secrets/db/analytics:ro\n)",
                  rf"\1      - ./.secrets/{name}/db-password:/run/secrets/db/{name}:ro\n")

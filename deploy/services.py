@@ -414,8 +414,7 @@ def check_compose(root, services):
                                     f".secrets/{name}/broker-password")
             elif env.get("AMQP_URL"):
                 problems.append(f"{label}: {name} uses no broker but is given AMQP_URL")
-            if name != GATEWAY and env.get(f"{prefix}ADVERTISE_HOST") != name:
-                problems.append(f"{label}: {name}'s {prefix}ADVERTISE_HOST is not {name}")
+            problems += [f"{label}: {p}" for p in scaling_problems(s, c)]
             if "kafka" in label and uses_broker(s) and env.get("BROKER") != "kafka":
                 problems.append(f"{label}: {name} does not use the Kafka broker")
         waits = set((built.get(GATEWAY) or {}).get("depends_on") or {})
@@ -424,6 +423,26 @@ def check_compose(root, services):
         problems += [f"{label}: {p}" for p in exposure_problems(config) + stop_grace_problems(config, services)]
     files = sorted({path for files in compose_config.FILES for path in files})
     return problems + literal_secret_problems(root, files) + runtime_image_problems(root)
+
+
+def scaling_problems(service, compose_service):
+    """A service the list marks `scale = true` must be able to run as N
+    copies (`docker compose up --scale NAME=N`): no fixed host port (the
+    second copy could not bind it), no `container_name` (names are unique),
+    and no advertise host set for it, which every copy would share: left
+    unset, each advertises its own address (comms' DiscoverySettings)."""
+    if not service.get("scale"):
+        return []
+    name, prefix = service["name"], service["prefix"]
+    problems = []
+    if compose_service.get("container_name"):
+        problems.append(f"{name} is scalable but has a container_name ({compose_service['container_name']})")
+    for port in compose_service.get("ports") or []:
+        if port.get("published"):
+            problems.append(f"{name} is scalable but publishes host port {port['published']}")
+    if (compose_service.get("environment") or {}).get(f"{prefix}ADVERTISE_HOST"):
+        problems.append(f"{name} is scalable but sets {prefix}ADVERTISE_HOST, which all its copies would share")
+    return problems
 
 
 # What a service does after its drain, before it exits: deregistering each

@@ -17,8 +17,10 @@ pub struct DiscoverySettings {
     /// Consul's HTTP address (`http://consul:8500`). Unset: static discovery.
     #[serde(default)]
     pub consul_url: Option<String>,
-    /// The host other services reach this one at (its compose service
-    /// name, a pod IP). Default `127.0.0.1`.
+    /// The host other services reach this one at (a pod IP, a name only
+    /// this instance answers to). Unset: its own address on the network it
+    /// shares with Consul, so that copies of one service (compose's
+    /// `--scale`) each advertise their own; `127.0.0.1` without Consul.
     #[serde(default)]
     pub advertise_host: Option<String>,
     /// Static upstreams when there is no Consul:
@@ -46,7 +48,10 @@ impl DiscoverySettings {
     }
 
     pub fn advertise_host(&self) -> String {
-        self.advertise_host.clone().unwrap_or_else(|| "127.0.0.1".into())
+        if let Some(host) = self.advertise_host.as_deref().map(str::trim).filter(|host| !host.is_empty()) {
+            return host.to_owned();
+        }
+        self.consul_url().and_then(own_address_towards).unwrap_or_else(|| "127.0.0.1".into())
     }
 
     /// The standard registrations of an instance: under its service's name
@@ -98,5 +103,35 @@ impl DiscoverySettings {
 
     pub fn deregister_critical_after(&self) -> Duration {
         Duration::from_secs(self.deregister_critical_after_secs.unwrap_or(60))
+    }
+}
+
+/// The address this machine sends from to reach `url`'s host: in a
+/// container, its own address on the network it shares with Consul. A UDP
+/// socket that `connect`s sends nothing; the kernel only picks the route.
+fn own_address_towards(url: &str) -> Option<String> {
+    let authority = url.split_once("://").map_or(url, |(_, rest)| rest).split('/').next()?;
+    let authority = if authority.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()) {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    };
+    let target = std::net::ToSocketAddrs::to_socket_addrs(&authority).ok()?.next()?;
+    let socket = std::net::UdpSocket::bind(if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }).ok()?;
+    socket.connect(target).ok()?;
+    Some(socket.local_addr().ok()?.ip().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DiscoverySettings;
+
+    #[test]
+    fn unset_the_advertise_host_is_the_address_that_reaches_consul() {
+        let local = DiscoverySettings { consul_url: Some("http://127.0.0.1:8500".into()), ..Default::default() };
+        assert_eq!(local.advertise_host(), "127.0.0.1");
+        let set = DiscoverySettings { advertise_host: Some("inventory-2".into()), ..local.clone() };
+        assert_eq!(set.advertise_host(), "inventory-2", "a configured host wins");
+        assert_eq!(DiscoverySettings::default().advertise_host(), "127.0.0.1", "no Consul: loopback");
     }
 }
