@@ -125,6 +125,18 @@ async fn publish_all(broker: &Arc<dyn MessageBroker>, messages: &[OutgoingMessag
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
+/// `deliveries_in_flight` of the subscription named `service` (with or
+/// without the broker's namespace before it), as `/metrics` shows it.
+fn in_flight(service: &str) -> f64 {
+    let name = format!("{service}\"");
+    comms::prometheus::install()
+        .render()
+        .lines()
+        .filter(|l| l.starts_with("deliveries_in_flight{") && l.contains(&name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Every subscribed service gets its own copy of every event.
 pub async fn events_fan_out_to_every_subscribed_service(factory: &dyn BrokerFactory) {
     let broker = factory.broker().await;
@@ -209,6 +221,7 @@ pub async fn unsubscribing_lets_a_running_handler_finish_and_leaves_the_rest_to_
     let id = first.subscribe(subscription.clone(), Arc::new(gate.clone())).await.unwrap();
     publish_all(&first, &[ping(0, Destination::Event)]).await;
     assert!(gate.started.wait_for(1, PATIENCE).await, "the held message reached its handler");
+    assert_eq!(in_flight(&service), 1.0, "the held message counts as in flight");
 
     // Returns while the handler is still held: it does not wait for it.
     tokio::time::timeout(PATIENCE, first.unsubscribe(id)).await.expect("unsubscribe returns").unwrap();
@@ -219,6 +232,11 @@ pub async fn unsubscribing_lets_a_running_handler_finish_and_leaves_the_rest_to_
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(*gate.finished.lock().expect("gate lock"), [0], "the running handler finished its message");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while in_flight(&service) != 0.0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(in_flight(&service), 0.0, "and once settled, it is not in flight any more");
 
     let (second, next) = (factory.broker().await, Recorder::new());
     second.subscribe(subscription, Arc::new(next.clone())).await.unwrap();

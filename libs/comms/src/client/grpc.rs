@@ -17,8 +17,9 @@
 //! through [`retry_idempotent`], which retries UNAVAILABLE with the same
 //! backoff as the REST client.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -49,6 +50,7 @@ pub const CIRCUIT_OPEN_METADATA: &str = "x-circuit-open-retry-after-ms";
 #[derive(Clone)]
 pub struct GrpcChannel {
     breaker: Arc<CircuitBreaker>,
+    cache: Arc<Mutex<HashMap<String, Channel>>>,
     stack: BoxCloneSyncService<Req, Resp, CallError>,
     service: Arc<str>,
     total: Duration,
@@ -58,11 +60,13 @@ impl GrpcChannel {
     pub fn new(config: UpstreamConfig, instances: watch::Receiver<Vec<Instance>>) -> Self {
         let balancer = Arc::new(Balancer::new(config.service.clone(), instances, config.strategy, config.ejection));
         let breaker = CircuitBreaker::new(config.service.clone(), config.breaker.clone());
+        let cache: Arc<Mutex<HashMap<String, Channel>>> = Arc::default();
         let channels = Channels {
             balancer,
             service: config.service.clone().into(),
             identity: config.identity.clone(),
-            cache: Arc::default(),
+            cache: cache.clone(),
+            seen: Arc::default(),
         };
         let stack = ServiceBuilder::new()
             .layer(BreakerLayer::new(breaker.clone(), |r| super::verdict(r, is_failure)))
@@ -70,6 +74,7 @@ impl GrpcChannel {
             .service(channels);
         Self {
             breaker,
+            cache,
             stack: BoxCloneSyncService::new(stack),
             service: config.service.into(),
             total: config.total_timeout,
@@ -84,6 +89,11 @@ impl GrpcChannel {
 
     pub fn breaker(&self) -> &Arc<CircuitBreaker> {
         &self.breaker
+    }
+
+    /// How many instances it holds a channel (and its connection) to.
+    pub fn cached_channels(&self) -> usize {
+        self.cache.lock().expect("channel cache lock").len()
     }
 }
 
@@ -150,16 +160,33 @@ fn is_failure(result: &Result<Resp, CallError>) -> bool {
     }
 }
 
-/// One tonic channel per instance, created on first use and kept.
+/// One tonic channel per instance, created on first use and kept while the
+/// instance is in discovery.
 #[derive(Clone)]
 struct Channels {
     balancer: Arc<Balancer>,
     service: Arc<str>,
     identity: Option<Arc<ServiceIdentity>>,
     cache: Arc<Mutex<HashMap<String, Channel>>>,
+    /// The balancer's generation the cache was last pruned at.
+    seen: Arc<AtomicU64>,
 }
 
 impl Channels {
+    /// Drops the channels of addresses that left discovery, once per change
+    /// of the instance set: with instances coming and going (replicas,
+    /// restarts on new addresses), a cache that kept every address would
+    /// grow without end and hold connections to what is gone. Calls in
+    /// flight on a dropped channel finish on their own clone.
+    fn evict_departed(&self) {
+        let generation = self.balancer.generation();
+        if self.seen.swap(generation, Ordering::AcqRel) == generation {
+            return;
+        }
+        let live: HashSet<String> = self.balancer.instances().into_iter().map(|i| i.address).collect();
+        self.cache.lock().expect("channel cache lock").retain(|address, _| live.contains(address));
+    }
+
     fn channel_for(&self, address: &str) -> Result<Channel, CallError> {
         let mut cache = self.cache.lock().expect("channel cache lock");
         if let Some(channel) = cache.get(address) {
@@ -190,6 +217,7 @@ impl Service<Req> for Channels {
         let this = self.clone();
         Box::pin(async move {
             let picked = this.balancer.pick()?;
+            this.evict_departed();
             let channel = this.channel_for(&picked.instance.address)?;
             crate::telemetry::inject_http(request.headers_mut());
             super::config::authorize(request.headers_mut(), this.identity.as_deref(), &this.service);

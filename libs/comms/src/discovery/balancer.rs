@@ -19,7 +19,7 @@
 //! members once per change, not once per call, so a pick is a lock, a few
 //! atomic loads and two reference-count increments.
 
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -81,8 +81,10 @@ struct LiveSet {
 }
 
 impl LiveSet {
-    fn current(&mut self) -> Arc<[Member]> {
-        if self.watch.has_changed().unwrap_or(false) {
+    /// The members, and whether the set was rebuilt just now.
+    fn current(&mut self) -> (Arc<[Member]>, bool) {
+        let changed = self.watch.has_changed().unwrap_or(false);
+        if changed {
             let instances = self.watch.borrow_and_update().clone();
             // Keep the stats of instances that stay, so an ejection or the
             // in-flight count survives an unrelated change to the set.
@@ -94,7 +96,7 @@ impl LiveSet {
                 .map(|instance| Member { stats: stats_of(&instance.id), instance: Arc::new(instance) })
                 .collect();
         }
-        self.members.clone()
+        (self.members.clone(), changed)
     }
 }
 
@@ -105,6 +107,9 @@ pub struct Balancer {
     ejection: EjectionConfig,
     live: Mutex<LiveSet>,
     next: AtomicUsize,
+    /// Moves on each change of the instance set, so that what a client
+    /// keeps per address can follow it ([`Balancer::generation`]).
+    generation: AtomicU64,
 }
 
 /// The instance chosen for one call. Report the outcome; dropping it ends
@@ -130,7 +135,14 @@ impl Balancer {
             .map(|instance| Member { instance: Arc::new(instance.clone()), stats: Arc::default() })
             .collect();
         let live = LiveSet { watch: instances, members };
-        Self { service: service.into().into(), strategy, ejection, live: Mutex::new(live), next: AtomicUsize::new(0) }
+        Self {
+            service: service.into().into(),
+            strategy,
+            ejection,
+            live: Mutex::new(live),
+            next: AtomicUsize::new(0),
+            generation: AtomicU64::new(0),
+        }
     }
 
     pub fn service(&self) -> &str {
@@ -143,7 +155,18 @@ impl Balancer {
     }
 
     fn members(&self) -> Arc<[Member]> {
-        self.live.lock().expect("balancer lock").current()
+        let (members, changed) = self.live.lock().expect("balancer lock").current();
+        if changed {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        members
+    }
+
+    /// A number that changes whenever the instance set has: compare it with
+    /// the one last seen to know when to drop state kept for addresses
+    /// that left.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub fn pick(&self) -> Result<Picked, NoInstances> {

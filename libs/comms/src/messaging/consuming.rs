@@ -93,6 +93,25 @@ impl Restarts {
     }
 }
 
+/// Counts a delivery in `deliveries_in_flight{subscription}` from the moment
+/// it reaches its handler until it is settled (acknowledged, sent to retry
+/// or dead-lettered): what this instance holds, and what the broker would
+/// hand to another instance if it died now.
+pub(crate) struct InFlight(String);
+
+impl InFlight {
+    pub(crate) fn start(subscription: &str) -> Self {
+        metrics::gauge!("deliveries_in_flight", "subscription" => subscription.to_owned()).increment(1.0);
+        Self(subscription.to_owned())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("deliveries_in_flight", "subscription" => self.0.clone()).decrement(1.0);
+    }
+}
+
 /// Runs `handler` on `delivery`. A panic becomes a transient failure, so
 /// the message is retried and in the end dead-lettered with the panic as
 /// its reason, like any other failure: unsettled, it would be redelivered

@@ -61,6 +61,10 @@ impl<'a> Builder<'a> {
         F: FnOnce(Context) -> Fut,
         Fut: Future<Output = anyhow::Result<Parts<S>>>,
     {
+        // The metrics recorder before anything records: a gauge raised by a
+        // delivery that arrives before the metrics listener is built would
+        // otherwise go nowhere, and its lowering would leave it at -1.
+        crate::prometheus::install();
         let (failed, failures) = mpsc::unbounded_channel();
         let registry = self.registry.clone().unwrap_or_else(|| self.settings.discovery.registry());
         // Credentials first: a service that cannot prove who it is, or check

@@ -291,3 +291,59 @@ async fn an_instance_that_crashed_without_deregistering_is_removed_after_deregis
     }
     assert!(consul.deregistrations().is_empty(), "removed by the registry, not deregistered");
 }
+
+/// A gRPC server whose health service reports `who` as `status`: which
+/// server answered a call shows in the answer.
+async fn health_server(status: tonic_health::ServingStatus) -> SocketAddr {
+    let (reporter, service) = tonic_health::server::health_reporter();
+    reporter.set_service_status("who", status).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    addr
+}
+
+fn instance(id: &str, addr: SocketAddr) -> Instance {
+    Instance { id: id.into(), service: "pair".into(), address: addr.to_string(), tags: vec![], meta: vec![] }
+}
+
+#[tokio::test]
+async fn an_address_that_left_discovery_gets_no_more_calls_and_its_channel_is_dropped() {
+    use comms::client::grpc::GrpcChannel;
+    use comms::discovery::BalanceStrategy;
+    use tonic_health::ServingStatus;
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus as Answered;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let (staying, leaving) =
+        (health_server(ServingStatus::Serving).await, health_server(ServingStatus::NotServing).await);
+    let (set, instances) = watch::channel(vec![instance("staying", staying), instance("leaving", leaving)]);
+    let mut config = UpstreamConfig::new("pair");
+    config.strategy = BalanceStrategy::RoundRobin;
+    let channel = GrpcChannel::new(config, instances);
+    let client = HealthClient::new(channel.clone());
+    let answered_by = |n| {
+        let mut client = client.clone();
+        async move {
+            let mut statuses = Vec::new();
+            for _ in 0..n {
+                let answer = client.check(HealthCheckRequest { service: "who".into() }).await.unwrap();
+                statuses.push(answer.into_inner().status());
+            }
+            statuses
+        }
+    };
+    let both = answered_by(4).await;
+    assert!(both.contains(&Answered::NotServing) && both.contains(&Answered::Serving), "{both:?}");
+    assert_eq!(channel.cached_channels(), 2);
+
+    set.send_replace(vec![instance("staying", staying)]);
+    let after = answered_by(6).await;
+    assert!(after.iter().all(|s| *s == Answered::Serving), "only the instance that stayed answers: {after:?}");
+    assert_eq!(channel.cached_channels(), 1, "the departed address's channel was dropped");
+}

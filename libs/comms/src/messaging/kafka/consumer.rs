@@ -349,6 +349,7 @@ async fn process(
     string_headers: &HashMap<String, String>,
     attempt: u32,
 ) -> bool {
+    let _in_flight = consuming::InFlight::start(&stage.subscription.name);
     let body = message.payload().unwrap_or_default().to_vec();
     let delivery = Delivery { body, headers: string_headers.clone(), attempt, redelivered: false };
     let span = spans::consumer(SYSTEM, message.topic(), string_headers, attempt);

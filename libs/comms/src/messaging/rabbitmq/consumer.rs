@@ -170,10 +170,11 @@ async fn consume(
             },
         };
         let (shared, running) = (shared.clone(), running.clone());
+        let in_flight = consuming::InFlight::start(&subscription.name);
         tokio::spawn(async move {
             let (names, subscription, handler, mover) = &*shared;
             process(delivery, names, subscription, handler.as_ref(), mover).await;
-            drop(running);
+            drop((in_flight, running));
         });
     };
     if let Ended::Stopped = ended {
