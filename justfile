@@ -45,8 +45,9 @@ ps:
 
 # All six services as local processes against PostgreSQL and RabbitMQ on
 # localhost (static discovery unless CONSUL_URL is set). Ctrl-C stops all.
-dev:
-    deploy/dev.sh
+# NAME=N runs N instances of a scalable service: `just dev order=2 inventory=2`.
+dev *replicas:
+    deploy/dev.sh {{replicas}}
 
 # A scripted walk through the main flow against a running system (`just dev` or `just up`).
 demo url="http://localhost:8080":

@@ -205,6 +205,31 @@ class DevProxy(unittest.TestCase):
             else:
                 self.assertNotIn("AMQP_URL", env)
 
+    def test_replicas_get_their_own_ports_and_every_caller_is_told_about_each(self):
+        replicas = self.services.parse_replicas(self.listed, ["order=2", "inventory=3"])
+        routes = {listen: (name, upstream) for name, listen, upstream
+                  in self.services.dev_proxy_routes(self.listed, replicas)}
+        inventory = self.services.by_name(self.listed)["inventory"]
+        ports = [self.services.instance_ports(inventory, k) for k in (1, 2, 3)]
+        self.assertEqual(len({p["http"] for p in ports} | {p["grpc"] for p in ports} | {p["metrics"] for p in ports}), 9)
+        order_env = self.services.dev_env(self.listed, "order", "127.0.0.1", "", proxied=True, replicas=replicas)
+        inventory_grpc = dict(e.split("=") for e in order_env["ORDER_UPSTREAMS"].split(";"))["inventory-grpc"]
+        listed = [int(a.rsplit(":", 1)[1]) for a in inventory_grpc.split(",")]
+        self.assertEqual([routes[port] for port in listed],
+                         [("inventory-grpc", ports[0]["grpc"]), ("inventory.2-grpc", ports[1]["grpc"]),
+                          ("inventory.3-grpc", ports[2]["grpc"])], "order is told about every inventory instance")
+        second = self.services.dev_env(self.listed, "order", "127.0.0.1", "", replicas=replicas, k=2)
+        self.assertEqual((second["ORDER_HTTP_PORT"], second["ORDER_GRPC_PORT"], second["ORDER_METRICS_PORT"]),
+                         ("8182", "9182", "7182"))
+        used = {s[key] for s in self.listed for key in ("http_port", "grpc_port", "metrics_port") if key in s}
+        self.assertFalse(used & {p[k] for p in ports[1:] for k in p}, "no replica port is another service's")
+
+    def test_replicas_of_a_service_that_does_not_scale_or_too_many_are_refused(self):
+        for words, why in [(["gateway=2"], "runs as one instance"), (["order=10"], "1 to 9"),
+                           (["shipping=2"], "no service 'shipping'"), (["order=two"], "1 to 9")]:
+            with self.subTest(words[0]), self.assertRaisesRegex(ValueError, why):
+                self.services.parse_replicas(self.listed, words)
+
     def test_no_route_listens_on_a_port_a_service_uses(self):
         used = {s[key] for s in self.listed for key in ("http_port", "grpc_port", "metrics_port") if key in s}
         listens = [listen for _, listen, _ in self.services.dev_proxy_routes(self.listed)]

@@ -5,9 +5,11 @@ untouched; a delay is reported and data still flows; unknown routes and
 actions are refused; the control listener is for loopback only. `just
 test` runs this file."""
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
+import socket
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -86,6 +88,39 @@ class FaultProxy(unittest.IsolatedAsyncioTestCase):
         _, writer, answer = await round_trip(self.proxy_port, b"slowly")
         self.assertEqual(answer, b"slowly")
         writer.close()
+
+    async def test_an_answer_sent_before_the_request_was_read_reaches_the_client(self):
+        # As a service that refuses a request by its headers: it answers and
+        # closes with the body unread, which resets the connection under
+        # the rest of the body. The answer is already on its way back.
+        async def early(reader, writer):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 415 Unsupported Media Type\r\ncontent-length: 0\r\n\r\n")
+            await writer.drain()
+            writer.close()
+        refusing = await asyncio.start_server(early, "127.0.0.1", 0)
+        route = faultproxy.Route("user", ("127.0.0.1", 0), ("127.0.0.1", refusing.sockets[0].getsockname()[1]))
+        servers = await faultproxy.start(("127.0.0.1", 0), [route])
+        try:
+            loop = asyncio.get_running_loop()
+            for _ in range(50):
+                # Plain sockets, as a client's HTTP stack: a failed send
+                # must not hide what was received (asyncio's streams would).
+                client = socket.create_connection(("127.0.0.1", servers[0].sockets[0].getsockname()[1]))
+                client.setblocking(False)
+                await loop.sock_sendall(client, b"POST /auth/register HTTP/1.1\r\ncontent-length: 4000000\r\n\r\n")
+                with contextlib.suppress(OSError):  # the proxy gave up on the body: expected
+                    for _ in range(40):
+                        await loop.sock_sendall(client, b"x" * 100_000)
+                answer = b""
+                with contextlib.suppress(OSError):
+                    while chunk := await asyncio.wait_for(loop.sock_recv(client, 65536), 5):
+                        answer += chunk
+                client.close()
+                self.assertTrue(answer.startswith(b"HTTP/1.1 415"), answer[:80])
+        finally:
+            for server in [*servers, refusing]:
+                server.close()
 
     async def test_unknown_routes_actions_and_values_are_refused(self):
         self.assertEqual((await control(self.control_port, "POST", "/order/cut"))[0], 404)

@@ -12,6 +12,9 @@
 # again and the rest keep running. The run directory (DEV_RUN_DIR, default
 # target/dev-run) holds each service's pid for `just break`.
 #
+# Arguments: NAME=N for each service to run as N instances (`just dev
+# order=2 inventory=2`); instance K listens on its ports plus (K-1) * 100.
+#
 # Every service uses the local broker's guest user here (compose gives each
 # its own). Where rabbitmqctl works (it needs root), the broker users are
 # made as compose makes them, for the operator's tools (`just dlq`).
@@ -24,7 +27,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PG="${PGHOST:-127.0.0.1}"
 list() { tools/python/run deploy/services.py "$@"; }
-names=$(list names)
+# `just dev order=2 inventory=2`: instances of a service the list marks
+# `scale = true`, each on its own ports (deploy/services.py's
+# instance_ports), every caller told about all of them.
+instances=$(list dev-instances "$@") || exit 2
+export DEV_REPLICAS="$*"
 
 # Each service's role and database, with the script compose's db-init runs:
 # it creates what is missing and changes nothing else. Local connections
@@ -51,24 +58,26 @@ rm -rf "$run" && mkdir -p "$run/restart"
 
 trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT INT TERM
 
-declare -A service_of=()  # pid -> service
+declare -A service_of=()  # pid -> instance (`order`, `order#2`)
+declare -A port_of=()     # instance -> its HTTP port variable, for the healthcheck
 start() {
-  local service=$1 env vars
+  local instance=$1 env vars
   # Into a variable first: a process substitution would be one more child.
-  env=$(PGHOST="$PG" CONSUL_URL="${CONSUL_URL:-}" list dev-env "$service" $proxied)
+  env=$(PGHOST="$PG" CONSUL_URL="${CONSUL_URL:-}" list dev-env "$instance" $proxied)
   mapfile -t vars <<<"$env"
-  env "${vars[@]}" "target/debug/$service" >>"$logs/$service.log" 2>&1 &
-  service_of[$!]=$service
-  echo $! >"$run/$service.pid"
+  port_of[$instance]=$(grep -E '^[A-Z_]+_HTTP_PORT=' <<<"$env" || true)
+  env "${vars[@]}" "target/debug/${instance%%#*}" >>"$logs/$instance.log" 2>&1 &
+  service_of[$!]=$instance
+  echo $! >"$run/$instance.pid"
 }
-# Each binary checks its own readiness on its default port.
+# Each binary checks its own readiness, on its own port.
 ready() {
-  local service=$1
+  local instance=$1
   for _ in $(seq 120); do
-    env -i "target/debug/$service" healthcheck 2>/dev/null && return 0
+    env -i ${port_of[$instance]} "target/debug/${instance%%#*}" healthcheck 2>/dev/null && return 0
     sleep 0.5
   done
-  echo "$service did not become ready; see $logs/$service.log"
+  echo "$instance did not become ready; see $logs/$instance.log"
   return 1
 }
 
@@ -80,13 +89,13 @@ if [ -n "$proxied" ]; then
   # Listening before the services start: their first connections go through it.
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/${proxy_args[1]##*:}) 2>/dev/null && break; sleep 0.1; done
 fi
-for service in $names; do
-  : >"$logs/$service.log"
-  start "$service"
+for instance in $instances; do
+  : >"$logs/$instance.log"
+  start "$instance"
 done
 
-echo "logs: $logs/<service>.log"
-for service in $names; do ready "$service" || exit 1; done
+echo "logs: $logs/<service>.log (<service>#<n>.log for further instances)"
+for instance in $instances; do ready "$instance" || exit 1; done
 [ -z "$proxied" ] || echo "fault proxy: ${proxy_args[1]} (just break)"
 echo "all services ready; gateway: http://localhost:8080/docs (Ctrl-C stops everything)"
 
@@ -96,17 +105,17 @@ echo "all services ready; gateway: http://localhost:8080/docs (Ctrl-C stops ever
 while sleep 0.5; do
   for pid in "${!service_of[@]}"; do
     kill -0 "$pid" 2>/dev/null && continue
-    service=${service_of[$pid]}
+    instance=${service_of[$pid]}
     unset "service_of[$pid]"
-    if [ -e "$run/restart/$service" ]; then
-      rm -f "$run/restart/$service"
-      echo "$service (pid $pid) exited as asked; starting it again"
-      start "$service"
-      ready "$service" || exit 1
-      echo "$service restarted: pid $(cat "$run/$service.pid"), ready"
+    if [ -e "$run/restart/$instance" ]; then
+      rm -f "$run/restart/$instance"
+      echo "$instance (pid $pid) exited as asked; starting it again"
+      start "$instance"
+      ready "$instance" || exit 1
+      echo "$instance restarted: pid $(cat "$run/$instance.pid"), ready"
       continue
     fi
-    echo "$service (pid $pid) exited; stopping the rest (see $logs)"
+    echo "$instance (pid $pid) exited; stopping the rest (see $logs)"
     exit 1
   done
 done

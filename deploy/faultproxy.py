@@ -22,13 +22,21 @@ RabbitMQ directly (a `cargo test` beside the dev system) never notices.
 
 import argparse
 import asyncio
+import contextlib
 import json
+import socket
 import time
 from urllib.parse import parse_qs, urlsplit
 
 
 class Route:
-    """One listening address, its upstream, and what is broken on it."""
+    """One listening address, its upstream, and what is broken on it.
+
+    Bytes are moved between plain sockets, one direction at a time, and a
+    direction that fails ends alone: a server that answers early and closes
+    while its client still sends (a 415 before the body was read) resets
+    the sending direction, and its answer, already on its way back, must
+    still reach the client. Streams would drop it with the connection."""
 
     def __init__(self, name, listen, upstream):
         self.name = name
@@ -36,7 +44,9 @@ class Route:
         self.upstream = upstream
         self.cut_until = 0.0
         self.delay_ms = 0
+        # Both sockets of every connection through it.
         self.connections = set()
+        self.tasks = set()
 
     def state(self):
         remaining = max(0.0, self.cut_until - time.monotonic())
@@ -50,39 +60,70 @@ class Route:
 
     def cut(self, secs):
         self.cut_until = time.monotonic() + secs
-        for writer in list(self.connections):
-            writer.close()
+        for sock in list(self.connections):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
-    async def serve(self, reader, writer):
+    async def accept(self, listener):
+        loop = asyncio.get_running_loop()
+        while True:
+            client, _ = await loop.sock_accept(listener)
+            task = asyncio.create_task(self.serve(client))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def serve(self, client):
+        loop = asyncio.get_running_loop()
+        client.setblocking(False)
         if time.monotonic() < self.cut_until:
-            writer.close()
+            client.close()
             return
+        upstream = socket.socket(socket.AF_INET6 if ":" in self.upstream[0] else socket.AF_INET, socket.SOCK_STREAM)
+        upstream.setblocking(False)
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+            await loop.sock_connect(upstream, self.upstream)
         except OSError:
-            writer.close()
+            client.close()
+            upstream.close()
             return
-        self.connections.update((writer, up_writer))
+        self.connections.update((client, upstream))
         try:
-            await asyncio.gather(self.pipe(reader, up_writer), self.pipe(up_reader, writer))
-        except asyncio.CancelledError:
-            pass  # the proxy is stopping
+            await asyncio.gather(self.pipe(client, upstream), self.pipe(upstream, client))
         finally:
-            for end in (writer, up_writer):
-                self.connections.discard(end)
-                end.close()
+            for sock in (client, upstream):
+                self.connections.discard(sock)
+                sock.close()
 
-    async def pipe(self, reader, writer):
+    async def pipe(self, source, target):
+        loop = asyncio.get_running_loop()
         try:
-            while chunk := await reader.read(65536):
+            while chunk := await loop.sock_recv(source, 65536):
                 if self.delay_ms:
                     await asyncio.sleep(self.delay_ms / 1000)
-                writer.write(chunk)
-                await writer.drain()
-        except (ConnectionError, OSError, asyncio.CancelledError):
-            pass
+                await loop.sock_sendall(target, chunk)
+        except OSError:
+            pass  # this direction is over; the other carries on to its end
         finally:
-            writer.close()
+            with contextlib.suppress(OSError):
+                target.shutdown(socket.SHUT_WR)
+
+
+class Listener:
+    """A route's listening socket and its accept loop, shaped like the
+    servers asyncio.start_server returns (`sockets`, `close`,
+    `serve_forever`)."""
+
+    def __init__(self, route):
+        self.sockets = [socket.create_server(route.listen)]
+        self.sockets[0].setblocking(False)
+        self.task = asyncio.create_task(route.accept(self.sockets[0]))
+
+    def close(self):
+        self.task.cancel()
+        self.sockets[0].close()
+
+    async def serve_forever(self):
+        await self.task
 
 
 class Control:
@@ -150,7 +191,7 @@ async def start(control_address, routes):
     """Starts every route and the control listener; returns the servers."""
     if control_address[0] not in ("127.0.0.1", "::1", "localhost"):
         raise SystemExit("faultproxy: the control listener is for loopback only, not %s" % control_address[0])
-    servers = [await asyncio.start_server(route.serve, *route.listen) for route in routes]
+    servers = [Listener(route) for route in routes]
     servers.append(await asyncio.start_server(Control(routes).serve, *control_address))
     return servers
 

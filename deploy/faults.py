@@ -2,7 +2,7 @@
 """`just break`: fail the running `just dev` system on purpose, and say what
 to watch while it recovers (docs/patterns/breaking-it.md).
 
-Usage: just break ACTION ...
+Usage: just break ACTION ...   (SERVICE is a service, or one of its instances: `order#2`)
   kill SERVICE            SIGKILL it; `just dev` starts it again (a new pid, then ready)
   pause SERVICE SECS      SIGSTOP it, SIGCONT it SECS later
   slow SERVICE MS [SECS]  hold each chunk of every call into SERVICE (HTTP and gRPC) MS ms,
@@ -47,14 +47,30 @@ class Refused(Exception):
     """An action that cannot run as asked; nothing was changed."""
 
 
-def service(name):
+def service(label):
+    """The service of LABEL (`order`, or its instance `order#2`)."""
+    return instance(label)[0]
+
+
+def instance(label):
+    """(service, K) of LABEL: `order` is instance 1, `order#2` instance 2."""
+    name, _, k = label.partition("#")
     known = services.by_name(services.load())
     if name not in known:
         raise Refused(f"no service {name!r}; the services are {', '.join(known)}")
-    return known[name]
+    if k and not (k.isdigit() and 1 <= int(k) <= services.MAX_REPLICAS):
+        raise Refused(f"{label}: an instance is SERVICE#N, N from 1 to {services.MAX_REPLICAS}")
+    return known[name], int(k or 1)
+
+
+def canonical(label):
+    """`order#1` is `order`: the label `just dev` files its pid under."""
+    svc, k = instance(label)
+    return services.instance_label(svc["name"], k)
 
 
 def pid_of(name):
+    name = canonical(name)
     try:
         with open(os.path.join(RUN, f"{name}.pid")) as f:
             pid = int(f.read())
@@ -67,9 +83,9 @@ def pid_of(name):
     return pid
 
 
-def ready(name, timeout=2.0):
-    """Whether NAME's /health/ready answers 200 (degraded counts: it serves)."""
-    url = f"http://127.0.0.1:{service(name)['http_port']}/health/ready"
+def ready(label, timeout=2.0):
+    """Whether LABEL's /health/ready answers 200 (degraded counts: it serves)."""
+    url = f"http://127.0.0.1:{services.instance_ports(*instance(label))['http']}/health/ready"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status == 200
@@ -88,10 +104,11 @@ def proxy(path, method="POST"):
         raise Refused(f"no fault proxy at {CONTROL}: start `just dev` (without DEV_FAULT_PROXY=off)") from None
 
 
-def routes_of(name):
-    """The proxy routes in front of NAME's ports."""
-    svc = service(name)
-    return [name] + ([f"{name}-grpc"] if "grpc_port" in svc else [])
+def routes_of(label):
+    """The proxy routes in front of LABEL's ports (services.dev_proxy_routes)."""
+    svc, k = instance(label)
+    route = services.instance_label(svc["name"], k).replace("#", ".")
+    return [route] + ([f"{route}-grpc"] if "grpc_port" in svc else [])
 
 
 def watch(*lines):
@@ -103,6 +120,7 @@ def watch(*lines):
 def kill(name):
     """SIGKILL NAME and wait for `just dev` to start it again. Returns
     (old pid, new pid, seconds until ready)."""
+    name = canonical(name)
     old = pid_of(name)
     # Asked first: `just dev` restarts only what it was asked to.
     open(os.path.join(RUN, "restart", name), "w").close()

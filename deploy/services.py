@@ -10,6 +10,9 @@ Usage (through the project's .venv: tools/python/run deploy/services.py ...):
                          the variables `just dev` starts NAME with (KEY=VALUE lines);
                          --proxied: its upstreams and broker through the fault proxy
   dev-proxy              the fault proxy's arguments under `just dev` (--control, --route ...), one per line
+  dev-instances [NAME=N...]
+                         every instance `just dev` starts, in start order (`order`, `order#2`)
+  (dev-env and dev-proxy count the replicas DEV_REPLICAS names: `order=2 inventory=2`)
   generate               rewrite deploy/postgres/init.sql, deploy/rabbitmq/users and deploy/gateway/routes.json
   check [ROOT]           compare every place with the list; exit 1 naming each that differs
 """
@@ -67,20 +70,63 @@ def gateway_upstreams(services):
     return [s["name"] for s in services if s["routes"]]
 
 
-def upstreams_env(services, name, offset=0):
+def upstreams_env(services, name, offset=0, replicas=None):
     """Static discovery: `{PREFIX}UPSTREAMS` naming where each upstream of
     NAME listens on this host (`user` is user's HTTP port, `user-grpc` its
-    gRPC port), every port moved by `offset`. Empty when it calls nobody."""
+    gRPC port), every port moved by `offset`, and every instance of it
+    (`replicas`: how many a service runs, one unless named). Empty when it
+    calls nobody."""
     service = by_name(services)[name]
     upstreams = gateway_upstreams(services) if name == GATEWAY else service["upstreams"]
     if not upstreams:
         return {}
 
-    def port(upstream):
+    def addresses(upstream):
         target, _, kind = upstream.partition("-")
-        return by_name(services)[target]["grpc_port" if kind == "grpc" else "http_port"] + offset
+        listed = by_name(services)[target]
+        return ",".join(f"127.0.0.1:{instance_ports(listed, k)[kind or 'http'] + offset}"
+                        for k in range(1, (replicas or {}).get(target, 1) + 1))
 
-    return {f"{service['prefix']}UPSTREAMS": ";".join(f"{u}=127.0.0.1:{port(u)}" for u in upstreams)}
+    return {f"{service['prefix']}UPSTREAMS": ";".join(f"{u}={addresses(u)}" for u in upstreams)}
+
+
+# Instance K of a service under `just dev` listens on its ports moved by
+# (K - 1) * REPLICA_PORT_STEP: order#2 on 8182, 9182 and 7182. Nothing else
+# uses those ranges; MAX_REPLICAS keeps them apart.
+REPLICA_PORT_STEP = 100
+MAX_REPLICAS = 9
+
+
+def instance_ports(service, k=1):
+    """{'http': ..., 'grpc': ..., 'metrics': ...} of instance K (1-based);
+    no 'grpc' for a service without it."""
+    step = (k - 1) * REPLICA_PORT_STEP
+    ports = {"http": service["http_port"] + step, "metrics": service["metrics_port"] + step}
+    if "grpc_port" in service:
+        ports["grpc"] = service["grpc_port"] + step
+    return ports
+
+
+def instance_label(name, k):
+    """How `just dev` and `just break` name instance K: `order`, `order#2`."""
+    return name if k == 1 else f"{name}#{k}"
+
+
+def parse_replicas(services, words):
+    """{name: count} from `NAME=N` words (`just dev order=2 inventory=2`);
+    ValueError naming what is wrong: an unknown service, one the list does
+    not mark `scale = true`, or a count outside 1..MAX_REPLICAS."""
+    known, replicas = by_name(services), {}
+    for word in words:
+        name, _, count = word.partition("=")
+        if name not in known:
+            raise ValueError(f"{word}: no service {name!r} (the services: {', '.join(known)})")
+        if not known[name].get("scale"):
+            raise ValueError(f"{word}: {name} runs as one instance (it is not `scale = true` in {LIST})")
+        if not count.isdigit() or not 1 <= int(count) <= MAX_REPLICAS:
+            raise ValueError(f"{word}: the count must be 1 to {MAX_REPLICAS}")
+        replicas[name] = int(count)
+    return replicas
 
 
 # ---------------------------------------------------------------- generated
@@ -144,19 +190,24 @@ def generate(root=ROOT):
 
 # -------------------------------------------------------------------- dev
 
-def dev_env(services, name, pg_host, consul_url, proxied=False):
-    """The variables `just dev` starts NAME with. `proxied`: every call to
-    another service and the broker connection go through the fault proxy
-    (dev_proxy_routes), so `just break` can slow or cut them."""
+def dev_env(services, name, pg_host, consul_url, proxied=False, replicas=None, k=1):
+    """The variables `just dev` starts instance K of NAME with. `proxied`:
+    every call to another service and the broker connection go through the
+    fault proxy (dev_proxy_routes), so `just break` can slow or cut them.
+    `replicas`: how many instances each service runs (one unless named);
+    every caller is told about all of them."""
     service = by_name(services)[name]
     prefix = service["prefix"]
     # Loopback only: a development system's services are for this machine,
     # not for every host on its network (CI checks what they listen on).
     env = {f"{prefix}HOST": "127.0.0.1", f"{prefix}CONSUL_URL": consul_url}
+    if k > 1:
+        ports = instance_ports(service, k)
+        env.update({f"{prefix}{kind.upper()}_PORT": str(port) for kind, port in ports.items()})
     if "database" in service:
         # As the service's own role (deploy/postgres/init.sh makes it).
         env[f"{prefix}DATABASE_URL"] = f"postgres://{service['database']}@{pg_host}:5432/{service['database']}"
-    env.update(upstreams_env(services, name, PROXY_OFFSET if proxied else 0))
+    env.update(upstreams_env(services, name, PROXY_OFFSET if proxied else 0, replicas))
     if proxied and uses_broker(service):
         # The local broker's guest user, as without the proxy (dev.sh).
         env["AMQP_URL"] = f"amqp://guest:guest@127.0.0.1:{BROKER_PROXY_PORT}/%2f"
@@ -165,15 +216,25 @@ def dev_env(services, name, pg_host, consul_url, proxied=False):
     return env
 
 
-def dev_proxy_routes(services):
+def dev_proxy_routes(services, replicas=None):
     """(name, listen port, upstream port) of each fault-proxy route: `NAME`
-    and `NAME-grpc` in front of a service's ports, `broker` of RabbitMQ."""
+    and `NAME-grpc` in front of a service's ports (`NAME.K`, `NAME.K-grpc`
+    for its instance K > 1: `#` cannot be in a URL's path), `broker` of
+    RabbitMQ."""
     routes = [("broker", BROKER_PROXY_PORT, BROKER[1])]
     for service in services:
-        routes.append((service["name"], service["http_port"] + PROXY_OFFSET, service["http_port"]))
-        if "grpc_port" in service:
-            routes.append((f"{service['name']}-grpc", service["grpc_port"] + PROXY_OFFSET, service["grpc_port"]))
+        for k in range(1, (replicas or {}).get(service["name"], 1) + 1):
+            route = instance_label(service["name"], k).replace("#", ".")
+            for kind, port in instance_ports(service, k).items():
+                if kind != "metrics":
+                    routes.append((route if kind == "http" else f"{route}-grpc", port + PROXY_OFFSET, port))
     return routes
+
+
+def dev_replicas(services):
+    """The replica counts `just dev` was started with (DEV_REPLICAS, the
+    `NAME=N` words dev.sh was given)."""
+    return parse_replicas(services, os.environ.get("DEV_REPLICAS", "").split())
 
 
 def auth_env(services, name, user_address, secrets=".secrets"):
@@ -547,13 +608,25 @@ def main(args):
     elif command == "databases":
         print("\n".join(s["database"] for s in load() if "database" in s))
     elif command == "dev-env" and len(args) in (2, 3) and args[2:] in ([], ["--proxied"]):
-        env = dev_env(load(), args[1], os.environ.get("PGHOST", "127.0.0.1"), os.environ.get("CONSUL_URL", ""),
-                      proxied=args[2:] == ["--proxied"])
+        services = load()
+        label = args[1]
+        name, _, k = label.partition("#")
+        env = dev_env(services, name, os.environ.get("PGHOST", "127.0.0.1"), os.environ.get("CONSUL_URL", ""),
+                      proxied=args[2:] == ["--proxied"], replicas=dev_replicas(services), k=int(k or 1))
         print("\n".join(f"{k}={v}" for k, v in env.items()))
+    elif command == "dev-instances":
+        services = load()
+        try:
+            replicas = parse_replicas(services, args[1:])
+        except ValueError as bad:
+            print(f"just dev: {bad}", file=sys.stderr)
+            return 2
+        for s in services:
+            print("\n".join(instance_label(s["name"], k) for k in range(1, replicas.get(s["name"], 1) + 1)))
     elif command == "dev-proxy":
         # One argument per line, for bash's mapfile.
         print("--control", "%s:%d" % PROXY_CONTROL, sep="\n")
-        for name, listen, upstream in dev_proxy_routes(load()):
+        for name, listen, upstream in dev_proxy_routes(load(), dev_replicas(load())):
             print("--route", f"{name}=127.0.0.1:{listen}:127.0.0.1:{upstream}", sep="\n")
     elif command == "generate":
         generate()
