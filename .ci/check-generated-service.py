@@ -14,8 +14,10 @@ the gateway and the service's own gRPC port, the four things CI checks:
   (f) the operator's tools know it from the service list: a poison event
       sent to its queue (`just break poison --to NAME`) is dead-lettered,
       `just dlq list NAME` shows it with its reason and its
-      dead_letters_waiting gauge counts it; `just break kill NAME` gets a
-      new process from `just dev`, ready again.
+      dead_letters_waiting gauge counts it; `just break kill NAME#2` (CI
+      starts it as `just dev NAME=2`: the generator makes it scalable) gets
+      a new process for its second instance, on that instance's own port,
+      ready again.
 
 Usage: tools/python/run .ci/check-generated-service.py NAME GRPC_PORT [gateway-url]
 """
@@ -162,9 +164,9 @@ def main():
         return 0.0
     # The gauge is refreshed every BROKER_DEAD_LETTER_CHECK_SECS (15 s by default).
     eventually("(f) its dead_letters_waiting gauge counts the poison event", lambda: gauge() >= 1, timeout=40)
-    old, new, took = faults.kill(NAME)
+    old, new, took = faults.kill(f"{NAME}#2")
     print(f"(f) poison dead-lettered and listed by `dlq list {NAME}`, counted by its gauge; "
-          f"`just break kill {NAME}`: pid {old} -> {new}, ready in {took:.1f} s")
+          f"`just break kill {NAME}#2`: pid {old} -> {new}, ready in {took:.1f} s")
 
 
 if __name__ == "__main__":

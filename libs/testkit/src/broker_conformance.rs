@@ -128,11 +128,16 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// `deliveries_in_flight` of the subscription named `service` (with or
 /// without the broker's namespace before it), as `/metrics` shows it.
 fn in_flight(service: &str) -> f64 {
-    let name = format!("{service}\"");
+    metric("deliveries_in_flight", service)
+}
+
+/// `name`'s value for the subscription named `service`.
+fn metric(name: &str, service: &str) -> f64 {
+    let (prefix, subscription) = (format!("{name}{{"), format!("{service}\""));
     comms::prometheus::install()
         .render()
         .lines()
-        .filter(|l| l.starts_with("deliveries_in_flight{") && l.contains(&name))
+        .filter(|l| l.starts_with(&prefix) && l.contains(&subscription))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
@@ -222,6 +227,7 @@ pub async fn unsubscribing_lets_a_running_handler_finish_and_leaves_the_rest_to_
     publish_all(&first, &[ping(0, Destination::Event)]).await;
     assert!(gate.started.wait_for(1, PATIENCE).await, "the held message reached its handler");
     assert_eq!(in_flight(&service), 1.0, "the held message counts as in flight");
+    assert_eq!(metric("deliveries_total", &service), 1.0, "and as delivered");
 
     // Returns while the handler is still held: it does not wait for it.
     tokio::time::timeout(PATIENCE, first.unsubscribe(id)).await.expect("unsubscribe returns").unwrap();

@@ -101,6 +101,9 @@ pub(crate) struct InFlight(String);
 
 impl InFlight {
     pub(crate) fn start(subscription: &str) -> Self {
+        // And every delivery counted once: how the work spreads over the
+        // instances of a service, each read from its own metrics.
+        metrics::counter!("deliveries_total", "subscription" => subscription.to_owned()).increment(1);
         metrics::gauge!("deliveries_in_flight", "subscription" => subscription.to_owned()).increment(1.0);
         Self(subscription.to_owned())
     }
