@@ -90,6 +90,13 @@ impl ServiceProcess {
         Ok(())
     }
 
+    /// Sends SIGKILL: a crash, with no drain and no deregistration.
+    pub fn kill(&self) -> anyhow::Result<()> {
+        let status = std::process::Command::new("kill").args(["-KILL", &self.pid().to_string()]).status()?;
+        anyhow::ensure!(status.success(), "kill -KILL failed");
+        Ok(())
+    }
+
     /// Waits for the process to exit and returns whether it exited cleanly.
     pub async fn wait(&mut self, limit: Duration) -> anyhow::Result<bool> {
         let status = tokio::time::timeout(limit, self.child.wait()).await.context("the service did not exit")??;

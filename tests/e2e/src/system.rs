@@ -33,6 +33,12 @@ pub struct Options {
     pub user_key_dir: Option<PathBuf>,
     /// More variables for every process (each reads those of its prefix).
     pub env: Vec<(&'static str, String)>,
+    /// Instances of other services: `("order", 2)` runs `order` and
+    /// `order-2`, on one database and one queue, each registered.
+    pub replicas: Vec<(&'static str, usize)>,
+    /// An instance (`inventory-2`) that reaches its database through a
+    /// fault proxy the test can slow ([`System::database_proxy`]).
+    pub slow_database_for: Option<&'static str>,
 }
 
 pub struct System {
@@ -42,6 +48,9 @@ pub struct System {
     pub broker: BrokerSettings,
     processes: HashMap<&'static str, ServiceProcess>,
     env: HashMap<&'static str, Vec<(&'static str, String)>>,
+    /// Variables one instance gets instead of its service's.
+    instance_env: HashMap<&'static str, Vec<(&'static str, String)>>,
+    database_proxy: Option<testkit::FaultProxy>,
     _databases: Vec<TestDatabase>,
     /// Dropped after the processes (fields drop in order): a user is
     /// deleted only once nothing logs in as it.
@@ -115,9 +124,19 @@ impl System {
             broker: broker_settings,
             processes: HashMap::new(),
             env,
+            instance_env: HashMap::new(),
+            database_proxy: None,
             _databases: databases,
             _broker_users: broker_users,
         };
+        if let Some(instance) = options.slow_database_for {
+            let service = SERVICES.iter().copied().find(|s| instance.starts_with(s)).expect("an instance of a service");
+            let server = testkit::db::server_address();
+            let proxy = testkit::FaultProxy::start(server).await?;
+            let url = system.database_url(service).replace(&server.to_string(), &proxy.addr().to_string());
+            system.instance_env.insert(instance, vec![(leak(format!("{}DATABASE_URL", prefix(service))), url)]);
+            system.database_proxy = Some(proxy);
+        }
         for &service in SERVICES {
             if service == "user" {
                 // Every instance up before anyone verifies tokens: each is
@@ -131,7 +150,11 @@ impl System {
                 let addresses: Vec<_> = instances.iter().map(|i| system.processes[i].addr("http_addr")).collect();
                 system.configure_user_keys(&addresses);
             } else {
-                system.launch(service).await?;
+                let count = options.replicas.iter().find(|(s, _)| *s == service).map_or(1, |(_, n)| *n);
+                for n in 1..=count {
+                    let instance = if n == 1 { service } else { leak(format!("{service}-{n}")) };
+                    system.launch_instance(service, instance).await?;
+                }
             }
         }
         system.gateway = format!("http://{}", system.processes["gateway"].addr("http_addr"));
@@ -149,6 +172,37 @@ impl System {
     /// Starts a stopped service again, with the same database and settings.
     pub async fn restart(&mut self, service: &'static str) -> anyhow::Result<()> {
         self.launch(service).await
+    }
+
+    /// SIGKILLs an instance: no drain, no deregistration.
+    pub async fn kill(&mut self, instance: &str) -> anyhow::Result<()> {
+        let mut process =
+            self.processes.remove(instance).ok_or_else(|| anyhow::anyhow!("{instance} is not running"))?;
+        process.kill()?;
+        let _ = process.wait(std::time::Duration::from_secs(5)).await?;
+        Ok(())
+    }
+
+    /// The running instances of `service` (`order`, `order-2`).
+    pub fn instances(&self, service: &str) -> Vec<&'static str> {
+        let mut found: Vec<_> = self
+            .processes
+            .keys()
+            .copied()
+            .filter(|i| *i == service || i.strip_prefix(service).is_some_and(|n| n.starts_with('-')))
+            .collect();
+        found.sort_unstable();
+        found
+    }
+
+    /// The proxy in front of the database of [`Options::slow_database_for`].
+    pub fn database_proxy(&self) -> &testkit::FaultProxy {
+        self.database_proxy.as_ref().expect("Options::slow_database_for names an instance")
+    }
+
+    /// Whether Consul lists `instance` as passing (its HTTP registration).
+    pub fn is_listed(&self, service: &str, instance: &str) -> bool {
+        self.consul.is_passing_at(service, self.http_addr(instance).port())
     }
 
     /// The log lines a service has written so far.
@@ -199,7 +253,12 @@ impl System {
 
     async fn launch_instance(&mut self, service: &'static str, instance: &'static str) -> anyhow::Result<()> {
         let binary = binary(service)?;
-        let process = ServiceProcess::spawn(&binary, &self.env[service]).await?;
+        let mut env = self.env[service].clone();
+        for (key, value) in self.instance_env.get(instance).into_iter().flatten() {
+            env.retain(|(k, _)| k != key);
+            env.push((key, value.clone()));
+        }
+        let process = ServiceProcess::spawn(&binary, &env).await?;
         if service != "gateway" {
             self.wait_until_passing(service, &process).await?;
         }

@@ -4,5 +4,6 @@ mod api_page;
 mod flow;
 mod login_storm;
 mod outage;
+mod replicas;
 mod rotation;
 mod stranded;

@@ -75,7 +75,7 @@ async fn the_user_key_changes_under_load_without_a_refused_request() {
         env.push((leak(format!("{prefix}_AUTH__KEYS_MIN_REFRESH_SECS")), "1".into()));
         env.push((leak(format!("{prefix}_AUTH__KEYS_MAX_AGE_SECS")), "2".into()));
     }
-    let options = Options { user_instances: 2, user_key_dir: Some(keys.clone()), env };
+    let options = Options { user_instances: 2, user_key_dir: Some(keys.clone()), env, ..Options::default() };
     let system = System::start_with("rabbitmq", options).await.expect("the system starts");
     let users = [system.http_addr("user"), system.http_addr("user-2")];
     let api = Api::new(&system.gateway);
