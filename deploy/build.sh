@@ -21,9 +21,9 @@ mapfile -t services < <(sed -n 's/^name = "\([a-z0-9_]*\)"$/\1/p' deploy/service
 
 args=()
 for s in "${services[@]}"; do args+=(--bin "$s"); done
-# The dead-letter tool beside the services for `just dev` and the e2e tests
-# (an image does not need it: `just dlq` runs on the host).
-if [ "$service" = all ] && [ "$profile" = dev ]; then args+=(--bin dlq); fi
+# The dead-letter tool and the Consul double beside the services for `just
+# dev` and the e2e tests (an image needs neither: both run on the host).
+if [ "$service" = all ] && [ "$profile" = dev ]; then args+=(--bin dlq --bin consul-double); fi
 SQLX_OFFLINE=true cargo build --locked --profile "$profile" "${args[@]}"
 
 if [ -n "$out" ]; then

@@ -81,6 +81,22 @@ ready() {
   return 1
 }
 
+# Discovery: static (every caller given every instance's address) unless
+# CONSUL_URL is set, or DEV_DISCOVERY=consul-double runs the test kit's
+# Consul double here and points every service at it. Calls between services
+# then go to the addresses the double lists, not through the fault proxy.
+case "${DEV_DISCOVERY:-static}" in
+  static) ;;
+  consul-double)
+    target/debug/consul-double 127.0.0.1:8500 >"$logs/consul-double.log" 2>&1 &
+    service_of[$!]=consul-double
+    for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/8500) 2>/dev/null && break; sleep 0.1; done
+    export CONSUL_URL=http://127.0.0.1:8500
+    echo "discovery: the test kit's Consul double on $CONSUL_URL (a stand-in, not Consul)"
+    ;;
+  *) echo "DEV_DISCOVERY must be static or consul-double, not ${DEV_DISCOVERY}" >&2; exit 2 ;;
+esac
+
 if [ -n "$proxied" ]; then
   mapfile -t proxy_args < <(list dev-proxy)
   tools/python/run deploy/faultproxy.py "${proxy_args[@]}" >"$logs/faultproxy.log" 2>&1 &

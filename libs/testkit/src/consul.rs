@@ -103,8 +103,14 @@ impl Drop for ConsulDouble {
 
 impl ConsulDouble {
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind consul double");
-        let addr = listener.local_addr().expect("address");
+        Self::start_on("127.0.0.1:0".parse().expect("an address")).await.expect("bind consul double")
+    }
+
+    /// On a given address (the `consul-double` binary: `just dev`'s
+    /// discovery on request).
+    pub async fn start_on(address: SocketAddr) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(address).await?;
+        let addr = listener.local_addr()?;
         let shared = Shared {
             inner: Arc::new(Mutex::new(Inner { index: 1, ..Inner::default() })),
             changed: watch::channel(1).0,
@@ -121,7 +127,7 @@ impl ConsulDouble {
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        Self { addr, shared, server }
+        Ok(Self { addr, shared, server })
     }
 
     /// `http://127.0.0.1:PORT`, for `ConsulRegistry::new`.

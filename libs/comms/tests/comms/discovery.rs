@@ -272,7 +272,12 @@ async fn after_the_registry_forgets_everything_each_instance_registers_again_wit
 async fn an_instance_that_crashed_without_deregistering_is_removed_after_deregister_critical_after() {
     let consul = ConsulDouble::start().await;
     let registry: Arc<dyn ServiceRegistry> = Arc::new(registry(&consul.url()));
-    let (health, upstream) = start_upstream().await;
+    // The instance: a server whose task is killed outright, as SIGKILL
+    // ends a process: no deregistration, and nothing answers its check.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let health = listener.local_addr().unwrap();
+    let router = axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
+    let instance_process = tokio::spawn(async move { axum::serve(listener, router).await });
     let settings = DiscoverySettings { deregister_critical_after_secs: Some(1), ..Default::default() };
     let instance = InstanceId::new("notification");
     let mut registration = instance_registration(&instance, 8084, health);
@@ -281,8 +286,7 @@ async fn an_instance_that_crashed_without_deregistering_is_removed_after_deregis
     let mut watched = registry.watch("notification");
     until(&mut watched, |set| set.len() == 1).await;
 
-    // Crashed: its checks fail from now on, and nothing deregisters it.
-    upstream.set_health(503);
+    instance_process.abort();
     until(&mut watched, |set| set.is_empty()).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !consul.registered().is_empty() {
