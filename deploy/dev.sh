@@ -81,6 +81,13 @@ ready() {
   return 1
 }
 
+# Waits (up to 10 s) until something listens on 127.0.0.1:PORT: what the
+# services connect to at start should be there first (if it is not, their
+# own errors say so).
+listening() {
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.1; done
+}
+
 # Discovery: static (every caller given every instance's address) unless
 # CONSUL_URL is set, or DEV_DISCOVERY=consul-double runs the test kit's
 # Consul double here and points every service at it. Calls between services
@@ -90,7 +97,7 @@ case "${DEV_DISCOVERY:-static}" in
   consul-double)
     target/debug/consul-double 127.0.0.1:8500 >"$logs/consul-double.log" 2>&1 &
     service_of[$!]=consul-double
-    for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/8500) 2>/dev/null && break; sleep 0.1; done
+    listening 8500
     export CONSUL_URL=http://127.0.0.1:8500
     echo "discovery: the test kit's Consul double on $CONSUL_URL (a stand-in, not Consul)"
     ;;
@@ -103,7 +110,7 @@ if [ -n "$proxied" ]; then
   service_of[$!]=faultproxy
   echo $! >"$run/faultproxy.pid"
   # Listening before the services start: their first connections go through it.
-  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/${proxy_args[1]##*:}) 2>/dev/null && break; sleep 0.1; done
+  listening "${proxy_args[1]##*:}"
 fi
 for instance in $instances; do
   : >"$logs/$instance.log"

@@ -49,7 +49,6 @@ import faults
 import jsoncall
 import otlpsink
 import seed_admin
-import services
 
 BASE = "http://localhost:8080"
 LIMIT_SECS = 180
@@ -157,7 +156,7 @@ def bystander():
 
 def direct_probe(name, timeout):
     """Whether NAME's /health/live answered within TIMEOUT, called directly."""
-    port = services.by_name(services.load())[name]["http_port"]
+    port = faults.listed()[name]["http_port"]
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=timeout) as response:
             return response.status == 200
@@ -180,7 +179,7 @@ def pending(customers):
 
 
 def readiness(name):
-    port = services.by_name(services.load())[name]["http_port"]
+    port = faults.listed()[name]["http_port"]
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as response:
             return json.loads(response.read()).get("status")
@@ -256,7 +255,7 @@ def product_latency(sku, samples=5):
 def gateway_product_durations():
     """(sum, count) of the gateway's own http_server_request_duration_seconds
     for GET /api/products/{*rest} answered 200, from its metrics port."""
-    port = services.by_name(services.load())["gateway"]["metrics_port"]
+    port = faults.listed()["gateway"]["metrics_port"]
     totals = {"sum": 0.0, "count": 0.0}
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         for line in response.read().decode().splitlines():

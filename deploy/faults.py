@@ -18,6 +18,7 @@ Only `just dev`'s own processes and the connections through its fault proxy
 (deploy/faultproxy.py) are touched: RabbitMQ keeps running, and a client
 that talks to it directly (a `cargo test` beside) never notices.
 """
+import functools
 import json
 import os
 import signal
@@ -52,10 +53,17 @@ def service(label):
     return instance(label)[0]
 
 
+@functools.cache
+def listed():
+    """The service list by name, read once: the drill and `kill` ask it
+    on every poll."""
+    return services.by_name(services.load())
+
+
 def instance(label):
     """(service, K) of LABEL: `order` is instance 1, `order#2` instance 2."""
     name, _, k = label.partition("#")
-    known = services.by_name(services.load())
+    known = listed()
     if name not in known:
         raise Refused(f"no service {name!r}; the services are {', '.join(known)}")
     if k and not (k.isdigit() and 1 <= int(k) <= services.MAX_REPLICAS):

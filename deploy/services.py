@@ -626,7 +626,8 @@ def main(args):
     elif command == "dev-proxy":
         # One argument per line, for bash's mapfile.
         print("--control", "%s:%d" % PROXY_CONTROL, sep="\n")
-        for name, listen, upstream in dev_proxy_routes(load(), dev_replicas(load())):
+        services = load()
+        for name, listen, upstream in dev_proxy_routes(services, dev_replicas(services)):
             print("--route", f"{name}=127.0.0.1:{listen}:127.0.0.1:{upstream}", sep="\n")
     elif command == "generate":
         generate()
