@@ -136,11 +136,14 @@ class System:
             time.sleep(0.2)
         raise RuntimeError(f"{service} did not become ready; see {self.logs}/{service}.log")
 
-    def rss_mb(self):
+    def rss_mb(self, field="VmRSS"):
+        """Each service's resident memory now (VmRSS), or the most it has
+        held since it started (VmHWM, its high-water mark: what a container
+        memory limit must leave room for)."""
         sizes = {}
         for service, process in self.processes.items():
             with open(f"/proc/{process.pid}/status") as status:
-                kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+                kb = next(int(line.split()[1]) for line in status if line.startswith(f"{field}:"))
             sizes[service] = round(kb / 1024, 1)
         return sizes
 
@@ -389,6 +392,8 @@ def figures(args, system):
                                                   "--seconds", str(max(2, d // 2)), "--concurrency", "16")
     else:
         log("no Kafka broker: the Kafka rows are left out (just kafka starts one)")
+    # After every load above: the peak each service reached in the whole run.
+    results["memory_peak_mb"] = system.rss_mb("VmHWM")
     return results
 
 
