@@ -344,6 +344,10 @@ mod tests {
                 "SVC_DATABASE_PASSWORD_FILE",
                 "SVC_DATABASE_URL",
                 "SVC_DEREGISTER_CRITICAL_AFTER_SECS",
+                "SVC_DISCOVERY",
+                "SVC_DNS_DOMAIN",
+                "SVC_DNS_INTERVAL_SECS",
+                "SVC_DNS_SERVER",
                 "SVC_HOST",
                 "SVC_HTTP_PORT",
                 "SVC_JWT__ISSUER",
@@ -383,6 +387,34 @@ mod tests {
             jail.set_env("SVC_SHUTDOWN_GRACE_SECS", "3");
             let settings = Settings::<Own>::from_env(&SVC).unwrap();
             assert_eq!((settings.service.http_port, settings.own.threshold), (8090, 7));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_discovery_mode_is_read_at_start_and_a_bad_one_is_refused_by_name() {
+        use crate::discovery::DiscoveryMode;
+        figment::Jail::expect_with(|jail| {
+            let mode = || Settings::<Own>::from_env(&SVC).map(|s| s.service.discovery.mode());
+            assert_eq!(mode().unwrap(), DiscoveryMode::Static, "unset, without Consul");
+            jail.set_env("SVC_CONSUL_URL", "http://consul:8500");
+            assert_eq!(mode().unwrap(), DiscoveryMode::Consul, "unset, with Consul");
+            jail.set_env("SVC_DISCOVERY", "");
+            assert_eq!(mode().unwrap(), DiscoveryMode::Consul, "empty is unset");
+            jail.set_env("SVC_DISCOVERY", "DNS");
+            assert_eq!(mode().unwrap(), DiscoveryMode::Dns);
+            jail.set_env("SVC_DISCOVERY", "kubernetes");
+            let error = mode().unwrap_err().to_string();
+            assert!(error.starts_with("SVC_DISCOVERY: "), "{error}");
+            assert!(error.contains("use consul, static or dns"), "{error}");
+            jail.set_env("SVC_DISCOVERY", "consul");
+            jail.set_env("SVC_CONSUL_URL", "");
+            let error = mode().unwrap_err().to_string();
+            assert_eq!(error, "SVC_DISCOVERY is consul, but SVC_CONSUL_URL is not set");
+            jail.set_env("SVC_DISCOVERY", "dns");
+            jail.set_env("SVC_DNS_INTERVAL_SECS", "0");
+            let error = mode().unwrap_err().to_string();
+            assert!(error.starts_with("SVC_DNS_INTERVAL_SECS must be above 0"), "{error}");
             Ok(())
         });
     }

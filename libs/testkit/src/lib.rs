@@ -11,6 +11,7 @@
 //! - [`identity`]: callers as tests make them: user and service tokens;
 //! - [`keys`]: signing keys made at run time, never read from the repository;
 //! - [`consul`]: a Consul HTTP API double that runs real health checks;
+//! - [`dns`]: a DNS server double answering as CoreDNS for headless Services;
 //! - [`broker`]: a broker namespace of the test's own;
 //! - [`probe`]: a subscriber that records events, and publishes like a peer;
 //! - [`smtp`]: an SMTP server that records what it is sent, or refuses it.
@@ -21,6 +22,7 @@ pub mod broker_conformance;
 pub mod browser;
 pub mod consul;
 pub mod db;
+pub mod dns;
 pub mod fault_proxy;
 pub mod grpc;
 pub mod h2c;
@@ -37,6 +39,7 @@ pub mod sockets;
 pub use broker::{BrokerUsers, broker_env, broker_settings, service_settings};
 pub use consul::ConsulDouble;
 pub use db::TestDatabase;
+pub use dns::DnsDouble;
 pub use fault_proxy::FaultProxy;
 pub use identity::{As, Identified, auth_env, service_token, user_token};
 pub use otlp::otlp;

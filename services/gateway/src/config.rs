@@ -164,6 +164,7 @@ impl Settings {
         );
         TrustedProxies::parse(&self.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("{}: {e}", name("trusted_proxies")))?;
+        self.discovery.validate(GATEWAY.prefix)?;
         self.connections.validate(GATEWAY.prefix)
     }
 

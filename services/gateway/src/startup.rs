@@ -23,7 +23,7 @@ const PRUNE_LIMITER_EVERY: Duration = Duration::from_secs(60);
 pub type Application = comms::service::Application<Gateway>;
 
 pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
-    build_with(settings, RouteTable::load(&settings.routes_file)?, settings.discovery.registry()).await
+    build_with(settings, RouteTable::load(&settings.routes_file)?, settings.discovery.registry()?).await
 }
 
 /// With a given table and registry (tests pass their own).

@@ -17,7 +17,6 @@
 //!   balancer in the system.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -25,6 +24,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::watch;
 
+use super::watches::{Watches, publish};
 use super::{CheckKind, DiscoveryError, Instance, Registration, ServiceRegistry};
 
 #[derive(Clone, Debug)]
@@ -34,7 +34,7 @@ pub struct ConsulRegistry {
     /// How long Consul may hold a blocking query (default 30 s).
     pub wait: Duration,
     pub min_interval: Duration,
-    watches: Arc<Mutex<HashMap<String, watch::Sender<Vec<Instance>>>>>,
+    watches: Watches,
 }
 
 impl ConsulRegistry {
@@ -45,7 +45,7 @@ impl ConsulRegistry {
             base: base.into().trim_end_matches('/').to_owned(),
             wait: Duration::from_secs(30),
             min_interval: Duration::from_millis(100),
-            watches: Arc::default(),
+            watches: Watches::default(),
         }
     }
 
@@ -103,17 +103,9 @@ async fn watch_loop(registry: ConsulRegistry, service: String, tx: watch::Sender
     while !tx.is_closed() {
         let started = tokio::time::Instant::now();
         match registry.query(&service, index).await {
-            Ok((mut instances, next)) => {
+            Ok((instances, next)) => {
                 failures = 0;
-                instances.sort_by(|a, b| a.id.cmp(&b.id));
-                tx.send_if_modified(|current| {
-                    let changed = *current != instances;
-                    if changed {
-                        tracing::info!(service = %service, instances = instances.len(), "discovered instances changed");
-                        *current = instances;
-                    }
-                    changed
-                });
+                publish(&tx, &service, instances);
                 index = match next {
                     n if n < index => 0,
                     0 => 1,
@@ -187,14 +179,7 @@ impl ServiceRegistry for ConsulRegistry {
     }
 
     fn watch(&self, service: &str) -> watch::Receiver<Vec<Instance>> {
-        let mut watches = self.watches.lock().expect("watch lock");
-        if let Some(tx) = watches.get(service).filter(|tx| !tx.is_closed()) {
-            return tx.subscribe();
-        }
-        let (tx, rx) = watch::channel(Vec::new());
-        watches.insert(service.to_owned(), tx.clone());
-        tokio::spawn(watch_loop(self.clone(), service.to_owned(), tx));
-        rx
+        self.watches.subscribe(service, |tx| watch_loop(self.clone(), service.to_owned(), tx))
     }
 }
 

@@ -1,15 +1,19 @@
 //! Service discovery: where the instances of a service are, kept current.
 //!
 //! A [`ServiceRegistry`] registers this process, finds others and watches
-//! them. Two implementations: [`ConsulRegistry`] over Consul's HTTP API (in
-//! compose), and [`StaticRegistry`] from configuration (`just dev`, tests).
+//! them. Three implementations: [`ConsulRegistry`] over Consul's HTTP API
+//! (in compose), [`DnsRegistry`] over the SRV records of Kubernetes
+//! headless Services (in a cluster), and [`StaticRegistry`] from
+//! configuration (`just dev`, tests); [`DiscoverySettings`] picks one.
 //! [`Balancer`] turns a watched instance set into one pick per call.
 
 mod balancer;
 mod consul;
+mod dns;
 mod lifecycle;
 mod settings;
 mod static_registry;
+mod watches;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -19,8 +23,9 @@ use tokio::sync::watch;
 
 pub use balancer::{BalanceStrategy, Balancer, EjectionConfig, NoInstances, Picked};
 pub use consul::ConsulRegistry;
+pub use dns::{DnsRegistry, srv_name};
 pub use lifecycle::register_until;
-pub use settings::DiscoverySettings;
+pub use settings::{DiscoveryMode, DiscoverySettings};
 pub use static_registry::StaticRegistry;
 
 /// One running copy of a service.

@@ -1,20 +1,60 @@
 //! Discovery settings every service shares, flattened into its own
-//! settings so they read `{PREFIX}_CONSUL_URL`, `{PREFIX}_ADVERTISE_HOST`
-//! and `{PREFIX}_UPSTREAMS`.
+//! settings so they read `{PREFIX}_DISCOVERY`, `{PREFIX}_CONSUL_URL`,
+//! `{PREFIX}_ADVERTISE_HOST`, `{PREFIX}_UPSTREAMS` and the `{PREFIX}_DNS_*`
+//! variables.
 
 use std::collections::HashMap;
+use std::net::{AddrParseError, SocketAddr};
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::dns::{DnsRegistry, domain_name};
 use super::{ConsulRegistry, GRPC_SUFFIX, HealthCheck, Registration, ServiceRegistry, StaticRegistry};
 use crate::discovery::CheckKind;
 use crate::instance::InstanceId;
 
+/// Which registry a service finds the others through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscoveryMode {
+    /// Consul's catalog, which each instance registers in (compose).
+    Consul,
+    /// Fixed addresses from `{PREFIX}_UPSTREAMS` (`just dev`, tests).
+    Static,
+    /// The SRV records of Kubernetes headless Services ([`DnsRegistry`]).
+    Dns,
+}
+
+impl FromStr for DiscoveryMode {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "consul" => Ok(Self::Consul),
+            "static" => Ok(Self::Static),
+            "dns" => Ok(Self::Dns),
+            other => Err(format!("`{other}` is not a discovery mode: use consul, static or dns")),
+        }
+    }
+}
+
+/// Unset or empty: none, so the mode follows from the other settings.
+fn optional_mode<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<DiscoveryMode>, D::Error> {
+    let value = Option::<String>::deserialize(deserializer)?;
+    let value = value.as_deref().map(str::trim).filter(|value| !value.is_empty());
+    value.map(str::parse).transpose().map_err(serde::de::Error::custom)
+}
+
 #[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
 pub struct DiscoverySettings {
-    /// Consul's HTTP address (`http://consul:8500`). Unset: static discovery.
+    /// `consul`, `static` or `dns`. Unset: `consul` when `consul_url` is
+    /// set, else `static`, as before there was a choice.
+    #[serde(default, deserialize_with = "optional_mode")]
+    pub discovery: Option<DiscoveryMode>,
+    /// Consul's HTTP address (`http://consul:8500`).
     #[serde(default)]
     pub consul_url: Option<String>,
     /// The host other services reach this one at (a pod IP, a name only
@@ -23,7 +63,7 @@ pub struct DiscoverySettings {
     /// `--scale`) each advertise their own; `127.0.0.1` without Consul.
     #[serde(default)]
     pub advertise_host: Option<String>,
-    /// Static upstreams when there is no Consul:
+    /// The upstreams of `static` mode:
     /// `user=127.0.0.1:8081;user-grpc=127.0.0.1:9081`.
     #[serde(default)]
     pub upstreams: String,
@@ -32,6 +72,22 @@ pub struct DiscoverySettings {
     /// Default 60 s, Consul's own minimum.
     #[serde(default)]
     pub deregister_critical_after_secs: Option<u64>,
+    /// The domain the SRV names are completed with in `dns` mode
+    /// (`switchyard.svc.cluster.local`). Unset: relative names, completed
+    /// from the system resolver's search list, which in a pod is its
+    /// namespace's domains; set it to ask one name instead of several.
+    #[serde(default)]
+    pub dns_domain: Option<String>,
+    /// Seconds between two lookups of each watched name in `dns` mode.
+    /// Default 5: the TTL CoreDNS's kubernetes plugin gives its answers by
+    /// default. A change is seen within this plus that TTL; asking more
+    /// often mostly meets CoreDNS's cached answer again.
+    #[serde(default)]
+    pub dns_interval_secs: Option<u64>,
+    /// `ip:port` of the nameserver to ask in `dns` mode (tests). Unset: the
+    /// system's, from /etc/resolv.conf (in a pod, CoreDNS).
+    #[serde(default)]
+    pub dns_server: Option<String>,
 }
 
 impl DiscoverySettings {
@@ -40,11 +96,41 @@ impl DiscoverySettings {
         self.consul_url.as_deref().map(str::trim).filter(|url| !url.is_empty())
     }
 
-    pub fn registry(&self) -> Arc<dyn ServiceRegistry> {
-        match self.consul_url() {
-            Some(url) => Arc::new(ConsulRegistry::new(url)),
-            None => Arc::new(StaticRegistry::from_spec(&self.upstreams)),
-        }
+    /// The registry in use: as set, else Consul when there is a URL for it.
+    pub fn mode(&self) -> DiscoveryMode {
+        let implied = if self.consul_url().is_some() { DiscoveryMode::Consul } else { DiscoveryMode::Static };
+        self.discovery.unwrap_or(implied)
+    }
+
+    /// The registry [`Self::mode`] names. Fails where [`Self::validate`]
+    /// refuses, and in `dns` mode when the system's resolver configuration
+    /// cannot be read.
+    pub fn registry(&self) -> anyhow::Result<Arc<dyn ServiceRegistry>> {
+        Ok(match self.mode() {
+            DiscoveryMode::Consul => {
+                let url = self.consul_url().ok_or_else(|| anyhow::anyhow!("consul discovery without a Consul URL"))?;
+                Arc::new(ConsulRegistry::new(url))
+            }
+            DiscoveryMode::Static => Arc::new(StaticRegistry::from_spec(&self.upstreams)),
+            DiscoveryMode::Dns => {
+                let domain = self.dns_domain().map(str::to_owned);
+                Arc::new(DnsRegistry::new(self.dns_server()?, domain, self.dns_interval())?)
+            }
+        })
+    }
+
+    /// The configured DNS domain, if any (an empty value means none).
+    pub fn dns_domain(&self) -> Option<&str> {
+        self.dns_domain.as_deref().map(str::trim).filter(|domain| !domain.is_empty())
+    }
+
+    /// The configured nameserver, if any (an empty value means none).
+    pub fn dns_server(&self) -> Result<Option<SocketAddr>, AddrParseError> {
+        self.dns_server.as_deref().map(str::trim).filter(|server| !server.is_empty()).map(str::parse).transpose()
+    }
+
+    pub fn dns_interval(&self) -> Duration {
+        Duration::from_secs(self.dns_interval_secs.unwrap_or(5))
     }
 
     pub fn advertise_host(&self) -> String {
@@ -98,6 +184,20 @@ impl DiscoverySettings {
             self.deregister_critical_after_secs != Some(0),
             "{prefix}DEREGISTER_CRITICAL_AFTER_SECS must be above 0: a failing check would remove the instance at once"
         );
+        anyhow::ensure!(
+            self.discovery != Some(DiscoveryMode::Consul) || self.consul_url().is_some(),
+            "{prefix}DISCOVERY is consul, but {prefix}CONSUL_URL is not set"
+        );
+        anyhow::ensure!(
+            self.dns_interval_secs != Some(0),
+            "{prefix}DNS_INTERVAL_SECS must be above 0: DNS would be asked again without a pause"
+        );
+        if let Err(error) = self.dns_server() {
+            anyhow::bail!("{prefix}DNS_SERVER must be an ip:port, such as 10.96.0.10:53: {error}");
+        }
+        if let Some(domain) = self.dns_domain() {
+            domain_name(domain).map_err(|error| anyhow::anyhow!("{prefix}DNS_DOMAIN is not a domain name: {error}"))?;
+        }
         Ok(())
     }
 

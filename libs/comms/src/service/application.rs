@@ -13,7 +13,7 @@ use super::context::Context;
 use super::parts::{Http, Parts};
 use super::serve::{Servers, serve};
 use crate::auth::{self, Guard};
-use crate::discovery::DiscoverySettings;
+use crate::discovery::{DiscoveryMode, DiscoverySettings};
 use crate::grpc::GrpcServices;
 use crate::health::{Checks, HealthCheck};
 use crate::http::ConnectionLimits;
@@ -135,7 +135,8 @@ impl<S: Send + Sync + 'static> Application<S> {
         let instance = self.context.instance().clone();
         tracing::info!(%instance, %http_addr, grpc_addr = grpc_addr.map(tracing::field::display), %metrics_addr, "listening");
         let stopping = self.context.stopping.clone();
-        let registry = self.discovery.consul_url().is_some().then(|| {
+        // Only Consul is told who serves; in Kubernetes, readiness decides.
+        let registry = (self.discovery.mode() == DiscoveryMode::Consul).then(|| {
             let registrations = self.discovery.registrations(&instance, http_addr.port(), grpc_addr.map(|a| a.port()));
             (self.context.registry.clone(), registrations)
         });

@@ -66,7 +66,10 @@ impl<'a> Builder<'a> {
         // otherwise go nowhere, and its lowering would leave it at -1.
         crate::prometheus::install();
         let (failed, failures) = mpsc::unbounded_channel();
-        let registry = self.registry.clone().unwrap_or_else(|| self.settings.discovery.registry());
+        let registry = match self.registry.clone() {
+            Some(registry) => registry,
+            None => self.settings.discovery.registry()?,
+        };
         // Credentials first: a service that cannot prove who it is, or check
         // who calls it, does not start.
         let (identity, service_keys, guard) = self.credentials()?;

@@ -14,7 +14,7 @@ use comms::instance::InstanceId;
 use testkit::{ConsulDouble, FaultProxy};
 use tokio::sync::watch;
 
-use crate::support::{Upstream, start_upstream};
+use crate::support::{Upstream, spread, start_upstream, until};
 
 fn registration(service: &str, addr: SocketAddr) -> Registration {
     let mut check = HealthCheck::http(format!("http://{addr}/health"));
@@ -34,21 +34,6 @@ fn registration(service: &str, addr: SocketAddr) -> Registration {
 
 fn registry(url: &str) -> ConsulRegistry {
     ConsulRegistry::new(url).with_wait(Duration::from_secs(1))
-}
-
-/// Waits (up to 10 s) until the watched set satisfies `done`.
-async fn until(rx: &mut watch::Receiver<Vec<Instance>>, done: impl Fn(&[Instance]) -> bool) -> Vec<Instance> {
-    tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|set| done(set)))
-        .await
-        .expect("the watched set changed as expected within 10 s")
-        .expect("watch open")
-        .clone()
-}
-
-async fn spread(client: &HttpClient, calls: usize) {
-    for _ in 0..calls {
-        let _ = client.get("/work").send().await;
-    }
 }
 
 fn hits(a: &Upstream, b: &Upstream) -> (usize, usize) {

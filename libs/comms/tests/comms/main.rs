@@ -9,6 +9,7 @@ mod bulkhead;
 mod connections;
 mod deadline;
 mod discovery;
+mod dns_discovery;
 mod grpc_metrics;
 mod kafka;
 mod outbox;

@@ -1,5 +1,6 @@
 //! Small upstreams the tests call: an HTTP server whose answers a test
-//! scripts, counting every request it gets.
+//! scripts, counting every request it gets; and waiting on a watched
+//! instance set.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
@@ -11,6 +12,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::any;
+use comms::client::http::HttpClient;
+use comms::discovery::Instance;
+use tokio::sync::watch;
 
 /// One scripted answer: a status and its headers.
 pub type Answer = (u16, Vec<(&'static str, String)>);
@@ -79,4 +83,29 @@ pub async fn start_upstream() -> (SocketAddr, Upstream) {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     (addr, upstream)
+}
+
+/// Waits (up to 10 s) until the watched set satisfies `done`.
+pub async fn until(rx: &mut watch::Receiver<Vec<Instance>>, done: impl Fn(&[Instance]) -> bool) -> Vec<Instance> {
+    within(Duration::from_secs(10), rx, done).await
+}
+
+/// Waits until the watched set satisfies `done`, failing after `bound`.
+pub async fn within(
+    bound: Duration,
+    rx: &mut watch::Receiver<Vec<Instance>>,
+    done: impl Fn(&[Instance]) -> bool,
+) -> Vec<Instance> {
+    tokio::time::timeout(bound, rx.wait_for(|set| done(set)))
+        .await
+        .unwrap_or_else(|_| panic!("the watched set changed as expected within {bound:?}"))
+        .expect("watch open")
+        .clone()
+}
+
+/// Makes `calls` GET calls through `client`, whatever they answer.
+pub async fn spread(client: &HttpClient, calls: usize) {
+    for _ in 0..calls {
+        let _ = client.get("/work").send().await;
+    }
 }
