@@ -80,6 +80,13 @@ bench *args:
 check-compose:
     tools/python/run deploy/check-compose.py
 
+# Render every Kubernetes overlay (deploy/k8s) with kubectl kustomize and
+# validate it offline: schemas of kubectl's version, each container's
+# variables against its binary's settings keys, probes, grace periods, and
+# no secret tracked (docs/kubernetes.md).
+check-k8s:
+    tools/python/run deploy/check-k8s.py
+
 # Fail on a cycle between a crate's files, or a service depending on a service.
 check-structure:
     tools/python/run .ci/check-structure.py

@@ -20,7 +20,7 @@ FILES = [
     "docker-compose.yml", "deploy/compose/kafka.yml", "Cargo.toml", "tests/e2e/src/system.rs",
     "libs/contracts/build.rs", "libs/contracts/src/lib.rs",
 ]
-DIRECTORIES = ["libs/events/src", "proto"]
+DIRECTORIES = ["libs/events/src", "proto", "deploy/k8s"]
 
 
 def service_files():

@@ -3,6 +3,7 @@ repository: each refusal exits non-zero, names the problem and changes no
 file; a generated service, with every option and with none, is in every
 place the service list's check compares. (CI's last section builds, tests
 and runs what it generates.) `just test` runs this file."""
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -99,6 +100,25 @@ class Generator(unittest.TestCase):
         generated = subprocess.run(["grep", "-rIl", "-e", "template", "-e", "Template", "-e", "new-service:", crate],
                                    capture_output=True, text=True).stdout
         self.assertEqual(generated, "", "the template's name or markers left in the copy")
+
+    def test_its_kubernetes_manifests_render_and_validate_in_every_overlay(self):
+        self.assertEqual(self.generate("shipping", "--grpc", "--consumes", "user.registered").returncode, 0)
+        sys.path.insert(0, os.path.join(ROOT, "deploy"))
+        spec = importlib.util.spec_from_file_location("check_k8s", os.path.join(ROOT, "deploy", "check-k8s.py"))
+        check_k8s = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(check_k8s)
+        services = check_k8s.service_list.load(self.root)
+        for overlay in ("dev", "production"):
+            objects, error = check_k8s.render(self.root, f"deploy/k8s/overlays/{overlay}")
+            self.assertIsNone(error)
+            problems = (check_k8s.schema_problems(objects, check_k8s.kubectl_version())
+                        + check_k8s.inventory_problems(objects, services))
+            self.assertEqual(problems, [], overlay)
+            deployment = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "shipping")
+            image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+            self.assertRegex(image, r"switchyard[-/]shipping:", f"{overlay} pins the new service's image")
+            self.assertTrue(any(o["kind"] == "Secret" and o["metadata"]["name"].startswith("shipping-secrets-")
+                                for o in objects), f"{overlay} has its Secret")
 
     def test_a_service_with_no_option_drops_what_they_add(self):
         result = self.generate("ledger")

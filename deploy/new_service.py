@@ -290,6 +290,16 @@ def compose(changes, name, broker):
                      rf"\1  {name}: {{ environment: *kafka, depends_on: {{ kafka: {{ condition: service_started }} }} }}\n")
 
 
+def kubernetes(changes, name):
+    """Its image in each overlay, beside analytics'. Its Deployment,
+    Services, budget and autoscaler are generated from the list
+    (deploy/k8s_manifests.py), its Secret by deploy/k8s/secrets.sh."""
+    for overlay in ("dev", "production"):
+        changes.edit(f"deploy/k8s/overlays/{overlay}/kustomization.yaml", r"^(  - \{name: switchyard-analytics, (.*)\}\n)",
+                     lambda m: m.group(1) + f"  - {{name: switchyard-{name}, "
+                     + m.group(2).replace("switchyard/analytics", f"switchyard/{name}") + "}\n")
+
+
 def readme(changes, name, chosen, ports, publishes, consumes):
     grpc = f"{ports[1]}" if "grpc" in chosen else "–"
     protocol = f"REST, gRPC `{name}.v1`" if "grpc" in chosen else "REST"
@@ -303,10 +313,9 @@ def readme(changes, name, chosen, ports, publishes, consumes):
 
 
 def write_generated(root):
-    """init.sql, the broker users and routes.json, from the list as it now is."""
-    for path, render in service_list.GENERATED.items():
-        with open(os.path.join(root, path), "w") as f:
-            f.write(render(service_list.load(root)))
+    """init.sql, the broker users, routes.json and the Kubernetes manifests,
+    from the list as it now is."""
+    service_list.generate(root)
 
 
 def generate(root, name, grpc, publishes, consumes, cargo=True):
@@ -324,6 +333,7 @@ def generate(root, name, grpc, publishes, consumes, cargo=True):
     changes.edit("Cargo.toml", r'^(    "services/analytics",\n)', rf'\1    "services/{name}",\n')
     changes.edit("tests/e2e/src/system.rs", r'"gateway"\]', f'"{name}", "gateway"]')
     compose(changes, name, bool(publishes or consumes))
+    kubernetes(changes, name)
     readme(changes, name, chosen, ports, publishes, consumes)
     undo = changes.apply()
     if not cargo:  # the generator's own tests, on a copy without the crates
@@ -359,7 +369,7 @@ def main(argv):
         return 1
     print(f"new-service: {args.name} on ports {ports[0]} (HTTP)" + (f", {ports[1]} (gRPC)" if args.grpc else "")
           + f" and {ports[2]} (metrics, internal)")
-    print("\n".join(f"  wrote {p}" for p in written + list(service_list.GENERATED) + ["Cargo.lock"]))
+    print("\n".join(f"  wrote {p}" for p in written + ["Cargo.lock"]))
     print(f"next: cargo test -p {args.name}, then just dev (docs/adding-a-service.md)")
     return 0
 

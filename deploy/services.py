@@ -13,7 +13,8 @@ Usage (through the project's .venv: tools/python/run deploy/services.py ...):
   dev-instances [NAME=N...]
                          every instance `just dev` starts, in start order (`order`, `order#2`)
   (dev-env and dev-proxy count the replicas DEV_REPLICAS names: `order=2 inventory=2`)
-  generate               rewrite deploy/postgres/init.sql, deploy/rabbitmq/users and deploy/gateway/routes.json
+  generate               rewrite deploy/postgres/init.sql, deploy/rabbitmq/users, deploy/gateway/routes.json
+                         and the Kubernetes manifests of deploy/k8s_manifests.py
   check [ROOT]           compare every place with the list; exit 1 naming each that differs
 """
 import difflib
@@ -23,10 +24,15 @@ import re
 import sys
 import tomllib
 
+import k8s_manifests
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIST = "deploy/services.toml"
 INIT_SQL = "deploy/postgres/init.sql"
 ROUTES = "deploy/gateway/routes.json"
+K8S_ROUTES = f"{k8s_manifests.BASE}/routes.json"
+# The folders whose every YAML file is generated, one per service.
+GENERATED_DIRS = [f"{k8s_manifests.BASE}/services", k8s_manifests.HA]
 BROKER_USERS = "deploy/rabbitmq/users"
 GATEWAY = "gateway"
 # The service whose key set verifies user tokens: every other one fetches it
@@ -55,6 +61,7 @@ def load(root=ROOT):
         for key in ("publishes", "consumes", "tasks", "upstreams", "routes"):
             service.setdefault(key, [])
         service.setdefault("dev_env", {})
+        service.setdefault("k8s_env", {})
     return services
 
 
@@ -177,14 +184,21 @@ def broker_users(services):
     return "\n".join(lines) + "\n"
 
 
-GENERATED = {INIT_SQL: init_sql, ROUTES: routes_json, BROKER_USERS: broker_users}
+def generated(services):
+    """Every file made from the list: {path: text}."""
+    files = {INIT_SQL: init_sql(services), ROUTES: routes_json(services), BROKER_USERS: broker_users(services),
+             # The route table's ConfigMap is made from a copy beside it:
+             # kustomize reads no file outside its directory.
+             K8S_ROUTES: routes_json(services)}
+    files.update(k8s_manifests.files(services, shutdown_secs))
+    return files
 
 
 def generate(root=ROOT):
-    services = load(root)
-    for path, render in GENERATED.items():
+    for path, text in generated(load(root)).items():
+        os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
         with open(os.path.join(root, path), "w") as f:
-            f.write(render(services))
+            f.write(text)
         print(f"wrote {path}")
 
 
@@ -413,8 +427,14 @@ def check_events(root, services):
 
 def check_generated(root, services):
     problems = []
-    for path, render in GENERATED.items():
-        have, want = read(root, path) or "", render(services)
+    files = generated(services)
+    for folder in GENERATED_DIRS:
+        present = os.listdir(os.path.join(root, folder)) if os.path.isdir(os.path.join(root, folder)) else []
+        for stale in sorted(set(present) - {os.path.basename(p) for p in files}):
+            if stale.endswith(".yaml"):
+                problems.append(f"{folder}/{stale}: generated for no service in the list; delete it")
+    for path, want in files.items():
+        have = read(root, path) or ""
         if have != want:
             diff = difflib.unified_diff(have.splitlines(), want.splitlines(), lineterm="", n=0)
             changes = [line for line in diff if line[:1] in "+-" and line[:3] not in ("+++", "---")]
@@ -550,6 +570,13 @@ def seconds(duration):
     return sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)(h|m(?!s)|s)", duration or ""))
 
 
+def shutdown_secs(service, grace=DEFAULT_SHUTDOWN_GRACE_SECS):
+    """How long SERVICE takes from SIGTERM to its exit at most: its drain
+    (GRACE), then deregistering each registration, then the span flush."""
+    registrations = 0 if service["name"] == GATEWAY else 1 + ("grpc_port" in service)
+    return grace + DEREGISTER_SECS_EACH * registrations + FLUSH_SECS
+
+
 def stop_grace_problems(config, services):
     """Each service's stop_grace_period outlasts its drain, deregistration
     and span flush, so Docker never kills it half way (its default is 10 s)."""
@@ -559,9 +586,7 @@ def stop_grace_problems(config, services):
         if service is None:
             continue
         env = service.get("environment") or {}
-        grace = int(env.get(f"{s['prefix']}SHUTDOWN_GRACE_SECS") or DEFAULT_SHUTDOWN_GRACE_SECS)
-        registrations = 0 if s["name"] == GATEWAY else 1 + ("grpc_port" in s)
-        needed = grace + DEREGISTER_SECS_EACH * registrations + FLUSH_SECS
+        needed = shutdown_secs(s, int(env.get(f"{s['prefix']}SHUTDOWN_GRACE_SECS") or DEFAULT_SHUTDOWN_GRACE_SECS))
         given = seconds(service.get("stop_grace_period"))
         if given <= needed:
             problems.append(f"{s['name']}'s stop_grace_period is {given:g} s, not above its drain, deregistration "

@@ -18,8 +18,10 @@
 //! | `GATEWAY_BREAKER_FAILURE_RATIO` / `GATEWAY_BREAKER_MIN_THROUGHPUT` / `GATEWAY_BREAKER_BREAK_SECS` | `0.5` / `20` / `5` |
 //! | `GATEWAY_SHUTDOWN_GRACE_SECS` | `20` |
 //! | `GATEWAY_CONNECTIONS__*` | as every service's (`comms::http::ConnectionLimits`: header read 10 s, idle 30 s, 16 KiB of headers, 100 HTTP/2 streams), but `GATEWAY_CONNECTIONS__MAX_CONNECTIONS` is `4096` |
+//! | `GATEWAY_DISCOVERY` | unset: `consul` when `GATEWAY_CONSUL_URL` is set, else `static`; `dns` under Kubernetes (docs/kubernetes.md); anything else is refused at start |
 //! | `GATEWAY_CONSUL_URL` | unset: static upstreams from `GATEWAY_UPSTREAMS` |
 //! | `GATEWAY_UPSTREAMS` | e.g. `user=127.0.0.1:8081;order=127.0.0.1:8082` |
+//! | `GATEWAY_DNS_DOMAIN`, `GATEWAY_DNS_INTERVAL_SECS`, `GATEWAY_DNS_SERVER` | `dns` discovery: unset (the pod's search list), 5, unset (the system's resolver) (docs/patterns/discovery.md) |
 
 use std::time::Duration;
 
