@@ -32,11 +32,12 @@ class Rendered(unittest.TestCase):
         cls.version = check_k8s.kubectl_version()
         cls.paths = check_k8s.health_paths(ROOT)
         cls.keys = check_k8s.settings_keys(os.path.join(ROOT, "target", "debug"), cls.services)
+        cls.peaks = check_k8s.memory_peaks(ROOT)
         cls.objects, error = check_k8s.render(ROOT, DEV)
         assert error is None, error
 
     def problems(self, objects):
-        return check_k8s.check(objects, self.services, self.keys, self.paths, self.version)
+        return check_k8s.check(objects, self.services, self.keys, self.paths, self.version, self.peaks)
 
     def broken(self, kind, name):
         """A copy of the objects and, in it, the object to break."""
@@ -100,6 +101,12 @@ class Rendered(unittest.TestCase):
         objects, svc = self.broken("Service", "gateway")
         svc["spec"]["ports"].append({"name": "metrics", "port": 7080, "targetPort": "metrics"})
         self.assertFails(objects, "Service/gateway", "metrics")
+
+    def test_a_memory_limit_below_the_measured_peak_fails(self):
+        self.assertGreater(self.peaks.get("user", 0), 100, "the bench measured user's hashing peak")
+        objects, deployment = self.broken("Deployment", "user")
+        self.container(deployment)["resources"]["limits"]["memory"] = "128Mi"
+        self.assertFails(objects, "user", "memory limit 128Mi", "peak")
 
     def test_a_writable_root_filesystem_fails(self):
         objects, deployment = self.broken("Deployment", "gateway")

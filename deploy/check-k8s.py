@@ -14,7 +14,9 @@ what comes out, offline (no cluster):
 - terminationGracePeriodSeconds is above the preStop delay plus the
   service's drain, deregistration and span flush;
 - each container runs as non-root on a read-only root filesystem, without
-  privilege escalation or any capability, with requests and a memory limit;
+  privilege escalation or any capability, with requests and a memory limit
+  above the peak the bench last measured for its service (figure 8's
+  VmHWM, bench/results/latest.json);
 - the Ingress reaches the gateway's public port only, and no Service
   exposes a /metrics listener (DESIGN.md, rule 4);
 - each image carries the tag its overlay gave it;
@@ -27,6 +29,7 @@ The secrets an overlay needs are made in a temporary copy
 Usage: tools/python/run deploy/check-k8s.py [binary-dir]   (default target/debug)
        (`just check-k8s`; kubernetes-validate comes from the project's .venv)
 """
+import json
 import os
 import re
 import shutil
@@ -43,6 +46,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 K8S = "deploy/k8s"
 OVERLAYS = "deploy/k8s/overlays"
 HEALTH_ROUTER = "libs/comms/src/health.rs"
+BENCH = "bench/results/latest.json"
 
 
 def main(args):
@@ -51,13 +55,14 @@ def main(args):
     version = kubectl_version()
     paths = health_paths(ROOT)
     keys = settings_keys(bin_dir, services)
+    peaks = memory_peaks(ROOT)
     failures = tracked_secret_problems(ROOT)
     for overlay in overlays(ROOT):
         objects, error = render(ROOT, overlay)
         if error:
             failures.append(f"{overlay}: kubectl kustomize failed:\n{error}")
             continue
-        problems = check(objects, services, keys, paths, version)
+        problems = check(objects, services, keys, paths, version, peaks)
         failures += [f"{overlay}: {p}" for p in problems]
         if not problems:
             print(f"{overlay}: {len(objects)} objects valid for Kubernetes {version} and agree with the services")
@@ -67,9 +72,9 @@ def main(args):
     return 0
 
 
-def check(objects, services, keys, paths, version):
+def check(objects, services, keys, paths, version, peaks):
     return (schema_problems(objects, version) + inventory_problems(objects, services)
-            + container_problems(objects, services, keys, paths) + exposure_problems(objects, services))
+            + container_problems(objects, services, keys, paths, peaks) + exposure_problems(objects, services))
 
 
 def overlays(root):
@@ -89,6 +94,20 @@ def health_paths(root):
     """The paths comms' health router serves, read from its source."""
     with open(os.path.join(root, HEALTH_ROUTER)) as f:
         return set(re.findall(r'\.route\("(/health/[a-z]+)"', f.read()))
+
+
+def memory_peaks(root):
+    """MB by service: the most each held in the last bench run (VmHWM)."""
+    with open(os.path.join(root, BENCH)) as f:
+        return json.load(f).get("memory_peak_mb") or {}
+
+
+def mebibytes(quantity):
+    """A Kubernetes memory quantity in MiB: `256Mi`, `1Gi`, `300M`."""
+    number, unit = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", str(quantity)).groups()
+    factor = {"": 1 / 2**20, "Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "K": 1e3 / 2**20, "M": 1e6 / 2**20,
+              "G": 1e9 / 2**20}[unit]
+    return float(number) * factor
 
 
 def settings_keys(bin_dir, services):
@@ -152,7 +171,7 @@ def inventory_problems(objects, services):
     return problems
 
 
-def container_problems(objects, services, keys, paths):
+def container_problems(objects, services, keys, paths, peaks):
     problems = []
     by_name = service_list.by_name(services)
     for name, deployment in sorted(of_kind(objects, "Deployment").items()):
@@ -165,6 +184,7 @@ def container_problems(objects, services, keys, paths):
             problems += env_problems(label, container, keys[name])
             problems += probe_problems(label, container, service, paths)
             problems += security_problems(label, pod, container)
+            problems += memory_problems(label, container, peaks.get(name))
             if not re.search(r":[^/]+$|@sha256:", container.get("image", "")):
                 problems.append(f"{label}: image {container.get('image')} has no tag: its overlay's `images` "
                                 "names none")
@@ -240,6 +260,16 @@ def security_problems(label, pod, container):
     if not (resources.get("requests") or {}).get("memory") or not (resources.get("limits") or {}).get("memory"):
         problems.append(f"{label} has no memory request and limit")
     return problems
+
+
+def memory_problems(label, container, peak_mb):
+    """The limit leaves room for the service's measured peak (MB, as
+    /proc reports kB / 1024: MiB)."""
+    limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
+    if limit is None or peak_mb is None or mebibytes(limit) > peak_mb:
+        return []
+    return [f"{label}'s memory limit {limit} is not above its peak of {peak_mb} MB in the last bench run "
+            f"({BENCH}, figure 8)"]
 
 
 def exposure_problems(objects, services):

@@ -40,12 +40,12 @@ EXTERNAL = "switchyard-external"
 # `cache 30`), and each caller asks again every DNS_INTERVAL_SECS (5 s).
 PRESTOP_SECS = 35
 
-# Bench figure 8 (bench/results/latest.md): the highest peak resident set
-# (VmHWM) of any service under the order load.
-MEMORY_FIGURE = "bench figure 8 of 2026-11-26: peak resident memory under order load at most 34 MB (user)"
-MEMORY_REQUEST = "64Mi"
-MEMORY_LIMIT = "128Mi"
-CPU_REQUEST = "50m"
+# Bench figure 8 (bench/results/latest.md): the most resident memory each
+# service held over a whole bench run (VmHWM). A service whose own peak
+# needs more says so in the list (`k8s_resources`, with why).
+MEMORY_FIGURE = ("bench figure 8 of 2026-12-07: peaks (VmHWM) over the whole run of 31-38 MB for\n"
+                 "            # every service but user (132 MB, password hashing)")
+RESOURCES = {"cpu_request": "50m", "memory_request": "64Mi", "memory_limit": "128Mi", "cpu_limit": None}
 
 # Probe timing. Startup allows a minute for migrations against a slow
 # database before liveness takes over; readiness drops a pod after two
@@ -199,11 +199,7 @@ metadata:
             # through DNS; the pod keeps serving until they have.
             preStop:
               exec: {{command: [sleep, "{PRESTOP_SECS}"]}}
-          resources:
-            # From {MEMORY_FIGURE}.
-            requests: {{cpu: {CPU_REQUEST}, memory: {MEMORY_REQUEST}}}
-            limits: {{memory: {MEMORY_LIMIT}}}
-          securityContext:
+{resources(service)}          securityContext:
             allowPrivilegeEscalation: false
             readOnlyRootFilesystem: true
             capabilities: {{drop: [ALL]}}
@@ -237,6 +233,22 @@ metadata:
   ports:
 {service_ports}"""
     return text
+
+
+def resources(service):
+    """Requests and limits: the defaults, or the service's own with its
+    reason. No CPU limit by default: throttling costs tail latency, and
+    the request already decides placement."""
+    own = dict(service.get("k8s_resources", {}))
+    why = own.pop("why", None)
+    r = dict(RESOURCES, **own)
+    limits = f"memory: {r['memory_limit']}" + (f", cpu: \"{r['cpu_limit']}\"" if r["cpu_limit"] else "")
+    comment = f"            # From {MEMORY_FIGURE}.\n"
+    if why:
+        comment += "".join(f"            # {line}\n" for line in why.strip().splitlines())
+    return (f"          resources:\n{comment}"
+            f"            requests: {{cpu: {r['cpu_request']}, memory: {r['memory_request']}}}\n"
+            f"            limits: {{{limits}}}\n")
 
 
 def availability(service):
