@@ -55,6 +55,8 @@ demo url="http://localhost:8080":
 
 # Fuzz the public API through the gateway from its OpenAPI document
 # (schemathesis), as a customer and as an admin, against a running system.
+# It deletes users (the seed admin too) and changes data: never point it at
+# a system whose data you keep (docs/running.md).
 fuzz url="http://localhost:8080" examples="15":
     tools/python/run tests/fuzz/run.py {{url}} {{examples}}
 

@@ -111,6 +111,8 @@ def main():
     operations = [(method.upper(), path) for path, item in document["paths"].items() for method in item
                   if method in ("get", "post", "put", "patch", "delete") and not path.endswith("/stream")]
     print(f"{len(operations)} operations in the public document")
+    print(f"fuzz: this deletes users (the seed admin too) and changes data at {BASE}; "
+          "run it only against a system whose data you can lose (docs/running.md)")
 
     report_dir = tempfile.mkdtemp(prefix="switchyard-fuzz-")
     failed = False
