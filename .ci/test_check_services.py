@@ -172,6 +172,21 @@ class ServiceListCheck(unittest.TestCase):
         self.setUp()
         self.assertEqual(self.check().returncode, 0, self.check().stderr)
 
+    def test_a_container_with_neither_a_healthcheck_nor_a_commented_service_started_fails(self):
+        cases = [
+            # Mailpit's healthcheck gone: notification waits for service_healthy on nothing.
+            ("docker-compose.yml", r"^(  mailpit:\n[^\n]*\n[^\n]*\n)    # The image's own[^\n]*\n    healthcheck:\n(?:      [^\n]*\n)+",
+             r"\1", ["mailpit has no healthcheck"]),
+            # tansu waited for with service_started, but nothing says why.
+            ("deploy/compose/kafka.yml", r"^(x-kafka-started: &kafka-started\n)(?:  #[^\n]*\n)+", r"\1",
+             ["kafka has no healthcheck"]),
+            # The image built for the services without its HEALTHCHECK.
+            ("deploy/Dockerfile", r"^HEALTHCHECK [^\n]*\n", "", ["the runtime image has no HEALTHCHECK"]),
+        ]
+        for path, old, new, named in cases:
+            with self.subTest(named[0]):
+                self.assert_change_fails(path, old, new, *named)
+
     def test_a_name_the_build_script_cannot_read_is_named(self):
         self.edit("deploy/services.toml", r'^name = "analytics"$', 'name="analytics"')
         self.assert_fails_naming("deploy/build.sh would read the names")

@@ -287,7 +287,7 @@ def compose(changes, name, broker):
                      r"^(      - \./\.secrets/analytics/broker-password:/run/secrets/broker/analytics/broker-password:ro\n)",
                      rf"\1      - ./.secrets/{name}/broker-password:/run/secrets/broker/{name}/broker-password:ro\n")
         changes.edit("deploy/compose/kafka.yml", r"^(  analytics: .*\n)",
-                     rf"\1  {name}: {{ environment: *kafka, depends_on: {{ kafka: {{ condition: service_started }} }} }}\n")
+                     rf"\1  {name}: {{ environment: *kafka, depends_on: *kafka-started }}\n")
 
 
 def kubernetes(changes, name):

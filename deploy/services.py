@@ -501,7 +501,8 @@ def check_compose(root, services):
         waits = set((built.get(GATEWAY) or {}).get("depends_on") or {})
         problems += [f"{label}: the gateway does not wait for {n}" for n in gateway_upstreams(services)
                      if n not in waits]
-        problems += [f"{label}: {p}" for p in exposure_problems(config) + stop_grace_problems(config, services)]
+        problems += [f"{label}: {p}" for p in exposure_problems(config) + stop_grace_problems(config, services)
+                     + health_problems(root, config, files)]
     files = sorted({path for files in compose_config.FILES for path in files})
     return problems + literal_secret_problems(root, files) + runtime_image_problems(root)
 
@@ -594,15 +595,56 @@ def stop_grace_problems(config, services):
     return problems
 
 
+def health_problems(root, config, files):
+    """Every container is healthy-or-explained, so that `up --wait` and
+    depends_on mean what they say: it has a healthcheck (compose's, or the
+    HEALTHCHECK of deploy/Dockerfile for those built from it), or it is a
+    one-shot job waited for with service_completed_successfully, or every
+    wait for it is service_started with a comment, on the line or just
+    above it, saying why (its image ships nothing to check with)."""
+    texts = {path: (read(root, path) or "").splitlines() for path in files}
+    problems = []
+    for name, service in sorted(config["services"].items()):
+        check = service.get("healthcheck") or {}
+        if (check.get("test") and not check.get("disable")) or service.get("build"):
+            continue
+        waits = [d.get("condition") for other in config["services"].values()
+                 for dependency, d in (other.get("depends_on") or {}).items() if dependency == name]
+        if waits and all(w == "service_completed_successfully" for w in waits):
+            continue
+        started = re.compile(rf"^\s*{re.escape(name)}:\s*{{\s*condition:\s*service_started\s*}}")
+        explained = [path for path, lines in texts.items() for i, line in enumerate(lines)
+                     if started.match(line) and commented(lines, i)]
+        if not waits or any(w != "service_started" for w in waits) or not explained:
+            problems.append(f"{name} has no healthcheck, and is not waited for with a commented service_started "
+                            "(add a healthcheck its image can run, or say on the service_started line why none)")
+    return problems
+
+
+def commented(lines, i):
+    """A comment on line I, or on the lines just above it (past an anchor's
+    key line: `x-started: &started`)."""
+    if "#" in lines[i]:
+        return True
+    j = i - 1
+    while j >= 0 and re.match(r"^\s*[\w.-]+:\s*&[\w-]+\s*$", lines[j]):
+        j -= 1
+    return j >= 0 and lines[j].lstrip().startswith("#")
+
+
 def runtime_image_problems(root):
     """The runtime stage of deploy/Dockerfile installs CA certificates, so
     a service can reach anything over TLS (an OTLP collector, a managed
     broker)."""
     text = read(root, "deploy/Dockerfile") or ""
     runtime = text.split(" AS runtime", 1)[1] if " AS runtime" in text else ""
+    problems = []
     if not re.search(r"^RUN .*\bca-certificates\b", runtime, re.M):
-        return ["deploy/Dockerfile: the runtime image does not install ca-certificates"]
-    return []
+        problems.append("deploy/Dockerfile: the runtime image does not install ca-certificates")
+    # What compose's `up --wait` and depends_on read for the services.
+    if not re.search(r"^HEALTHCHECK .*CMD", runtime, re.M):
+        problems.append("deploy/Dockerfile: the runtime image has no HEALTHCHECK")
+    return problems
 
 
 def mounts(service):
