@@ -6,12 +6,20 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Build the service binaries (the Docker build's own script, dev profile), then
+# Find PostgreSQL, RabbitMQ and a Kafka-protocol broker where the tests look,
+# and start the missing ones from deploy/compose/deps.yml when a Docker
+# engine answers; it never stops anything (deploy/deps.py says where it looks).
+deps:
+    deploy/deps.py
+
+# What the tests need first (`just deps`), then build the service binaries
+# (the Docker build's own script, dev profile), then
 # run every test against local PostgreSQL and RabbitMQ (the README's test
 # command), then, in the project's .venv (tools/python/run), the tests of the
 # benchmark suite (bench/test_run.py) and of the checks in .ci/. The README's
 # Test section names each step (.ci/check-readme-test.py checks it).
 test:
+    deploy/deps.py
     deploy/build.sh dev all
     cargo test --workspace --locked
     tools/python/run -m unittest discover --start-directory bench --quiet

@@ -30,6 +30,14 @@ def main():
             continue
         print(f"valid: {' + '.join(files)}")
         failures += check_settings(config, " + ".join(files))
+    # `just deps`' file: valid, and nothing published beyond 127.0.0.1. No
+    # service of the list runs in it, so there are no settings to compare.
+    config, error = compose_config.load(ROOT, [compose_config.DEPS])
+    if config is None:
+        failures.append(f"{compose_config.DEPS} does not validate:\n{error}")
+    else:
+        print(f"valid: {compose_config.DEPS}")
+        failures += [f"{compose_config.DEPS}: {p}" for p in service_list.exposure_problems(config)]
     if failures:
         print("\n".join(failures), file=sys.stderr)
         sys.exit(1)

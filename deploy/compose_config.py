@@ -9,6 +9,8 @@ import sys
 
 # The two ways the system is started: RabbitMQ, and the Kafka override.
 FILES = [["docker-compose.yml"], ["docker-compose.yml", "deploy/compose/kafka.yml"]]
+# What `just deps` starts for the tests (deploy/deps.py).
+DEPS = "deploy/compose/deps.yml"
 
 
 def binary():
