@@ -136,6 +136,9 @@ pub struct ServiceSettings {
     pub database_max_connections: Option<u32>,
     /// How long requests in flight may run on after shutdown starts.
     pub shutdown_grace_secs: u64,
+    /// Where every problem `type` URI starts (`{PREFIX}PROBLEM_TYPE_BASE`):
+    /// an absolute URI or a path from the root, ending in `/`.
+    pub problem_type_base: String,
     /// What one client connection may hold (`CONNECTIONS__*`).
     pub connections: ConnectionLimits,
     /// Long streams per caller and their lifetime (`STREAMS__*`).
@@ -167,6 +170,7 @@ impl ServiceSettings {
             // ten more to PostgreSQL's 100 by default.
             database_max_connections: service.database.map(|_| 10),
             shutdown_grace_secs: 20,
+            problem_type_base: crate::http::problem::DEFAULT_TYPE_BASE.to_owned(),
             connections: ConnectionLimits::default(),
             streams: StreamLimits::default(),
             discovery: DiscoverySettings::default(),
@@ -204,6 +208,8 @@ impl<T: Serialize + DeserializeOwned + Default> Settings<T> {
         shared.connections.validate(service.prefix)?;
         shared.streams.validate(service.prefix)?;
         shared.discovery.validate(service.prefix)?;
+        crate::http::problem::check_type_base(&shared.problem_type_base)
+            .map_err(|e| anyhow::anyhow!("{}PROBLEM_TYPE_BASE: {e}", service.prefix))?;
         Ok(Self { service: shared, own: load(T::default(), service.prefix)? })
     }
 

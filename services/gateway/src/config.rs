@@ -17,6 +17,7 @@
 //! | `GATEWAY_RETRY_BUDGET_RATIO` / `GATEWAY_RETRY_BUDGET_MIN_PER_SEC` | `0.2` / `5`: retries per upstream over 10 s |
 //! | `GATEWAY_BREAKER_FAILURE_RATIO` / `GATEWAY_BREAKER_MIN_THROUGHPUT` / `GATEWAY_BREAKER_BREAK_SECS` | `0.5` / `20` / `5` |
 //! | `GATEWAY_SHUTDOWN_GRACE_SECS` | `20` |
+//! | `GATEWAY_PROBLEM_TYPE_BASE` | `/problems/`: where each problem's `type` starts (an absolute URI or a path from the root) |
 //! | `GATEWAY_CONNECTIONS__*` | as every service's (`comms::http::ConnectionLimits`: header read 10 s, idle 30 s, 16 KiB of headers, 100 HTTP/2 streams), but `GATEWAY_CONNECTIONS__MAX_CONNECTIONS` is `4096` |
 //! | `GATEWAY_DISCOVERY` | unset: `consul` when `GATEWAY_CONSUL_URL` is set, else `static`; `dns` under Kubernetes (docs/kubernetes.md); anything else is refused at start |
 //! | `GATEWAY_CONSUL_URL` | unset: static upstreams from `GATEWAY_UPSTREAMS` |
@@ -72,6 +73,8 @@ pub struct Settings {
     /// Proxies in front of the gateway whose `X-Forwarded-For` is believed
     /// (comma-separated addresses and blocks; none by default).
     pub trusted_proxies: String,
+    /// Where every problem `type` URI starts.
+    pub problem_type_base: String,
     pub profile: Profile,
     pub body_limit_bytes: usize,
     pub shutdown_grace_secs: u64,
@@ -107,6 +110,7 @@ impl Default for Settings {
             address_rate_per_second: 50,
             address_rate_burst: 100,
             trusted_proxies: String::new(),
+            problem_type_base: comms::http::problem::DEFAULT_TYPE_BASE.to_owned(),
             profile: Profile::Default,
             body_limit_bytes: 64 * 1024 * 1024,
             shutdown_grace_secs: 20,
@@ -166,6 +170,8 @@ impl Settings {
         );
         TrustedProxies::parse(&self.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("{}: {e}", name("trusted_proxies")))?;
+        comms::http::problem::check_type_base(&self.problem_type_base)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", name("problem_type_base")))?;
         self.discovery.validate(GATEWAY.prefix)?;
         self.connections.validate(GATEWAY.prefix)
     }
@@ -303,6 +309,7 @@ mod tests {
         refused(Settings { address_rate_per_second: 0, ..ok() }, "GATEWAY_ADDRESS_RATE_PER_SECOND");
         refused(Settings { address_rate_burst: 0, ..ok() }, "GATEWAY_ADDRESS_RATE_BURST");
         refused(Settings { trusted_proxies: "10.0.0.0/40".into(), ..ok() }, "GATEWAY_TRUSTED_PROXIES");
+        refused(Settings { problem_type_base: "problems/".into(), ..ok() }, "GATEWAY_PROBLEM_TYPE_BASE");
         refused(Settings { body_limit_bytes: 0, ..ok() }, "GATEWAY_BODY_LIMIT_BYTES");
         refused(Settings { upstream_max_concurrent: 0, ..ok() }, "GATEWAY_UPSTREAM_MAX_CONCURRENT");
         refused(Settings { retry_max_attempts: 0, ..ok() }, "GATEWAY_RETRY_MAX_ATTEMPTS");

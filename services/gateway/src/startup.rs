@@ -33,6 +33,7 @@ pub async fn build_with(
     registry: Arc<dyn ServiceRegistry>,
 ) -> anyhow::Result<Application> {
     let settings = &crate::profile::in_effect(settings, &mut table)?;
+    comms::http::problem::set_type_base(&settings.problem_type_base)?;
     let trusted_proxies = TrustedProxies::parse(&settings.trusted_proxies).map_err(anyhow::Error::msg)?;
     let upstreams = proxy::upstreams(table.services(), registry.as_ref(), &settings.resilience());
     let auth = &settings.auth;

@@ -3,6 +3,7 @@
 //! A [`Problem`] carries the request id of the request it answers, so a user
 //! who reports an error hands over the key to its logs and trace.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::Json;
@@ -14,6 +15,50 @@ use super::request_id;
 use crate::error::{ErrorKind, FieldViolation, ServiceError, with_causes};
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// Where a problem's `type` starts unless `{PREFIX}PROBLEM_TYPE_BASE` says
+/// otherwise: a path on the API's own origin, which RFC 9457 resolves
+/// against the response's URI. So the default names nothing the project
+/// does not control; a deployment that documents its problem types at a
+/// URL of its own sets that instead (docs/patterns/problem-details.md).
+pub const DEFAULT_TYPE_BASE: &str = "/problems/";
+
+/// This process's base, set once at start ([`set_type_base`]).
+static TYPE_BASE: OnceLock<String> = OnceLock::new();
+
+/// Refuses a base a `type` could not be made from: it must be an absolute
+/// URI (`https://errors.example.com/problems/`) or a path from the root
+/// (`/problems/`), and end with `/`, since each kind's slug is appended.
+pub fn check_type_base(base: &str) -> Result<(), String> {
+    let absolute = base.split_once(':').is_some_and(|(scheme, rest)| {
+        !scheme.is_empty()
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && !rest.is_empty()
+    });
+    let ends = base.ends_with('/') || (absolute && base.ends_with(':'));
+    if !(absolute || base.starts_with('/')) || !ends || base.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "`{base}` is not an absolute URI or a path from the root ending in `/` (or, for a URN or tag, `:`)"
+        ));
+    }
+    Ok(())
+}
+
+/// Sets the base of every problem `type` this process answers with. Set
+/// once, at start, from the settings; a second, different value is refused
+/// rather than changing the answers of a running service.
+pub fn set_type_base(base: &str) -> anyhow::Result<()> {
+    check_type_base(base).map_err(anyhow::Error::msg)?;
+    let set = TYPE_BASE.get_or_init(|| base.to_owned());
+    anyhow::ensure!(set == base, "the problem type base is already {set}, not {base}");
+    Ok(())
+}
+
+/// The `type` of a problem of `kind` under `base`.
+pub fn type_uri(base: &str, kind: ErrorKind) -> String {
+    format!("{base}{}", kind.slug())
+}
 
 /// Attached to an error response so the request-span middleware can log the
 /// internal cause exactly once; it never reaches the client.
@@ -43,7 +88,7 @@ pub struct Problem {
 impl Problem {
     pub fn new(kind: ErrorKind) -> Self {
         Self {
-            type_uri: format!("https://switchyard.dev/problems/{}", kind.slug()),
+            type_uri: type_uri(TYPE_BASE.get().map_or(DEFAULT_TYPE_BASE, String::as_str), kind),
             title: kind.title().to_owned(),
             status: kind.http_status().as_u16(),
             detail: None,
@@ -135,5 +180,16 @@ mod tests {
         assert_eq!(set.headers()[header::RETRY_AFTER], "3", "rounded up, as set");
         let other = Problem::new(ErrorKind::BadGateway).into_response();
         assert!(other.headers().get(header::RETRY_AFTER).is_none(), "only 503s get one unasked");
+    }
+
+    #[test]
+    fn a_base_is_an_absolute_uri_or_a_path_from_the_root_ending_where_a_slug_can_follow() {
+        for good in [DEFAULT_TYPE_BASE, "https://errors.example.com/problems/", "tag:example.com,2026:problems:"] {
+            assert_eq!(check_type_base(good), Ok(()), "{good}");
+        }
+        for bad in ["", "problems/", "/problems", "https://errors.example.com/p", "with space/", ":x/", "/p:"] {
+            assert!(check_type_base(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(type_uri(DEFAULT_TYPE_BASE, ErrorKind::InvalidInput), "/problems/invalid-input");
     }
 }

@@ -65,6 +65,7 @@ impl<'a> Builder<'a> {
         // delivery that arrives before the metrics listener is built would
         // otherwise go nowhere, and its lowering would leave it at -1.
         crate::prometheus::install();
+        crate::http::problem::set_type_base(&self.settings.problem_type_base)?;
         let (failed, failures) = mpsc::unbounded_channel();
         let registry = match self.registry.clone() {
             Some(registry) => registry,

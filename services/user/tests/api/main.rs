@@ -9,6 +9,7 @@ mod helpers;
 mod internal;
 mod jwt;
 mod observability;
+mod problem_type;
 mod rest;
 mod shutdown;
 mod streaming;
