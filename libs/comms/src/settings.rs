@@ -360,6 +360,7 @@ mod tests {
                 "SVC_JWT__PRIVATE_KEY_FILE",
                 "SVC_METRICS_HOST",
                 "SVC_METRICS_PORT",
+                "SVC_PROBLEM_TYPE_BASE",
                 "SVC_SHUTDOWN_GRACE_SECS",
                 "SVC_STREAMS__MAX_LIFETIME_SECS",
                 "SVC_STREAMS__PER_CALLER",
