@@ -55,13 +55,15 @@ READINESS = {"period": 5, "failures": 2}
 LIVENESS = {"period": 10, "failures": 3}
 
 
-def files(services, grace_of):
+def files(services, grace_of, uses_broker):
     """Every generated file: {path: text}. `grace_of(service)` is the
     service's drain + deregistration + flush in seconds (deploy/services.py
-    computes it the same way for compose)."""
+    computes it the same way for compose); `uses_broker(service)` is the
+    list's own answer to whether it has a broker user."""
     out = {}
     for service in services:
-        out[f"{BASE}/services/{service['name']}.yaml"] = service_manifest(service, grace_of(service))
+        manifest = service_manifest(service, grace_of(service), uses_broker(service))
+        out[f"{BASE}/services/{service['name']}.yaml"] = manifest
         out[f"{HA}/{service['name']}.yaml"] = availability(service)
     out[f"{BASE}/kustomization.yaml"] = base_kustomization(services)
     out[f"{HA}/kustomization.yaml"] = ha_kustomization(services)
@@ -88,7 +90,7 @@ def ports(service):
     return out
 
 
-def env_entries(service):
+def env_entries(service, broker):
     """The container's variables, in order: the values `$(NAME)` refers to
     come first, as Kubernetes requires."""
     name, prefix = service["name"], service["prefix"]
@@ -102,7 +104,7 @@ def env_entries(service):
         from_external += [("POSTGRES_AUTHORITY", "POSTGRES_AUTHORITY"), ("POSTGRES_OPTIONS", "POSTGRES_OPTIONS")]
         plain += [(f"{prefix}DATABASE_URL", f"postgres://{db}@$(POSTGRES_AUTHORITY)/{db}?$(POSTGRES_OPTIONS)"),
                   (f"{prefix}DATABASE_PASSWORD_FILE", f"{SECRETS_DIR}/db-password")]
-    if uses_broker(service):
+    if broker:
         from_external += [("BROKER", "BROKER"), ("KAFKA_BROKERS", "KAFKA_BROKERS"),
                           ("AMQP_SCHEME", "AMQP_SCHEME"), ("AMQP_AUTHORITY", "AMQP_AUTHORITY")]
         plain += [("AMQP_URL", f"$(AMQP_SCHEME)://{name}@$(AMQP_AUTHORITY)/%2f"),
@@ -125,10 +127,6 @@ def env_entries(service):
     return "\n".join(lines) + "\n"
 
 
-def uses_broker(service):
-    return bool(service["publishes"] or service["consumes"] or service["tasks"])
-
-
 def probe(kind, path, timing):
     return (f"          {kind}:\n"
             f"            httpGet: {{path: {path}, port: http}}\n"
@@ -137,7 +135,7 @@ def probe(kind, path, timing):
             f"            failureThreshold: {timing['failures']}\n")
 
 
-def service_manifest(service, grace):
+def service_manifest(service, grace, broker):
     name = service["name"]
     container_ports = "".join(f"            - {{name: {p}, containerPort: {n}}}\n" for p, n, _ in ports(service))
     container_ports += f"            - {{name: metrics, containerPort: {service['metrics_port']}}}\n"
@@ -191,7 +189,7 @@ metadata:
           imagePullPolicy: IfNotPresent
           ports:
 {container_ports}          env:
-{env_entries(service)}          volumeMounts:
+{env_entries(service, broker)}          volumeMounts:
             - {{name: secrets, mountPath: {SECRETS_DIR}, readOnly: true}}
             - {{name: service-keys, mountPath: {PUBLIC_DIR}, readOnly: true}}
 {routes}{probe("startupProbe", "/health/live", STARTUP)}{probe("readinessProbe", "/health/ready", READINESS)}{probe("livenessProbe", "/health/live", LIVENESS)}          lifecycle:

@@ -190,7 +190,7 @@ def generated(services):
              # The route table's ConfigMap is made from a copy beside it:
              # kustomize reads no file outside its directory.
              K8S_ROUTES: routes_json(services)}
-    files.update(k8s_manifests.files(services, shutdown_secs))
+    files.update(k8s_manifests.files(services, shutdown_secs, uses_broker))
     return files
 
 
