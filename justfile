@@ -97,6 +97,13 @@ check-compose:
 check-k8s:
     tools/python/run deploy/check-k8s.py
 
+# The dependency graph against deny.toml (licences, banned and duplicate
+# crates, sources; advisories need GitHub, see deny.toml), then unused
+# dependencies. Needs cargo-deny and cargo-machete (`.ci/run` installs them).
+check-crates:
+    cargo deny --locked check --deny warnings bans licenses sources
+    cargo machete
+
 # Fail on a cycle between a crate's files, or a service depending on a service.
 check-structure:
     tools/python/run .ci/check-structure.py
