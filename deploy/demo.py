@@ -10,9 +10,11 @@ the stock come back. Exits non-zero at the first step that goes wrong.
 Usage: deploy/demo.py [gateway-url]   (default http://localhost:8080)
 """
 import json
+import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -20,6 +22,9 @@ import jsoncall
 import seed_admin
 
 BASE = (sys.argv[1] if len(sys.argv) > 1 else "http://localhost:8080").rstrip("/")
+# Compose's Jaeger UI (`just up`); under `just dev`, wherever
+# OTEL_EXPORTER_OTLP_ENDPOINT sends the spans.
+JAEGER = os.environ.get("JAEGER_UI", "http://localhost:16686").rstrip("/")
 
 
 def call(method, path, body=None, token=None, headers=None, expect=(200, 201)):
@@ -88,9 +93,19 @@ def order_status(order_id, token, wanted):
     return order if order["status"] == wanted else None
 
 
-def place(token, lines):
-    return call("POST", "/api/orders", {"lines": lines}, token=token,
-                headers={"Idempotency-Key": str(uuid.uuid4())})
+def place(token, lines, request_id=None):
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    if request_id:
+        headers["X-Request-ID"] = request_id
+    return call("POST", "/api/orders", {"lines": lines}, token=token, headers=headers)
+
+
+def jaeger_search(request_id):
+    """Jaeger's search for the gateway span carrying REQUEST_ID: the
+    gateway starts the trace itself (a client cannot choose its id), and
+    records the request id on its span."""
+    tags = urllib.parse.quote(json.dumps({"request_id": request_id}, separators=(",", ":")))
+    return f"{JAEGER}/search?service=gateway&operation=POST%20%2Fapi%2Forders&lookback=1h&tags={tags}"
 
 
 def main():
@@ -117,10 +132,12 @@ def main():
     show("product", product)
 
     step("4. the customer orders 2: order -> user (gRPC) + inventory (gRPC) -> outbox -> broker")
-    order = place(customer, [{"sku": sku, "quantity": 2}])
+    request_id = f"demo-{uuid.uuid4()}"
+    order = place(customer, [{"sku": sku, "quantity": 2}], request_id)
     show("placed", {"id": order["id"], "status": order["status"], "total": order["total"]})
     confirmed = wait_until("CONFIRMED", lambda: order_status(order["id"], customer, "CONFIRMED"))
     show("after inventory reserved the stock", {"status": confirmed["status"]})
+    print(f"   its trace, across all six services (request id {request_id}):\n   {jaeger_search(request_id)}")
     show("stock now", call("GET", f"/api/products/{sku}", token=customer)["stock"])
 
     step("5. the customer's notifications (notification service, fed by events)")

@@ -3,7 +3,8 @@
 to watch while it recovers (docs/patterns/breaking-it.md).
 
 Usage: just break ACTION ...   (SERVICE is a service, or one of its instances: `order#2`)
-  kill SERVICE            SIGKILL it; `just dev` starts it again (a new pid, then ready)
+  kill SERVICE            SIGKILL it; `just dev` starts it again (a new pid, then ready);
+                          under `just up`, its container, started again until healthy
   pause SERVICE SECS      SIGSTOP it, SIGCONT it SECS later
   slow SERVICE MS [SECS]  hold each chunk of every call into SERVICE (HTTP and gRPC) MS ms,
                           for SECS seconds or until `restore`
@@ -14,9 +15,14 @@ Usage: just break ACTION ...   (SERVICE is a service, or one of its instances: `
   restore                 undo every slow and cut
   status                  what the fault proxy has broken
 
+BREAK_READY_SECS (default 60) is how long `kill` waits for the service to
+serve again.
+
 Only `just dev`'s own processes and the connections through its fault proxy
 (deploy/faultproxy.py) are touched: RabbitMQ keeps running, and a client
-that talks to it directly (a `cargo test` beside) never notices.
+that talks to it directly (a `cargo test` beside) never notices. Under
+`just up` only `kill` works (compose has no fault proxy): it kills the
+service's container.
 """
 import functools
 import json
@@ -37,7 +43,7 @@ RUN = os.path.join(ROOT, os.environ.get("DEV_RUN_DIR", "target/dev-run"))
 LOGS = os.environ.get("DEV_LOG_DIR", "target/dev-logs")
 CONTROL = "http://%s:%d" % services.PROXY_CONTROL
 # How long a restarted service may take to answer ready (`just dev` gives 60 s).
-READY_SECS = 60
+READY_SECS = float(os.environ.get("BREAK_READY_SECS", 60))
 # The operator's broker user, as `just dlq` uses it (AMQP_URL and
 # AMQP_PASSWORD_FILE override both).
 OPERATOR_URL = "amqp://operator@127.0.0.1:5672/%2f"
@@ -126,8 +132,15 @@ def watch(*lines):
 
 
 def kill(name):
-    """SIGKILL NAME and wait for `just dev` to start it again. Returns
-    (old pid, new pid, seconds until ready)."""
+    """SIGKILL NAME and wait until it serves again: under `just dev` when
+    it has a pid file there, else its compose container. Returns (old,
+    new, seconds until ready): pids, or the container's start times."""
+    if os.path.exists(os.path.join(RUN, f"{canonical(name)}.pid")):
+        return kill_process(name)
+    return kill_container(name)
+
+
+def kill_process(name):
     name = canonical(name)
     old = pid_of(name)
     # Asked first: `just dev` restarts only what it was asked to.
@@ -148,6 +161,56 @@ def kill(name):
             return old, new, took
         time.sleep(0.2)
     raise Refused(f"{name} was not ready again within {READY_SECS} s; see {LOGS}/{name}.log")
+
+
+def docker(*args):
+    try:
+        out = subprocess.run(["docker", *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise Refused(f"docker {args[0]}: {error}") from None
+    if out.returncode != 0:
+        raise Refused(f"docker {' '.join(args)}: {out.stderr.strip() or 'failed'}")
+    return out.stdout.strip()
+
+
+def container_of(label):
+    """The compose container of LABEL: `order#2` is the second of
+    `--scale order=2`, by compose's own numbering."""
+    svc, k = instance(label)
+    try:
+        names = docker("compose", "ps", "--format", "{{.Name}}", svc["name"]).split()
+    except Refused:
+        names = []
+    # compose names them PROJECT-SERVICE-N.
+    names.sort(key=lambda n: int(n.rsplit("-", 1)[-1]) if n.rsplit("-", 1)[-1].isdigit() else 0)
+    if len(names) < k:
+        raise Refused(f"no pid for {canonical(label)} in {RUN} and no running container of it in "
+                      "`docker compose ps`: is `just dev` or `just up` running?")
+    return names[k - 1]
+
+
+def kill_container(label):
+    """SIGKILL LABEL's container, start it again and wait for its
+    healthcheck. Docker's restart policy would not do it: the engine marks
+    a container killed through its API as stopped by hand, and restarts
+    only those that exit on their own. So this plays the orchestrator's
+    part, as Kubernetes or compose's `restart` would after a real crash."""
+    container = container_of(label)
+    old = docker("inspect", "--format", "{{.State.StartedAt}}", container)
+    docker("kill", "--signal", "KILL", container)
+    started = time.monotonic()
+    print(f"killed {container} with SIGKILL: no drain, no deregistration, deliveries unacknowledged")
+    docker("start", container)
+    print(f"started {container} again (the engine does not restart what `docker kill` stopped)")
+    deadline = started + READY_SECS
+    while time.monotonic() < deadline:
+        state = docker("inspect", "--format", "{{.State.StartedAt}} {{.State.Health.Status}}", container).split()
+        if len(state) == 2 and state[0] != old and state[1] == "healthy":
+            took = time.monotonic() - started
+            print(f"{container} is back: healthy after {took:.1f} s")
+            return old, state[0], took
+        time.sleep(0.5)
+    raise Refused(f"{container} was not healthy again within {READY_SECS} s; see `just logs {service(label)['name']}`")
 
 
 def pause(name, secs):
@@ -262,7 +325,8 @@ def main(args):
     try:
         if action == "kill" and len(rest) == 1:
             kill(rest[0])
-            watch(f"{LOGS}/{rest[0]}.log: the service starting again; deliveries it held come back redelivered",
+            watch(f"{LOGS}/{rest[0]}.log (under `just up`: `just logs {service(rest[0])['name']}`): "
+                  "the service starting again; deliveries it held come back redelivered",
                   "callers' requests during the gap: 502/503 from the gateway, or retried by the REST client",
                   "its orders or reservations PENDING at the kill settle after the restart (the outbox and inbox)",
                   "`just dlq list`: gains nothing, since a crash loses or poisons no message")
