@@ -96,11 +96,8 @@ cat >"$work/definitions.json" <<EOF
                  "auto_delete": $auto_delete, "internal": false, "arguments": {}}]
 }
 EOF
-# rabbitmqctl may run as another user (Debian's wrapper switches to
-# rabbitmq) and reads no standard input here: the file must be readable to
-# it. The directory stays unlistable, and the file holds salted hashes
-# only, for as long as the import takes.
-chmod 711 "$work"
-chmod 644 "$work/definitions.json"
-$ctl -q import_definitions "$work/definitions.json" >/dev/null
+# On standard input, not as a path: rabbitmqctl may run as another user
+# (Debian's wrapper switches to rabbitmq) or in a container
+# (RABBITMQCTL="docker exec -i ..."), where this file cannot be read.
+$ctl -q import_definitions --format json <"$work/definitions.json" >/dev/null
 echo "rabbitmq init: $(wc -l <"$work/users") service users and ${ns}operator in $vhost; exchange $exchange"

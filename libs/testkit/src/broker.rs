@@ -49,6 +49,30 @@ pub fn service_settings(
     settings
 }
 
+/// `rabbitmqctl` for the broker the tests use, ready for its arguments.
+pub fn rabbitmqctl() -> std::process::Command {
+    let words = rabbitmqctl_words();
+    let mut command = std::process::Command::new(&words[0]);
+    command.args(&words[1..]);
+    command
+}
+
+/// How to call rabbitmqctl: `RABBITMQCTL` when set, split on whitespace as
+/// deploy/rabbitmq/init.sh splits it; else the one on PATH; else the one in
+/// the container `just deps` starts when RabbitMQ is not installed (its
+/// compose project and service name it: deploy/compose/deps.yml).
+fn rabbitmqctl_words() -> Vec<String> {
+    if let Some(set) = std::env::var("RABBITMQCTL").ok().filter(|v| !v.trim().is_empty()) {
+        return set.split_whitespace().map(str::to_owned).collect();
+    }
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("rabbitmqctl").is_file()));
+    if on_path {
+        return vec!["rabbitmqctl".into()];
+    }
+    ["docker", "exec", "-i", "switchyard-deps-rabbitmq-1", "rabbitmqctl"].map(str::to_owned).to_vec()
+}
+
 /// RabbitMQ users of a test's own, made by deploy/rabbitmq/init.sh exactly
 /// as an installation's are: one per service of deploy/rabbitmq/users and
 /// an operator, each named and confined to `namespace`, with passwords made
@@ -80,6 +104,7 @@ impl BrokerUsers {
             .arg(&secrets)
             .env("BROKER_NAMESPACE", namespace)
             .env("EXCHANGE_AUTO_DELETE", "true")
+            .env("RABBITMQCTL", rabbitmqctl_words().join(" "))
             .output()
             .await;
         std::fs::remove_dir_all(&secrets)?;
@@ -121,10 +146,10 @@ impl Drop for BrokerUsers {
             "lists:foreach(fun(U) -> rabbit_auth_backend_internal:delete_user(U, <<\"switchyard-tests\">>) end, [{}]).",
             list.join(",")
         );
-        let all = std::process::Command::new("rabbitmqctl").args(["-q", "eval", &expression]).output();
+        let all = rabbitmqctl().args(["-q", "eval", &expression]).output();
         if !all.is_ok_and(|out| out.status.success()) {
             for user in &users {
-                let _ = std::process::Command::new("rabbitmqctl").args(["-q", "delete_user", user]).output();
+                let _ = rabbitmqctl().args(["-q", "delete_user", user]).output();
             }
         }
     }

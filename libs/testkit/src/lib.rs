@@ -36,7 +36,7 @@ pub mod served;
 pub mod smtp;
 pub mod sockets;
 
-pub use broker::{BrokerUsers, broker_env, broker_settings, service_settings};
+pub use broker::{BrokerUsers, broker_env, broker_settings, rabbitmqctl, service_settings};
 pub use consul::ConsulDouble;
 pub use db::TestDatabase;
 pub use dns::DnsDouble;

@@ -26,7 +26,7 @@ fn event(n: u32, event_type: &str) -> OutgoingMessage {
 /// What rabbitmqctl lists of guest's rights.
 fn guest_rights() -> String {
     let list = |command: &str| {
-        let out = std::process::Command::new("rabbitmqctl").args(["-q", command, "guest"]).output().unwrap();
+        let out = testkit::rabbitmqctl().args(["-q", command, "guest"]).output().unwrap();
         assert!(out.status.success(), "rabbitmqctl {command} guest");
         String::from_utf8(out.stdout).unwrap()
     };

@@ -694,7 +694,7 @@ async fn a_consumer_whose_connection_is_closed_by_name_handles_a_later_message()
     let shop = Shop::new(factory).await;
     let consumer = shop.consume().await;
     // Only this test's connections, by their name; never anyone else's.
-    let listed = std::process::Command::new("rabbitmqctl")
+    let listed = testkit::rabbitmqctl()
         .args(["list_connections", "-q", "--no-table-headers", "pid", "client_properties"])
         .output()
         .expect("rabbitmqctl");
@@ -709,10 +709,8 @@ async fn a_consumer_whose_connection_is_closed_by_name_handles_a_later_message()
         .collect();
     assert!(!ours.is_empty(), "no connection named {connection_name}: {listing}");
     for pid in ours {
-        let closed = std::process::Command::new("rabbitmqctl")
-            .args(["close_connection", pid, "closed by a test"])
-            .status()
-            .expect("rabbitmqctl");
+        let closed =
+            testkit::rabbitmqctl().args(["close_connection", pid, "closed by a test"]).status().expect("rabbitmqctl");
         assert!(closed.success());
     }
 
