@@ -7,7 +7,7 @@
 //! | `AUTH__USER_KEYS_URLS` (or `AUTH__USER_KEYS_FILE`, a JWK Set) | required: where the user-token keys are fetched, comma-separated: one URL per user instance, or one a load balancer answers |
 //! | `AUTH__ISSUER` / `AUTH__AUDIENCE` | `switchyard-user` / `switchyard`, as the user service issues them |
 //! | `AUTH__KEYS_MIN_REFRESH_SECS` | `30`: the least time between two fetches of the user key set |
-//! | `AUTH__KEYS_MAX_AGE_SECS` | `300`: user keys older than this are fetched again at their next use |
+//! | `AUTH__KEYS_MAX_AGE_SECS` | `300`: the user keys are fetched again this often, so a retired key is dropped within it |
 //! | `AUTH__KEYS_RELOAD_SECS` | `10`: how often the identity key and service keys files are read again, so a key changes without a restart |
 //!
 //! There is no setting that turns verification off: a service without its
@@ -71,6 +71,10 @@ impl AuthSettings {
 
     /// The user-token keys, from the configured URLs or file.
     pub fn user_keys(&self, prefix: &str) -> anyhow::Result<UserKeys> {
+        anyhow::ensure!(
+            self.keys_max_age_secs > 0,
+            "{prefix}AUTH__KEYS_MAX_AGE_SECS is 0: it is the period of the key refresh, at least 1 (default 300)"
+        );
         let refresh = self.keys_refresh();
         match (&self.user_keys_urls, &self.user_keys_file) {
             (Some(urls), _) => {
@@ -105,5 +109,21 @@ fn value_or_file(value: &Option<String>, file: &Option<String>, prefix: &str, ke
             "set {prefix}AUTH__{key}_FILE (or {prefix}AUTH__{key}): every service verifies its callers and \
              proves who it is (deploy/secrets.sh makes the files for development)"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_key_refresh_period_is_refused_by_name() {
+        let settings = AuthSettings {
+            user_keys_urls: Some("http://127.0.0.1:1/keys".into()),
+            keys_max_age_secs: 0,
+            ..Default::default()
+        };
+        let refused = settings.user_keys("GATEWAY_").err().expect("refused");
+        assert!(refused.to_string().contains("GATEWAY_AUTH__KEYS_MAX_AGE_SECS"), "{refused}");
     }
 }

@@ -10,9 +10,10 @@
 //! Refreshed when a token names a key id not yet known, at most once per
 //! [`KeyRefresh::min_interval`] (default 30 s): a flood of tokens with
 //! random `kid`s cannot turn into a flood of requests to the user service.
-//! Refreshed in the background, too, at the first use after the keys are
-//! older than [`KeyRefresh::max_age`] (default 5 min), so a retired key
-//! does not stay trusted for ever.
+//! Refreshed on a schedule, too, every [`KeyRefresh::max_age`] (default
+//! 5 min), by a task that ends with the last clone: a retired key stays
+//! trusted at most that long after the last source stops publishing it,
+//! whether tokens arrive or not.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -30,7 +31,7 @@ pub struct KeyRefresh {
     /// The least time between two fetches, however many unknown key ids
     /// arrive.
     pub min_interval: Duration,
-    /// How old the keys may get before a use refreshes them.
+    /// How old the keys may get: the schedule's period.
     pub max_age: Duration,
 }
 
@@ -54,9 +55,12 @@ struct Inner {
 }
 
 impl UserKeys {
+    /// Must be called inside a Tokio runtime, which runs the schedule.
     pub fn new(fetch: FetchKeys, refresh: KeyRefresh) -> Self {
         let inner = Inner { by_source: RwLock::default(), fetch, last_fetch: Mutex::new(None), refresh };
-        Self { inner: Arc::new(inner) }
+        let keys = Self { inner: Arc::new(inner) };
+        keys.refresh_on_schedule();
+        keys
     }
 
     /// Fetched from each URL, every one a source of its own: list every
@@ -102,7 +106,6 @@ impl UserKeys {
     /// the last fetch is old enough.
     pub async fn get(&self, kid: &str) -> Option<DecodingKey> {
         if let Some(key) = self.key(kid) {
-            self.refresh_if_stale();
             return Some(key);
         }
         self.inner.refresh().await;
@@ -122,16 +125,27 @@ impl UserKeys {
         self.inner.by_source.read().expect("keys lock").values().find_map(|keys| keys.get(kid)).cloned()
     }
 
-    /// Starts a background refresh if the keys are older than
-    /// [`KeyRefresh::max_age`] and no fetch is running.
-    fn refresh_if_stale(&self) {
-        let Ok(last) = self.inner.last_fetch.try_lock() else { return };
-        if last.is_some_and(|at| at.elapsed() < self.inner.refresh.max_age) {
+    /// Fetches every [`KeyRefresh::max_age`] (the first fetch is the first
+    /// token's). The task holds the keys weakly, so it ends once every
+    /// clone is dropped.
+    fn refresh_on_schedule(&self) {
+        let every = self.inner.refresh.max_age;
+        // A set that never ages (`fixed`, `Duration::MAX`) has no schedule;
+        // settings refuse a zero period, which would spin.
+        if every.is_zero() {
             return;
         }
-        drop(last);
-        let inner = self.inner.clone();
-        tokio::spawn(async move { inner.refresh().await });
+        let Some(first) = Instant::now().checked_add(every) else { return };
+        let keys = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(first, every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = keys.upgrade() else { return };
+                inner.refresh().await;
+            }
+        });
     }
 }
 
@@ -280,6 +294,35 @@ mod tests {
         assert!(keys.get(&kid(&new)).await.is_some(), "an unknown key id reads the file again");
         assert_eq!(keys.key_ids(), vec![kid(&new)], "the key the file no longer holds is dropped");
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retired_key_is_dropped_on_schedule_with_no_token_arriving() {
+        let (old, new) = (jwk(), jwk());
+        let answers: Answers = Arc::new(StdMutex::new(vec![("a".into(), Some(vec![old.clone(), new.clone()]))]));
+        let answered = answers.clone();
+        let keys = UserKeys::new(
+            Box::new(move || {
+                let keys = answered.lock().unwrap()[0].1.clone().unwrap();
+                Box::pin(std::future::ready(vec![("a".into(), Ok(JwkSet { keys }))]))
+            }),
+            KeyRefresh { min_interval: Duration::from_secs(30), max_age: Duration::from_secs(300) },
+        );
+        assert!(keys.get(&kid(&old)).await.is_some());
+        *answers.lock().unwrap() = vec![("a".into(), Some(vec![new.clone()]))];
+
+        tokio::time::advance(Duration::from_secs(299)).await;
+        assert_eq!(keys.key_ids().len(), 2, "not yet due");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        tokio::task::yield_now().await;
+        assert_eq!(keys.key_ids(), vec![kid(&new)], "dropped by the schedule, before any token names it");
+
+        // The schedule ends with the last clone.
+        let schedule = Arc::downgrade(&keys.inner);
+        drop(keys);
+        tokio::time::advance(Duration::from_secs(301)).await;
+        tokio::task::yield_now().await;
+        assert!(schedule.upgrade().is_none(), "nothing holds the keys any more");
     }
 
     #[tokio::test(start_paused = true)]
