@@ -14,9 +14,14 @@ deploy/rabbitmq/init.sh, each service's broker user, in a namespace of
 this check's own whose users it deletes afterwards:
 - the script runs twice; the second run changes nothing (users, password
   hashes, permissions, topic permissions, the exchange), and guest's
-  rights are the same before and after.
-(What each broker user may and may not do is tested against the broker by
-libs/comms/tests/comms/broker_users.rs.)
+  rights are the same before and after;
+- each service's user, whatever the list holds (a generated service's
+  too), publishes each of its own event types to the events exchange, and
+  is refused (ACCESS_REFUSED) another service's;
+- with --no-test-leftovers: no test user (the test kit's `test-` prefix)
+  is left after the test run.
+(The rest of what each broker user may and may not do is tested against
+the broker by libs/comms/tests/comms/broker_users.rs.)
 
 Runs psql as the local superuser (PGHOST 127.0.0.1, PGUSER postgres unless
 set) and rabbitmqctl."""
@@ -108,9 +113,57 @@ def broker_state():
     }
 
 
+def event_types(pattern):
+    """The routing keys a topic-permission pattern of deploy/rabbitmq/users
+    names: `^(order[.]placed|order[.]confirmed)$` is those two, `^$` none."""
+    inner = pattern.removeprefix("^(").removesuffix(")$")
+    return [] if pattern == "^$" else [key.replace("[.]", ".") for key in inner.split("|")]
+
+
+def publishes(user, password, key):
+    """Whether USER may publish KEY to the namespace's events exchange:
+    True when the broker confirms it, False when it refuses it with
+    ACCESS_REFUSED; anything else is an error."""
+    import pika  # the project's .venv (tools/python/requirements.txt)
+
+    credentials = pika.PlainCredentials(user, password)
+    connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", 5672, "/", credentials))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish(f"{BROKER_NAMESPACE}domain-events", key, b"{}")
+        return True
+    except pika.exceptions.ChannelClosedByBroker as closed:
+        if closed.reply_code != 403:
+            raise
+        return False
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def check_rights(listed, secrets):
+    """Each service user against the broker: its own types pass, every
+    other service's are refused."""
+    problems = []
+    for name, own in listed.items():
+        with open(os.path.join(secrets, name, "broker-password")) as f:
+            password = f.read()
+        others = [key for other, keys in listed.items() if other != name for key in keys]
+        for key in own:
+            if not publishes(BROKER_NAMESPACE + name, password, key):
+                problems.append(f"broker user {name} may not publish its own {key}")
+        for key in others:
+            if publishes(BROKER_NAMESPACE + name, password, key):
+                problems.append(f"broker user {name} published {key}, another service's event type")
+    return problems
+
+
 def check_broker():
     with open(os.path.join(ROOT, "deploy", "rabbitmq", "users")) as f:
-        names = [line.split()[0] for line in f if line.strip() and not line.startswith("#")] + ["operator"]
+        listed = {line.split()[0]: event_types(line.split()[1]) for line in f
+                  if line.strip() and not line.startswith("#")}
+    names = [*listed, "operator"]
     secrets = tempfile.mkdtemp(prefix="switchyard-broker-check-")
     problems = []
     try:
@@ -133,6 +186,7 @@ def check_broker():
         problems += [f"the broker init's second run changed the {part}" for part in first if first[part] != second[part]]
         if second["guest"] != guest_before:
             problems.append("the broker init changed guest's rights")
+        problems += check_rights(listed, secrets)
     finally:
         shutil.rmtree(secrets)
         # One call for all (each starts an Erlang VM), one per user if that fails.
@@ -182,14 +236,17 @@ def main():
         left = query(f"SELECT 'role ' || rolname FROM pg_roles WHERE rolname LIKE '{TEST_PREFIX}%' UNION ALL "
                      f"SELECT 'database ' || datname FROM pg_database WHERE datname LIKE '{TEST_PREFIX}%'")
         problems += [f"left after the tests: {thing}" for thing in left]
+        users = rabbitmqctl("list_users", "--no-table-headers").splitlines()
+        problems += [f"left after the tests: broker user {user.split()[0]}" for user in users
+                     if user.startswith("test-")]
 
     for problem in problems:
         print(f"check-init-scripts: {problem}")
     if problems:
         sys.exit(1)
     print(f"check-init-scripts: {len(databases)} database roles and the broker users; each script's second run "
-          "changed nothing; each role reaches its own database only and can create no role or database; guest "
-          "is as it was")
+          "changed nothing; each role reaches its own database only and can create no role or database; each "
+          "broker user publishes its own event types only; guest is as it was")
 
 
 if __name__ == "__main__":
