@@ -13,6 +13,33 @@ const SAGA: Duration = Duration::from_secs(45);
 async fn the_order_saga_runs_end_to_end_on_rabbitmq_and_leaves_one_trace() {
     let system = System::start("rabbitmq").await.expect("the system starts");
     main_flow(&system, true).await;
+    each_service_used_its_own_role_and_broker_user(&system).await;
+}
+
+/// Least privilege, as the flow ran it: every connection to a service's
+/// database is that service's role, and each service that uses the broker
+/// holds a connection as its own user (the broker lists who logged in).
+async fn each_service_used_its_own_role_and_broker_user(system: &System) {
+    use sqlx::Connection;
+
+    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", testkit::db::server_url())).await.unwrap();
+    let listed = testkit::rabbitmqctl().args(["-q", "list_connections", "--no-table-headers", "user"]).output();
+    let broker_users = String::from_utf8(listed.expect("rabbitmqctl").stdout).unwrap();
+    for service in e2e::SERVICES.iter().filter(|s| **s != "gateway") {
+        let url = system.database_url(service);
+        let database = url.rsplit('/').next().unwrap();
+        let roles: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT usename::text FROM pg_stat_activity WHERE datname = $1 AND usename IS NOT NULL",
+        )
+        .bind(database)
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        // TestDatabase names each database's role after it.
+        assert_eq!(roles, vec![database.to_owned()], "{service}'s database is reached by its own role only");
+        let user = format!("{}{service}", system.broker.broker_namespace);
+        assert!(broker_users.lines().any(|line| line.trim() == user), "{service} logged in as {user}: {broker_users}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -44,10 +71,15 @@ async fn main_flow(system: &System, check_trace: bool) {
     // client sends a trace context of its own, marked not sampled: the
     // gateway decides tracing, so the order is traced anyway, under a new
     // trace that links the client's.
+    // It also sends a request id of its own, as `just demo` does: the
+    // gateway's span records it, which is what the demo's Jaeger search
+    // looks for.
     let client_trace = uuid::Uuid::new_v4().simple().to_string();
+    let request_id = format!("flow-{}", uuid::Uuid::new_v4());
     let headers = [
         ("Idempotency-Key", uuid::Uuid::new_v4().to_string()),
         ("traceparent", format!("00-{client_trace}-b7ad6b7169203331-00")),
+        ("X-Request-ID", request_id.clone()),
     ];
     let lines = json!({ "lines": [{ "sku": sku, "quantity": 2 }] });
     let (status, order) = customer.call_with(reqwest::Method::POST, "/api/orders", Some(lines), &headers).await;
@@ -81,15 +113,15 @@ async fn main_flow(system: &System, check_trace: bool) {
     assert!(registrations >= 1, "{summary}");
 
     if check_trace {
-        assert_one_trace_across_all_services(&client_trace).await;
+        assert_one_trace_across_all_services(&client_trace, &request_id).await;
     }
 }
 
 /// The trace of the `POST /api/orders` the client sent with its own
 /// unsampled trace context: a new trace, whose gateway root links the
-/// client's, holding spans of all six services on RabbitMQ, with no span
+/// client's and records the client's request id, holding spans of all six services on RabbitMQ, with no span
 /// whose parent is missing.
-async fn assert_one_trace_across_all_services(client_trace: &str) {
+async fn assert_one_trace_across_all_services(client_trace: &str, request_id: &str) {
     let otlp = testkit::otlp();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut best = Vec::new();
@@ -99,6 +131,7 @@ async fn assert_one_trace_across_all_services(client_trace: &str) {
             .into_iter()
             .filter(|s| s.service_name.as_deref() == Some("gateway") && s.name == "POST /api/orders")
             .filter(|s| s.linked_traces.iter().any(|t| t == client_trace) && s.trace_id != client_trace)
+            .filter(|s| s.attribute("request_id") == Some(request_id))
             .collect();
         for root in roots {
             let spans = otlp.spans(&root.trace_id);

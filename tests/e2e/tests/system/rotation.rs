@@ -1,12 +1,15 @@
 //! Changing the user-token key while requests flow: two user instances
 //! behind the gateway, deploy/rotate-key.sh run step by step, and a
-//! client sending authenticated requests throughout with tokens issued
-//! before and during the change: not one is refused. Once the old key is
-//! retired, its tokens are refused at the gateway and at a service's port.
+//! client sending authenticated requests throughout, announce to retire,
+//! with tokens issued before and during the change: not one is refused.
+//! Once the old key is retired, its tokens are refused at the gateway and
+//! at a service's port. Then a rogue user instance registers in the
+//! discovery double with keys of its own: nobody asks it for them, and its
+//! tokens are refused at both.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -129,13 +132,23 @@ async fn the_user_key_changes_under_load_without_a_refused_request() {
     }
     rotate("activate", &secrets);
     tokio::time::sleep(Duration::from_secs(4)).await;
+    // Retirement comes once the longest token lifetime has passed since
+    // activation, when no token of the old key is in use any more: the
+    // client's first token becomes one of the new key, and requests go on
+    // flowing through the retire step and the verifiers' next refresh.
+    let fresh = api.login(&email, password).await;
+    assert_ne!(kid(&fresh), old_kid, "the instances sign with the new key");
+    tokens.lock().unwrap()[0] = fresh;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    rotate("retire", &secrets);
+    tokio::time::sleep(Duration::from_secs(4)).await;
     stop.store(true, Ordering::SeqCst);
     client.await.unwrap();
     let issued = logins.await.unwrap();
 
     let statuses = statuses.lock().unwrap().clone();
     let sent: usize = statuses.values().sum();
-    assert_eq!(statuses.get(&401), None, "no request refused during the change: {statuses:?}");
+    assert_eq!(statuses.get(&401), None, "no request refused, announce to retire: {statuses:?}");
     // Five systems share two cores while this binary runs: a health check
     // may time out and take an instance out of discovery for a moment (a
     // 503). That is not what this test is about; a refused token is.
@@ -148,8 +161,6 @@ async fn the_user_key_changes_under_load_without_a_refused_request() {
 
     // Retired: the old key's tokens are refused, at the gateway and at the
     // order service's own port; the new key's still pass.
-    rotate("retire", &secrets);
-    tokio::time::sleep(Duration::from_secs(2)).await;
     for user in users {
         assert_eq!(published(user).await, vec![new_kid.clone()], "only the new key is published");
     }
@@ -177,5 +188,57 @@ async fn the_user_key_changes_under_load_without_a_refused_request() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(status, StatusCode::OK, "the new key's token passes: {body}");
+
+    rogue_instance_is_never_asked_for_keys_and_its_tokens_are_refused(&system, &api).await;
     std::fs::remove_dir_all(&secrets).unwrap();
+}
+
+/// A rogue registers in the discovery double as a third `user` instance,
+/// passing its health check and serving a key set of its own. Verifiers
+/// read only their configured URLs, so nobody asks it for keys, and a
+/// token it signs is refused at the gateway and at the order service's
+/// port.
+async fn rogue_instance_is_never_asked_for_keys_and_its_tokens_are_refused(system: &System, api: &Api) {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, jwk};
+
+    let rogue_key = EncodingKey::from_ed_pem(testkit::keys::ed25519_pem().as_bytes()).unwrap();
+    let mut rogue_jwk = jwk::Jwk::from_encoding_key(&rogue_key, Algorithm::EdDSA).unwrap();
+    rogue_jwk.common.key_id = Some("rogue".into());
+    let set = jwk::JwkSet { keys: vec![rogue_jwk] };
+    // Everything but its health check counts as a request for its keys.
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counted = asked.clone();
+    let rogue = axum::Router::new().route("/health/ready", axum::routing::get(|| async { "ok" })).fallback(move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(axum::Json(set.clone()))
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rogue_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, rogue).await.unwrap() });
+    let registration = json!({
+        "ID": "user-rogue", "Name": "user", "Address": "127.0.0.1", "Port": rogue_addr.port(),
+        "Check": { "HTTP": format!("http://{rogue_addr}/health/ready"), "Interval": "1s" },
+    });
+    let registered =
+        reqwest::Client::new().put(format!("{}/v1/agent/service/register", system.consul.url())).json(&registration);
+    assert!(registered.send().await.unwrap().status().is_success());
+    for _ in 0..100 {
+        if system.consul.is_passing_at("user", rogue_addr.port()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(system.consul.is_passing_at("user", rogue_addr.port()), "the rogue is listed, passing");
+
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some("rogue".into());
+    let claims = json!({ "sub": uuid::Uuid::new_v4(), "roles": ["admin"], "iss": "switchyard-user",
+                         "aud": "switchyard", "exp": jsonwebtoken::get_current_timestamp() + 600 });
+    let forged = jsonwebtoken::encode(&header, &claims, &rogue_key).unwrap();
+    assert_eq!(api.with_token(&forged).get("/api/orders").await.0, StatusCode::UNAUTHORIZED, "at the gateway");
+    let order = system.http_addr("order");
+    let at_service =
+        reqwest::Client::new().get(format!("http://{order}/orders")).bearer_auth(&forged).send().await.unwrap();
+    assert_eq!(at_service.status(), StatusCode::UNAUTHORIZED, "at the order service's port");
+    assert_eq!(asked.load(Ordering::SeqCst), 0, "the rogue was never asked for its keys");
 }
