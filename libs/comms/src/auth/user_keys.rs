@@ -126,12 +126,15 @@ impl UserKeys {
     }
 
     /// Fetches every [`KeyRefresh::max_age`] (the first fetch is the first
-    /// token's). The task holds the keys weakly, so it ends once every
-    /// clone is dropped.
+    /// token's), whatever fetch an unknown key id made meanwhile: skipping
+    /// a tick for it would let a retired key live up to a period longer.
+    /// The task holds the keys weakly, so it ends once every clone is
+    /// dropped.
     fn refresh_on_schedule(&self) {
         let every = self.inner.refresh.max_age;
-        // A set that never ages (`fixed`, `Duration::MAX`) has no schedule;
-        // settings refuse a zero period, which would spin.
+        // A set that never ages (`fixed`, `Duration::MAX`) has no schedule.
+        // Tokio's interval refuses a zero period; the settings refuse it
+        // first, by name.
         if every.is_zero() {
             return;
         }
@@ -143,7 +146,7 @@ impl UserKeys {
             loop {
                 tick.tick().await;
                 let Some(inner) = keys.upgrade() else { return };
-                inner.refresh().await;
+                inner.refresh_unless_fetched_within(Duration::ZERO).await;
             }
         });
     }
@@ -152,10 +155,15 @@ impl UserKeys {
 impl Inner {
     /// Fetches every source unless a fetch ran less than
     /// [`KeyRefresh::min_interval`] ago.
-    /// Concurrent callers wait for one fetch instead of each making one.
     async fn refresh(&self) {
+        self.refresh_unless_fetched_within(self.refresh.min_interval).await;
+    }
+
+    /// Fetches every source unless a fetch ran less than `recent` ago.
+    /// Concurrent callers wait for one fetch instead of each making one.
+    async fn refresh_unless_fetched_within(&self, recent: Duration) {
         let mut last = self.last_fetch.lock().await;
-        if last.is_some_and(|at| at.elapsed() < self.refresh.min_interval) {
+        if last.is_some_and(|at| at.elapsed() < recent) {
             return;
         }
         *last = Some(Instant::now());
@@ -317,12 +325,21 @@ mod tests {
         tokio::task::yield_now().await;
         assert_eq!(keys.key_ids(), vec![kid(&new)], "dropped by the schedule, before any token names it");
 
-        // The schedule ends with the last clone.
+        // A fetch for an unknown key id just before the next tick does not
+        // put the tick off.
+        *answers.lock().unwrap() = vec![("a".into(), Some(vec![old.clone()]))];
+        tokio::time::advance(Duration::from_secs(290)).await;
+        assert!(keys.get("unknown").await.is_none());
+        assert_eq!(keys.key_ids(), vec![kid(&old)]);
+        *answers.lock().unwrap() = vec![("a".into(), Some(vec![new.clone()]))];
+        tokio::time::advance(Duration::from_secs(11)).await;
+        tokio::task::yield_now().await;
+        assert_eq!(keys.key_ids(), vec![kid(&new)], "refreshed at the tick, 11 s after the other fetch");
+
+        // The schedule holds the keys weakly: dropping the last clone frees them.
         let schedule = Arc::downgrade(&keys.inner);
         drop(keys);
-        tokio::time::advance(Duration::from_secs(301)).await;
-        tokio::task::yield_now().await;
-        assert!(schedule.upgrade().is_none(), "nothing holds the keys any more");
+        assert!(schedule.upgrade().is_none(), "nothing else holds the keys");
     }
 
     #[tokio::test(start_paused = true)]
