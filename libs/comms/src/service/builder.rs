@@ -130,7 +130,7 @@ impl<'a> Builder<'a> {
             let variable = format!("{}DATABASE_PASSWORD_FILE", self.service.prefix);
             let password_file = self.settings.database_password_file.as_deref();
             let password = password_file.map(|path| crate::secret::read_secret(path, &variable)).transpose()?;
-            let db = crate::db::pool(url, password.as_deref(), max).await?;
+            let db = crate::db::pool(url, password.as_deref(), max, self.service.name).await?;
             context.db = Some(db.clone());
             database.migrations.run(&db).await?;
         }

@@ -16,9 +16,10 @@ async fn the_order_saga_runs_end_to_end_on_rabbitmq_and_leaves_one_trace() {
     each_service_used_its_own_role_and_broker_user(&system).await;
 }
 
-/// Least privilege, as the flow ran it: every connection to a service's
-/// database is that service's role, and each service that uses the broker
-/// holds a connection as its own user (the broker lists who logged in).
+/// Least privilege, as the flow ran it: the service's own connections
+/// (named by their `application_name`) use its role, and no connection to
+/// its database uses another; each service that uses the broker holds a
+/// connection as its own user (the broker lists who logged in).
 async fn each_service_used_its_own_role_and_broker_user(system: &System) {
     use sqlx::Connection;
 
@@ -28,15 +29,23 @@ async fn each_service_used_its_own_role_and_broker_user(system: &System) {
     for service in e2e::SERVICES.iter().filter(|s| **s != "gateway") {
         let url = system.database_url(service);
         let database = url.rsplit('/').next().unwrap();
-        let roles: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT usename::text FROM pg_stat_activity WHERE datname = $1 AND usename IS NOT NULL",
+        let connections: Vec<(String, String)> = sqlx::query_as(
+            "SELECT usename::text, application_name FROM pg_stat_activity WHERE datname = $1 AND usename IS NOT NULL",
         )
         .bind(database)
         .fetch_all(&mut admin)
         .await
         .unwrap();
-        // TestDatabase names each database's role after it.
-        assert_eq!(roles, vec![database.to_owned()], "{service}'s database is reached by its own role only");
+        // TestDatabase names each database's role after it (and holds a
+        // pool of its own as that role, without an application name).
+        assert!(
+            connections.iter().all(|(role, _)| role.as_str() == database),
+            "only {service}'s role: {connections:?}"
+        );
+        assert!(
+            connections.iter().any(|(_, app)| app.as_str() == *service),
+            "{service}'s own connections: {connections:?}"
+        );
         let user = format!("{}{service}", system.broker.broker_namespace);
         assert!(broker_users.lines().any(|line| line.trim() == user), "{service} logged in as {user}: {broker_users}");
     }
