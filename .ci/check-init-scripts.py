@@ -113,13 +113,6 @@ def broker_state():
     }
 
 
-def event_types(pattern):
-    """The routing keys a topic-permission pattern of deploy/rabbitmq/users
-    names: `^(order[.]placed|order[.]confirmed)$` is those two, `^$` none."""
-    inner = pattern.removeprefix("^(").removesuffix(")$")
-    return [] if pattern == "^$" else [key.replace("[.]", ".") for key in inner.split("|")]
-
-
 def publishes(user, password, key):
     """Whether USER may publish KEY to the namespace's events exchange:
     True when the broker confirms it, False when it refuses it with
@@ -160,9 +153,9 @@ def check_rights(listed, secrets):
 
 
 def check_broker():
-    with open(os.path.join(ROOT, "deploy", "rabbitmq", "users")) as f:
-        listed = {line.split()[0]: event_types(line.split()[1]) for line in f
-                  if line.strip() and not line.startswith("#")}
+    # What each may publish comes from the service list itself, not from
+    # the users file the script reads (which is generated from it).
+    listed = {s["name"]: s["publishes"] for s in service_list.load() if service_list.uses_broker(s)}
     names = [*listed, "operator"]
     secrets = tempfile.mkdtemp(prefix="switchyard-broker-check-")
     problems = []
