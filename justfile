@@ -120,7 +120,8 @@ new-service name *options:
 
 # Formatting, lints, the one-version check, the structure check, the service
 # list's check (deploy/services.toml against every place naming the services)
-# and the two docs checks (README's Test section, choosing.md's figures), as CI runs them.
+# and the two docs checks (README's Test section, choosing.md's figures), as CI
+# runs them; CI also runs `just check-crates`, which needs two tools installed.
 check:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -132,19 +133,26 @@ check:
 
 # Drop test databases, their roles and the tests' broker users left behind
 # by interrupted test runs (never while tests run: theirs would go too).
+# rabbitmqctl is found as the tests find it (testkit::rabbitmqctl):
+# RABBITMQCTL, else the local one, else the one in `just deps`' container.
 clean-test-dbs:
     psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'switchyard_test_%'" \
       | while read -r db; do psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE \"$db\" WITH (FORCE)"; done
     psql -h 127.0.0.1 -U postgres -Atc "SELECT rolname FROM pg_roles WHERE rolname LIKE 'switchyard_test_%'" \
       | while read -r role; do psql -h 127.0.0.1 -U postgres -qc "DROP ROLE \"$role\""; done
-    if command -v rabbitmqctl >/dev/null; then \
-      rabbitmq_users=$(rabbitmqctl -q list_users --no-table-headers | cut -f1); \
-      for user in $rabbitmq_users; do case "$user" in test-*) rabbitmqctl -q delete_user "$user";; esac; done; \
+    ctl="${RABBITMQCTL:-}"; \
+    if [ -z "$ctl" ] && command -v rabbitmqctl >/dev/null; then ctl=rabbitmqctl; fi; \
+    if [ -z "$ctl" ] && docker inspect switchyard-deps-rabbitmq-1 >/dev/null 2>&1; then \
+      ctl="docker exec -i switchyard-deps-rabbitmq-1 rabbitmqctl"; fi; \
+    if [ -n "$ctl" ]; then \
+      rabbitmq_users=$($ctl -q list_users --no-table-headers | cut -f1); \
+      for user in $rabbitmq_users; do case "$user" in test-*) $ctl -q delete_user "$user";; esac; done; \
     fi
 
 # Fail the running `just dev` system on purpose: kill SERVICE, pause SERVICE
 # SECS, slow SERVICE MS [SECS], cut-broker SECS, poison [TYPE], restore,
-# status. Each prints what to watch (docs/patterns/breaking-it.md).
+# status. Each prints what to watch (docs/patterns/breaking-it.md). Under
+# `just up`, kill SERVICE works too: it kills and restarts the container.
 break *args:
     @tools/python/run deploy/faults.py {{args}}
 

@@ -3,7 +3,7 @@
 call: with no `just dev` pid file, the named container is SIGKILLed,
 started again (the engine would not: it counts `docker kill` as a stop by
 hand) and waited for until its healthcheck passes; `order#2` is compose's
-second container; a container that never gets healthy, or none at all, is
+container number 2; a stale pid file is not believed; a container that never gets healthy, or none at all, is
 an error naming what to look at. `just test` runs this file."""
 import os
 import subprocess
@@ -89,6 +89,23 @@ class KillUnderCompose(unittest.TestCase):
         self.assertEqual(result.returncode, 1)
         self.assertIn("was not healthy again within 5.0 s", result.stderr)
         self.assertIn("just logs order", result.stderr)
+
+    def test_a_pid_file_left_by_an_earlier_just_dev_is_not_believed(self):
+        # `just dev` leaves its run directory behind, and the pid in it may
+        # belong to another process by now: here a `sleep` of ours.
+        bystander = subprocess.Popen(["sleep", "30"])
+        try:
+            run = self.env["DEV_RUN_DIR"]
+            os.makedirs(run)
+            with open(os.path.join(run, "order.pid"), "w") as f:
+                f.write(str(bystander.pid))
+            result = self.kill("order")
+            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+            self.assertIn("kill --signal KILL switchyard-order-1", self.calls())
+            self.assertIsNone(bystander.poll(), "the bystander lives")
+        finally:
+            bystander.kill()
+            bystander.wait()
 
     def test_with_neither_just_dev_nor_a_container_it_says_what_to_start(self):
         result = self.kill("inventory")

@@ -22,8 +22,9 @@ import jsoncall
 import seed_admin
 
 BASE = (sys.argv[1] if len(sys.argv) > 1 else "http://localhost:8080").rstrip("/")
-# Compose's Jaeger UI (`just up`); under `just dev`, wherever
-# OTEL_EXPORTER_OTLP_ENDPOINT sends the spans.
+# Where the printed trace link points: compose's Jaeger UI (`just up`).
+# Under `just dev`, set JAEGER_UI to the UI of the Jaeger that
+# OTEL_EXPORTER_OTLP_ENDPOINT sends the spans to.
 JAEGER = os.environ.get("JAEGER_UI", "http://localhost:16686").rstrip("/")
 
 

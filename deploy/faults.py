@@ -135,9 +135,23 @@ def kill(name):
     """SIGKILL NAME and wait until it serves again: under `just dev` when
     it has a pid file there, else its compose container. Returns (old,
     new, seconds until ready): pids, or the container's start times."""
-    if os.path.exists(os.path.join(RUN, f"{canonical(name)}.pid")):
-        return kill_process(name)
-    return kill_container(name)
+    return kill_process(name) if dev_runs(name) else kill_container(name)
+
+
+def dev_runs(label):
+    """Whether `just dev` runs LABEL: its pid file names a live process
+    running the service's binary. A file alone proves nothing: `just dev`
+    leaves its run directory behind, and the pid may be another
+    process's by now."""
+    try:
+        pid = pid_of(label)
+    except Refused:
+        return False
+    try:
+        binary = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return True  # no /proc (macOS): a live pid is the best evidence there is
+    return binary.removesuffix(" (deleted)") == service(label)["name"]
 
 
 def kill_process(name):
@@ -179,14 +193,15 @@ def container_of(label):
     svc, k = instance(label)
     try:
         names = docker("compose", "ps", "--format", "{{.Name}}", svc["name"]).split()
-    except Refused:
-        names = []
-    # compose names them PROJECT-SERVICE-N.
-    names.sort(key=lambda n: int(n.rsplit("-", 1)[-1]) if n.rsplit("-", 1)[-1].isdigit() else 0)
-    if len(names) < k:
-        raise Refused(f"no pid for {canonical(label)} in {RUN} and no running container of it in "
-                      "`docker compose ps`: is `just dev` or `just up` running?")
-    return names[k - 1]
+    except Refused as refused:
+        raise Refused(f"`just dev` does not run {canonical(label)}, and {refused}") from None
+    # compose names them PROJECT-SERVICE-N; N is the instance, whichever
+    # others are running.
+    numbered = [n for n in names if n.endswith(f"-{svc['name']}-{k}")]
+    if not numbered:
+        raise Refused(f"`just dev` does not run {canonical(label)}, and `docker compose ps` lists no running "
+                      f"container of it ({', '.join(names) or 'none'}): is `just dev` or `just up` running?")
+    return numbered[0]
 
 
 def kill_container(label):
