@@ -29,7 +29,7 @@ fn own_keys(tokens: &SigningKeys, reload: Duration) -> UserKeys {
     let tokens = tokens.clone();
     let fetch: FetchKeys =
         Box::new(move || Box::pin(std::future::ready(vec![("own".into(), Ok(tokens.current().jwks().clone()))])));
-    UserKeys::new(fetch, KeyRefresh { min_interval: Duration::ZERO, max_age: reload })
+    UserKeys::new(fetch, KeyRefresh { min_interval: Duration::ZERO, period: reload })
 }
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

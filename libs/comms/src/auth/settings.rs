@@ -94,7 +94,7 @@ impl AuthSettings {
     pub fn keys_refresh(&self) -> KeyRefresh {
         KeyRefresh {
             min_interval: Duration::from_secs(self.keys_min_refresh_secs),
-            max_age: Duration::from_secs(self.keys_max_age_secs),
+            period: Duration::from_secs(self.keys_max_age_secs),
         }
     }
 }

@@ -10,7 +10,7 @@
 //! Refreshed when a token names a key id not yet known, at most once per
 //! [`KeyRefresh::min_interval`] (default 30 s): a flood of tokens with
 //! random `kid`s cannot turn into a flood of requests to the user service.
-//! Refreshed on a schedule, too, every [`KeyRefresh::max_age`] (default
+//! Refreshed on a schedule, too, every [`KeyRefresh::period`] (default
 //! 5 min), by a task that ends with the last clone: a retired key stays
 //! trusted at most that long after the last source stops publishing it,
 //! whether tokens arrive or not.
@@ -31,8 +31,9 @@ pub struct KeyRefresh {
     /// The least time between two fetches, however many unknown key ids
     /// arrive.
     pub min_interval: Duration,
-    /// How old the keys may get: the schedule's period.
-    pub max_age: Duration,
+    /// How often they are fetched regardless (`AUTH__KEYS_MAX_AGE_SECS`):
+    /// the longest a retired key stays trusted.
+    pub period: Duration,
 }
 
 /// Where the key sets come from: one answer per source, named.
@@ -98,7 +99,7 @@ impl UserKeys {
     pub fn fixed(set: JwkSet) -> Self {
         Self::new(
             Box::new(move || Box::pin(std::future::ready(vec![("fixed".into(), Ok(set.clone()))]))),
-            KeyRefresh { min_interval: Duration::ZERO, max_age: Duration::MAX },
+            KeyRefresh { min_interval: Duration::ZERO, period: Duration::MAX },
         )
     }
 
@@ -125,13 +126,13 @@ impl UserKeys {
         self.inner.by_source.read().expect("keys lock").values().find_map(|keys| keys.get(kid)).cloned()
     }
 
-    /// Fetches every [`KeyRefresh::max_age`] (the first fetch is the first
+    /// Fetches every [`KeyRefresh::period`] (the first fetch is the first
     /// token's), whatever fetch an unknown key id made meanwhile: skipping
     /// a tick for it would let a retired key live up to a period longer.
     /// The task holds the keys weakly, so it ends once every clone is
     /// dropped.
     fn refresh_on_schedule(&self) {
-        let every = self.inner.refresh.max_age;
+        let every = self.inner.refresh.period;
         // A set that never ages (`fixed`, `Duration::MAX`) has no schedule.
         // Tokio's interval refuses a zero period; the settings refuse it
         // first, by name.
@@ -246,7 +247,7 @@ mod tests {
                     .collect();
                 Box::pin(std::future::ready(now))
             }),
-            KeyRefresh { min_interval: Duration::ZERO, max_age: Duration::MAX },
+            KeyRefresh { min_interval: Duration::ZERO, period: Duration::MAX },
         )
     }
 
@@ -294,7 +295,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("user-keys-{}.json", kid(&old)));
         let write = |keys: Vec<Jwk>| std::fs::write(&path, serde_json::to_string(&JwkSet { keys }).unwrap()).unwrap();
         write(vec![old.clone()]);
-        let refresh = KeyRefresh { min_interval: Duration::ZERO, max_age: Duration::MAX };
+        let refresh = KeyRefresh { min_interval: Duration::ZERO, period: Duration::MAX };
         let keys = UserKeys::from_file(path.to_str().unwrap(), refresh);
         assert!(keys.get(&kid(&old)).await.is_some());
 
@@ -314,7 +315,7 @@ mod tests {
                 let keys = answered.lock().unwrap()[0].1.clone().unwrap();
                 Box::pin(std::future::ready(vec![("a".into(), Ok(JwkSet { keys }))]))
             }),
-            KeyRefresh { min_interval: Duration::from_secs(30), max_age: Duration::from_secs(300) },
+            KeyRefresh { min_interval: Duration::from_secs(30), period: Duration::from_secs(300) },
         );
         assert!(keys.get(&kid(&old)).await.is_some());
         *answers.lock().unwrap() = vec![("a".into(), Some(vec![new.clone()]))];
@@ -351,7 +352,7 @@ mod tests {
                 counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 Box::pin(std::future::ready(vec![("a".into(), Ok(JwkSet { keys: vec![] }))]))
             }),
-            KeyRefresh { min_interval: Duration::from_secs(30), max_age: Duration::from_secs(300) },
+            KeyRefresh { min_interval: Duration::from_secs(30), period: Duration::from_secs(300) },
         );
         for n in 0..50 {
             assert!(keys.get(&format!("random-{n}")).await.is_none());
