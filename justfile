@@ -133,20 +133,14 @@ check:
 
 # Drop test databases, their roles and the tests' broker users left behind
 # by interrupted test runs (never while tests run: theirs would go too).
-# rabbitmqctl is found as the tests find it (testkit::rabbitmqctl):
-# RABBITMQCTL, else the local one, else the one in `just deps`' container.
+# rabbitmqctl is found as the tests find it (deploy/rabbitmq/ctl.sh).
 clean-test-dbs:
     psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'switchyard_test_%'" \
       | while read -r db; do psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE \"$db\" WITH (FORCE)"; done
     psql -h 127.0.0.1 -U postgres -Atc "SELECT rolname FROM pg_roles WHERE rolname LIKE 'switchyard_test_%'" \
       | while read -r role; do psql -h 127.0.0.1 -U postgres -qc "DROP ROLE \"$role\""; done
-    ctl="${RABBITMQCTL:-}"; \
-    if [ -z "$ctl" ] && command -v rabbitmqctl >/dev/null; then ctl=rabbitmqctl; fi; \
-    if [ -z "$ctl" ] && docker inspect switchyard-deps-rabbitmq-1 >/dev/null 2>&1; then \
-      ctl="docker exec -i switchyard-deps-rabbitmq-1 rabbitmqctl"; fi; \
-    if [ -n "$ctl" ]; then \
-      rabbitmq_users=$($ctl -q list_users --no-table-headers | cut -f1); \
-      for user in $rabbitmq_users; do case "$user" in test-*) $ctl -q delete_user "$user";; esac; done; \
+    if rabbitmq_users=$(deploy/rabbitmq/ctl.sh -q list_users --no-table-headers 2>/dev/null | cut -f1); then \
+      for user in $rabbitmq_users; do case "$user" in test-*) deploy/rabbitmq/ctl.sh -q delete_user "$user";; esac; done; \
     fi
 
 # Fail the running `just dev` system on purpose: kill SERVICE, pause SERVICE

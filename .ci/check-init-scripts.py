@@ -87,8 +87,12 @@ def init():
 BROKER_NAMESPACE = "switchyard-ci-init-check."
 
 
+# rabbitmqctl as the tests and init.sh find it.
+CTL = os.path.join(ROOT, "deploy", "rabbitmq", "ctl.sh")
+
+
 def rabbitmqctl(*args):
-    result = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True)
+    result = subprocess.run([CTL, "-q", *args], capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"check-init-scripts: rabbitmqctl {' '.join(args)} failed: {result.stderr}")
     return result.stdout
@@ -113,42 +117,43 @@ def broker_state():
     }
 
 
-def publishes(user, password, key):
-    """Whether USER may publish KEY to the namespace's events exchange:
-    True when the broker confirms it, False when it refuses it with
-    ACCESS_REFUSED; anything else is an error."""
+def publishes(connection, key):
+    """Whether the connection's user may publish KEY to the namespace's
+    events exchange: True when the broker confirms it, False when it
+    refuses it with ACCESS_REFUSED, which closes only the channel, so each
+    try gets a channel of its own; anything else is an error."""
     import pika  # the project's .venv (tools/python/requirements.txt)
 
-    credentials = pika.PlainCredentials(user, password)
-    connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", 5672, "/", credentials))
+    channel = connection.channel()
+    channel.confirm_delivery()
     try:
-        channel = connection.channel()
-        channel.confirm_delivery()
         channel.basic_publish(f"{BROKER_NAMESPACE}domain-events", key, b"{}")
-        return True
     except pika.exceptions.ChannelClosedByBroker as closed:
         if closed.reply_code != 403:
             raise
         return False
-    finally:
-        if connection.is_open:
-            connection.close()
+    channel.close()
+    return True
 
 
 def check_rights(listed, secrets):
-    """Each service user against the broker: its own types pass, every
-    other service's are refused."""
+    """Each service user against the broker, over one connection each: its
+    own types pass, every other service's are refused."""
+    import pika
+
     problems = []
     for name, own in listed.items():
         with open(os.path.join(secrets, name, "broker-password")) as f:
-            password = f.read()
-        others = [key for other, keys in listed.items() if other != name for key in keys]
-        for key in own:
-            if not publishes(BROKER_NAMESPACE + name, password, key):
-                problems.append(f"broker user {name} may not publish its own {key}")
-        for key in others:
-            if publishes(BROKER_NAMESPACE + name, password, key):
-                problems.append(f"broker user {name} published {key}, another service's event type")
+            credentials = pika.PlainCredentials(BROKER_NAMESPACE + name, f.read())
+        connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", 5672, "/", credentials))
+        try:
+            others = [key for other, keys in listed.items() if other != name for key in keys]
+            problems += [f"broker user {name} may not publish its own {key}"
+                         for key in own if not publishes(connection, key)]
+            problems += [f"broker user {name} published {key}, another service's event type"
+                         for key in others if publishes(connection, key)]
+        finally:
+            connection.close()
     return problems
 
 
@@ -186,9 +191,9 @@ def check_broker():
         users = ",".join(f'<<"{BROKER_NAMESPACE}{name}">>' for name in names)
         expression = (f"lists:foreach(fun(U) -> rabbit_auth_backend_internal:delete_user(U, <<\"switchyard-ci\">>) end, "
                       f"[{users}]).")
-        if subprocess.run(["rabbitmqctl", "-q", "eval", expression], capture_output=True).returncode != 0:
+        if subprocess.run([CTL, "-q", "eval", expression], capture_output=True).returncode != 0:
             for name in names:
-                subprocess.run(["rabbitmqctl", "-q", "delete_user", BROKER_NAMESPACE + name], capture_output=True)
+                subprocess.run([CTL, "-q", "delete_user", BROKER_NAMESPACE + name], capture_output=True)
     return problems
 
 

@@ -133,7 +133,7 @@ def watch(*lines):
 
 def kill(name):
     """SIGKILL NAME and wait until it serves again: under `just dev` when
-    it has a pid file there, else its compose container. Returns (old,
+    `just dev` runs it (`dev_runs`), else its compose container. Returns (old,
     new, seconds until ready): pids, or the container's start times."""
     return kill_process(name) if dev_runs(name) else kill_container(name)
 

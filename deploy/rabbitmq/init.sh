@@ -32,13 +32,14 @@
 #                          services' BROKER_NAMESPACE does (tests: one per run)
 #   EXCHANGE_AUTO_DELETE   true: the events exchange goes with its last
 #                          binding (tests)
-#   RABBITMQCTL            how to call rabbitmqctl (default rabbitmqctl)
+#   RABBITMQCTL            how to call rabbitmqctl (read by ctl.sh beside this
+#                          script, which otherwise finds it)
 set -eu
 secrets=${1:?usage: deploy/rabbitmq/init.sh SECRETS_DIR}
 here=$(dirname "$0")
 vhost=${RABBITMQ_VHOST:-/}
 ns=${BROKER_NAMESPACE:-}
-ctl=${RABBITMQCTL:-rabbitmqctl}
+ctl="$here/ctl.sh"
 # The namespace as a regex: its dots match only dots.
 ns_re=$(printf '%s' "$ns" | sed 's/\./[.]/g')
 

@@ -49,28 +49,15 @@ pub fn service_settings(
     settings
 }
 
-/// `rabbitmqctl` for the broker the tests use, ready for its arguments.
+/// `rabbitmqctl` for the broker the tests use, ready for its arguments:
+/// deploy/rabbitmq/ctl.sh, which finds it as init.sh and `just
+/// clean-test-dbs` do.
 pub fn rabbitmqctl() -> std::process::Command {
-    let words = rabbitmqctl_words();
-    let mut command = std::process::Command::new(&words[0]);
-    command.args(&words[1..]);
-    command
+    std::process::Command::new(deploy_rabbitmq().join("ctl.sh"))
 }
 
-/// How to call rabbitmqctl: `RABBITMQCTL` when set, split on whitespace as
-/// deploy/rabbitmq/init.sh splits it; else the one on PATH; else the one in
-/// the container `just deps` starts when RabbitMQ is not installed (its
-/// compose project and service name it: deploy/compose/deps.yml).
-fn rabbitmqctl_words() -> Vec<String> {
-    if let Some(set) = std::env::var("RABBITMQCTL").ok().filter(|v| !v.trim().is_empty()) {
-        return set.split_whitespace().map(str::to_owned).collect();
-    }
-    let on_path = std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("rabbitmqctl").is_file()));
-    if on_path {
-        return vec!["rabbitmqctl".into()];
-    }
-    ["docker", "exec", "-i", "switchyard-deps-rabbitmq-1", "rabbitmqctl"].map(str::to_owned).to_vec()
+fn deploy_rabbitmq() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/rabbitmq")
 }
 
 /// RabbitMQ users of a test's own, made by deploy/rabbitmq/init.sh exactly
@@ -84,7 +71,7 @@ pub struct BrokerUsers {
 
 impl BrokerUsers {
     pub async fn create(namespace: &str) -> anyhow::Result<Self> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/rabbitmq");
+        let root = deploy_rabbitmq();
         let listed = std::fs::read_to_string(root.join("users"))?;
         let mut names: Vec<String> = listed
             .lines()
@@ -104,7 +91,6 @@ impl BrokerUsers {
             .arg(&secrets)
             .env("BROKER_NAMESPACE", namespace)
             .env("EXCHANGE_AUTO_DELETE", "true")
-            .env("RABBITMQCTL", rabbitmqctl_words().join(" "))
             .output()
             .await;
         std::fs::remove_dir_all(&secrets)?;
